@@ -1,0 +1,1 @@
+//! The Cloudflare v4 API client and the providers of athanor.

@@ -1,0 +1,166 @@
+//! What a deployed resource reports back: ids, names, URLs.
+//!
+//! Providers return an [`Output`]; the engine records it in state, resolves references with it
+//! (a Worker's KV binding needs the namespace id) and prints it after `deploy`. The generated
+//! typed outputs of a stack read these structs.
+
+use serde::{Deserialize, Serialize};
+
+use crate::stack::Kind;
+
+/// The output of one deployed resource.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind")]
+pub enum Output {
+    /// See [`KvNamespaceOutput`].
+    KvNamespace(KvNamespaceOutput),
+    /// See [`R2BucketOutput`].
+    R2Bucket(R2BucketOutput),
+    /// See [`DurableObjectNamespaceOutput`].
+    DurableObjectNamespace(DurableObjectNamespaceOutput),
+    /// See [`SecretsStoreOutput`].
+    SecretsStore(SecretsStoreOutput),
+    /// See [`SecretOutput`].
+    Secret(SecretOutput),
+    /// See [`SecretOutput`] (a reference resolves to the same facts).
+    SecretRef(SecretOutput),
+    /// See [`DispatchNamespaceOutput`].
+    DispatchNamespace(DispatchNamespaceOutput),
+    /// See [`WorkerOutput`].
+    Worker(WorkerOutput),
+}
+
+impl Output {
+    /// The kind of resource this output belongs to.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Output::KvNamespace(_) => Kind::KvNamespace,
+            Output::R2Bucket(_) => Kind::R2Bucket,
+            Output::DurableObjectNamespace(_) => Kind::DurableObjectNamespace,
+            Output::SecretsStore(_) => Kind::SecretsStore,
+            Output::Secret(_) => Kind::Secret,
+            Output::SecretRef(_) => Kind::SecretRef,
+            Output::DispatchNamespace(_) => Kind::DispatchNamespace,
+            Output::Worker(_) => Kind::Worker,
+        }
+    }
+
+    /// The Cloudflare id, where the resource has one distinct from its name.
+    pub fn id(&self) -> Option<&str> {
+        match self {
+            Output::KvNamespace(o) => Some(&o.id),
+            Output::SecretsStore(o) => Some(&o.id),
+            Output::Secret(o) | Output::SecretRef(o) => Some(&o.id),
+            Output::DispatchNamespace(o) => Some(&o.id),
+            Output::DurableObjectNamespace(o) => o.namespace_id.as_deref(),
+            Output::R2Bucket(_) | Output::Worker(_) => None,
+        }
+    }
+
+    /// The resource's physical name (title, bucket, script, store or secret name; class name for
+    /// a Durable Object namespace).
+    pub fn name(&self) -> &str {
+        match self {
+            Output::KvNamespace(o) => &o.title,
+            Output::R2Bucket(o) => &o.name,
+            Output::DurableObjectNamespace(o) => &o.class_name,
+            Output::SecretsStore(o) => &o.name,
+            Output::Secret(o) | Output::SecretRef(o) => &o.name,
+            Output::DispatchNamespace(o) => &o.name,
+            Output::Worker(o) => &o.name,
+        }
+    }
+
+    /// The public URL, for a Worker served on workers.dev.
+    pub fn url(&self) -> Option<&str> {
+        match self {
+            Output::Worker(o) => o.url.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+/// A deployed KV namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KvNamespaceOutput {
+    /// The namespace id (32 hex characters).
+    pub id: String,
+    /// The namespace title.
+    pub title: String,
+}
+
+/// A deployed R2 bucket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct R2BucketOutput {
+    /// The bucket name.
+    pub name: String,
+    /// The jurisdiction, when not `default`.
+    pub jurisdiction: Option<String>,
+    /// The location Cloudflare chose.
+    pub location: Option<String>,
+    /// The default storage class.
+    pub storage_class: Option<String>,
+}
+
+/// A Durable Object namespace, as its Worker's migrations declare it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DurableObjectNamespaceOutput {
+    /// The class name.
+    pub class_name: String,
+    /// The script that exports the class, when it is not the Worker that binds it.
+    pub script_name: Option<String>,
+    /// The script environment, if any.
+    pub environment: Option<String>,
+    /// Whether the class uses SQLite storage.
+    pub sqlite: bool,
+    /// The namespace id, once a Worker exporting the class is deployed.
+    pub namespace_id: Option<String>,
+}
+
+/// A Secrets Store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretsStoreOutput {
+    /// The store id.
+    pub id: String,
+    /// The store name.
+    pub name: String,
+    /// Whether athanor created the store (an adopted or pre-existing store is never deleted).
+    pub created: bool,
+}
+
+/// A Secrets Store secret (managed by a `Secret`, or referenced by a `SecretRef`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretOutput {
+    /// The secret id.
+    pub id: String,
+    /// The secret name.
+    pub name: String,
+    /// The id of the store holding it.
+    pub store_id: String,
+}
+
+/// A Workers for Platforms dispatch namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DispatchNamespaceOutput {
+    /// The namespace id (a UUID).
+    pub id: String,
+    /// The namespace name, which the API addresses it by.
+    pub name: String,
+}
+
+/// A deployed Worker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerOutput {
+    /// The script name.
+    pub name: String,
+    /// The dispatch namespace, for a user Worker of Workers for Platforms.
+    pub namespace: Option<String>,
+    /// `https://NAME.SUBDOMAIN.workers.dev` when `url: true`.
+    pub url: Option<String>,
+    /// The upload's etag, as Cloudflare reported it.
+    pub etag: Option<String>,
+    /// The Durable Object migration tag after the upload.
+    pub migration_tag: Option<String>,
+    /// A hash of the uploaded modules.
+    pub content_hash: String,
+}

@@ -1,0 +1,1 @@
+//! A local emulator of the Cloudflare v4 API.
