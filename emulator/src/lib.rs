@@ -1,1 +1,218 @@
 //! A local emulator of the Cloudflare v4 API.
+//!
+//! It serves, over loopback HTTP under `/client/v4`, the paths athanor (and wrangler) use: accounts
+//! and token verification, Workers KV, R2 buckets, Workers scripts with bindings and Durable Object
+//! migrations, Secrets Store and Workers for Platforms. State lives in SQLite inside a data
+//! directory, so what was deployed is still there after a restart.
+//!
+//! The emulator is the default target when no Cloudflare credentials are set, and the test suite's
+//! Cloudflare: it counts requests ([`Stats`]) and can be slowed down or broken ([`Faults`]).
+//!
+//! Layout: [`routes`] holds the whole route table; `handlers` one module per resource family;
+//! `store` the SQLite storage; `envelope` the v4 response shapes; `auth`, `faults` and `stats`
+//! the middleware around every request.
+
+mod auth;
+mod clock;
+mod envelope;
+mod error;
+mod faults;
+mod handlers;
+mod ids;
+pub mod routes;
+mod scripts;
+mod server;
+mod state;
+mod stats;
+mod store;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use clock::Clock;
+pub use error::Error;
+pub use stats::Stats;
+
+/// The account id the emulator uses when none is configured: fixed, so that state recorded against
+/// one run of the emulator still names the same account on the next.
+pub const DEFAULT_ACCOUNT_ID: &str = "a7c0de1f2e3d4c5b6a79881726354a5b";
+
+/// How to start an [`Emulator`]. Its `Debug` output never shows the token.
+#[derive(Clone)]
+pub struct Config {
+    /// Directory holding the SQLite database; created if missing.
+    pub data_dir: PathBuf,
+    /// Port on 127.0.0.1; 0 picks a free one.
+    pub port: u16,
+    /// The API token the emulator accepts; `None` generates a random one.
+    pub token: Option<String>,
+    /// The account id; `None` uses [`DEFAULT_ACCOUNT_ID`].
+    pub account_id: Option<String>,
+    /// Faults injected into `/client/v4` requests; none by default.
+    pub faults: Faults,
+}
+
+impl Config {
+    /// A configuration with its data in `data_dir`, a random port, a generated token and no faults.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Config {
+        Config {
+            data_dir: data_dir.into(),
+            port: 0,
+            token: None,
+            account_id: None,
+            faults: Faults::default(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("data_dir", &self.data_dir)
+            .field("port", &self.port)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("account_id", &self.account_id)
+            .field("faults", &self.faults)
+            .finish()
+    }
+}
+
+/// Faults injected into every `/client/v4` request, for tests and benchmarks of clients.
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    /// Added to every request before it is answered.
+    pub latency: Duration,
+    /// Share (0.0..=1.0) of requests answered 429 with `Retry-After` and code 971.
+    pub share_429: f64,
+    /// Share (0.0..=1.0) of requests answered 500, 502 or 503.
+    pub share_5xx: f64,
+    /// Share (0.0..=1.0) of requests whose connection is closed without an answer.
+    pub share_dropped: f64,
+    /// Cloudflare's request budget per window (1,200 per 5 minutes) when set.
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// A request budget: at most `requests` in any `window`; beyond it, 429 with `Retry-After`.
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimit {
+    /// Requests allowed per window.
+    pub requests: u32,
+    /// The length of the sliding window.
+    pub window: Duration,
+}
+
+impl RateLimit {
+    /// Cloudflare's documented API limit: 1,200 requests per 5 minutes.
+    pub fn cloudflare() -> RateLimit {
+        RateLimit {
+            requests: 1200,
+            window: Duration::from_secs(300),
+        }
+    }
+}
+
+/// A running emulator; it stops when dropped or shut down.
+pub struct Emulator {
+    state: Arc<state::AppState>,
+    addr: SocketAddr,
+    server: Option<server::ServerHandle>,
+}
+
+impl Emulator {
+    /// Opens the data directory and starts serving on 127.0.0.1, on the caller's tokio runtime.
+    pub async fn start(config: Config) -> Result<Emulator, Error> {
+        let account_id = match config.account_id {
+            Some(id) => ids::check_account_id(&id)?,
+            None => DEFAULT_ACCOUNT_ID.to_owned(),
+        };
+        let token = match config.token {
+            Some(token) => auth::check_token(token)?,
+            None => auth::generate_token(),
+        };
+        let store = store::Store::open(&config.data_dir).await?;
+        let state = Arc::new(state::AppState::new(
+            store,
+            token,
+            account_id,
+            config.faults,
+            Clock::system(),
+        ));
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port))
+            .await
+            .map_err(|source| Error::Bind {
+                port: config.port,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| Error::Bind {
+            port: config.port,
+            source,
+        })?;
+        let app = routes::router(state.clone());
+        let server = server::spawn(listener, app);
+        tracing::debug!(%addr, "athanor emulator listening");
+        Ok(Emulator {
+            state,
+            addr,
+            server: Some(server),
+        })
+    }
+
+    /// The v4 API base URL, `http://127.0.0.1:PORT/client/v4`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/client/v4", self.addr)
+    }
+
+    /// The socket address the emulator listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The API token the emulator accepts.
+    pub fn token(&self) -> &str {
+        &self.state.token
+    }
+
+    /// The id of the emulated account.
+    pub fn account_id(&self) -> &str {
+        &self.state.account_id
+    }
+
+    /// A snapshot of the request counters.
+    pub fn stats(&self) -> Stats {
+        self.state.stats.snapshot()
+    }
+
+    /// Sets every request counter back to zero.
+    pub fn reset_stats(&self) {
+        self.state.stats.reset();
+    }
+
+    /// Replaces the faults injected into the following requests.
+    pub fn set_faults(&self, faults: Faults) {
+        self.state.faults.set(faults);
+    }
+
+    /// The emulator's clock; tests advance it to expire KV values without sleeping.
+    pub fn clock(&self) -> &Clock {
+        &self.state.clock
+    }
+
+    /// Stops accepting connections, closes the open ones and waits for the server task.
+    pub async fn shutdown(mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop().await;
+        }
+    }
+}
+
+impl std::fmt::Debug for Emulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Emulator")
+            .field("addr", &self.addr)
+            .field("account_id", &self.state.account_id)
+            .field("token", &"<redacted>")
+            .finish()
+    }
+}

@@ -1,0 +1,88 @@
+//! Workers for Platforms dispatch namespaces: create, adopt with `adopt`, delete. The API
+//! addresses a namespace by its name.
+
+use athanor_core::output::DispatchNamespaceOutput;
+use athanor_core::provider::{Desired, Existing};
+use athanor_core::{Kind, Output, ProviderError};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{describe, wrong_kind};
+use crate::client::{Client, Request};
+
+#[derive(Debug, Deserialize)]
+struct Namespace {
+    namespace_id: String,
+    namespace_name: String,
+}
+
+fn output(ns: Namespace) -> Output {
+    Output::DispatchNamespace(DispatchNamespaceOutput {
+        id: ns.namespace_id,
+        name: ns.namespace_name,
+    })
+}
+
+fn namespace_path(client: &Client, name: &str) -> String {
+    client.account_path(&format!("/workers/dispatch/namespaces/{name}"))
+}
+
+/// Creates the namespace, or adopts it with `adopt`.
+pub(crate) async fn create(client: &Client, d: &Desired<'_>) -> Result<Output, ProviderError> {
+    let what = describe(Kind::DispatchNamespace, &d.resource.id, d.name);
+    let req = Request::post(client.account_path("/workers/dispatch/namespaces"))
+        .json(json!({"name": d.name}));
+    match client.call_as::<Namespace>(req).await {
+        Ok(ns) => Ok(output(ns)),
+        Err(e) if e.is_conflict() => {
+            if !d.adopt && !e.maybe_applied_before() {
+                return Err(ProviderError::AlreadyExists { what });
+            }
+            client
+                .call_as::<Namespace>(Request::get(namespace_path(client, d.name)))
+                .await
+                .map(output)
+                .map_err(|e| e.context(&what, "reading, to adopt,"))
+        }
+        Err(e) => Err(e.context(&what, "creating")),
+    }
+}
+
+/// Nothing changes in place (a new name replaces the namespace): the recorded output stands.
+pub(crate) fn update(e: Existing<'_>) -> Result<Output, ProviderError> {
+    match e.output {
+        Output::DispatchNamespace(_) => Ok(e.output.clone()),
+        _ => Err(wrong_kind(Kind::DispatchNamespace, e.id)),
+    }
+}
+
+/// Deletes the namespace; one already gone is fine.
+pub(crate) async fn delete(client: &Client, e: Existing<'_>) -> Result<(), ProviderError> {
+    let name = e.output.name();
+    let what = describe(Kind::DispatchNamespace, e.id, name);
+    match client
+        .call(Request::delete(namespace_path(client, name)))
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(err) if err.is_not_found() => Ok(()),
+        Err(err) => Err(err.context(&what, "deleting")),
+    }
+}
+
+/// Reads the namespace back.
+pub(crate) async fn read(
+    client: &Client,
+    e: Existing<'_>,
+) -> Result<Option<Output>, ProviderError> {
+    let name = e.output.name();
+    let what = describe(Kind::DispatchNamespace, e.id, name);
+    match client
+        .call_as::<Namespace>(Request::get(namespace_path(client, name)))
+        .await
+    {
+        Ok(ns) => Ok(Some(output(ns))),
+        Err(err) if err.is_not_found() => Ok(None),
+        Err(err) => Err(err.context(&what, "reading")),
+    }
+}

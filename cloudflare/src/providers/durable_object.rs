@@ -1,0 +1,288 @@
+//! Durable Object namespaces, which have no API call of their own: a class comes into being
+//! through the migrations of the Worker that exports it.
+//!
+//! This module turns what the Worker binds (classes it exports, by logical id) and what was
+//! deployed (read from the script's tags, `athanor:do:<logical id>:<class>`, not only from local
+//! state) into one migration step: new classes (`new_sqlite_classes` when SQLite-backed),
+//! renamed classes (same logical id, another class name) and deleted classes, with
+//! `old_tag`/`new_tag`.
+
+use athanor_core::output::DurableObjectNamespaceOutput;
+use athanor_core::provider::{Desired, Existing};
+use athanor_core::stack::Props;
+use athanor_core::{Kind, Output};
+use serde_json::{Value, json};
+
+use super::wrong_kind;
+
+/// The tag prefix marking a Durable Object class bound by a Worker.
+pub(crate) const CLASS_TAG_PREFIX: &str = "athanor:do:";
+
+/// The output of a namespace: the class as declared. No request is made.
+pub(crate) fn output(d: &Desired<'_>) -> Result<Output, athanor_core::ProviderError> {
+    let Props::DurableObjectNamespace(p) = &d.resource.props else {
+        return Err(wrong_kind(Kind::DurableObjectNamespace, &d.resource.id));
+    };
+    Ok(Output::DurableObjectNamespace(
+        DurableObjectNamespaceOutput {
+            class_name: p.class_name.clone(),
+            script_name: p.script_name.clone(),
+            environment: p.environment.clone(),
+            sqlite: p.sqlite,
+            namespace_id: None,
+        },
+    ))
+}
+
+/// The namespace as recorded; it lives in its Worker.
+pub(crate) fn read(e: Existing<'_>) -> Option<Output> {
+    Some(e.output.clone())
+}
+
+/// A class a Worker exports and binds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BoundClass {
+    /// The logical id of the DurableObjectNamespace resource: the class's stable identity.
+    pub id: String,
+    /// The class name.
+    pub class_name: String,
+    /// SQLite-backed storage.
+    pub sqlite: bool,
+}
+
+/// A class the deployed script carries, from its tags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DeployedClass {
+    /// The logical id.
+    pub id: String,
+    /// The class name.
+    pub class_name: String,
+}
+
+/// One migration step.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct Migration {
+    pub old_tag: Option<String>,
+    pub new_tag: String,
+    pub new_classes: Vec<String>,
+    pub new_sqlite_classes: Vec<String>,
+    pub renamed_classes: Vec<(String, String)>,
+    pub deleted_classes: Vec<String>,
+}
+
+impl Migration {
+    /// The `migrations` metadata field (single-step form).
+    pub fn to_json(&self) -> Value {
+        let mut m = serde_json::Map::new();
+        if let Some(old) = &self.old_tag {
+            m.insert("old_tag".into(), json!(old));
+        }
+        m.insert("new_tag".into(), json!(self.new_tag));
+        if !self.new_classes.is_empty() {
+            m.insert("new_classes".into(), json!(self.new_classes));
+        }
+        if !self.new_sqlite_classes.is_empty() {
+            m.insert("new_sqlite_classes".into(), json!(self.new_sqlite_classes));
+        }
+        if !self.renamed_classes.is_empty() {
+            let renamed: Vec<Value> = self
+                .renamed_classes
+                .iter()
+                .map(|(from, to)| json!({"from": from, "to": to}))
+                .collect();
+            m.insert("renamed_classes".into(), Value::Array(renamed));
+        }
+        if !self.deleted_classes.is_empty() {
+            m.insert("deleted_classes".into(), json!(self.deleted_classes));
+        }
+        Value::Object(m)
+    }
+
+    /// The same changes from another starting tag (after an expected-tag mismatch).
+    pub fn rebased(&self, old_tag: Option<&str>) -> Migration {
+        Migration {
+            old_tag: old_tag.map(str::to_owned),
+            new_tag: next_tag(old_tag),
+            ..self.clone()
+        }
+    }
+}
+
+/// The tag after `tag`: `v1` first, `vN` -> `vN+1`, anything else -> `v1` (or `v2` if it was
+/// `v1`).
+pub(crate) fn next_tag(tag: Option<&str>) -> String {
+    match tag {
+        None | Some("") => "v1".into(),
+        Some(t) => match t.strip_prefix('v').and_then(|n| n.parse::<u64>().ok()) {
+            Some(n) => format!("v{}", n + 1),
+            None => "v1".into(),
+        },
+    }
+}
+
+/// The tag recording a bound class.
+pub(crate) fn class_tag(class: &BoundClass) -> String {
+    format!("{CLASS_TAG_PREFIX}{}:{}", class.id, class.class_name)
+}
+
+/// The classes recorded in a script's tags.
+pub(crate) fn deployed_classes(tags: &[String]) -> Vec<DeployedClass> {
+    tags.iter()
+        .filter_map(|t| t.strip_prefix(CLASS_TAG_PREFIX))
+        .filter_map(|rest| rest.rsplit_once(':'))
+        .map(|(id, class)| DeployedClass {
+            id: id.to_owned(),
+            class_name: class.to_owned(),
+        })
+        .collect()
+}
+
+/// The migration taking the script from `deployed` to `bound`, or `None` when nothing changes.
+pub(crate) fn plan(
+    bound: &[BoundClass],
+    deployed: &[DeployedClass],
+    old_tag: Option<&str>,
+) -> Option<Migration> {
+    let mut m = Migration::default();
+    for b in bound {
+        match deployed.iter().find(|d| d.id == b.id) {
+            Some(d) if d.class_name != b.class_name => {
+                m.renamed_classes
+                    .push((d.class_name.clone(), b.class_name.clone()));
+            }
+            Some(_) => {}
+            // The same class under another logical id is the same namespace.
+            None if deployed.iter().any(|d| d.class_name == b.class_name) => {}
+            None if b.sqlite => m.new_sqlite_classes.push(b.class_name.clone()),
+            None => m.new_classes.push(b.class_name.clone()),
+        }
+    }
+    for d in deployed {
+        let still_bound = bound
+            .iter()
+            .any(|b| b.id == d.id || b.class_name == d.class_name);
+        if !still_bound {
+            m.deleted_classes.push(d.class_name.clone());
+        }
+    }
+    if m.new_classes.is_empty()
+        && m.new_sqlite_classes.is_empty()
+        && m.renamed_classes.is_empty()
+        && m.deleted_classes.is_empty()
+    {
+        return None;
+    }
+    Some(m.rebased(old_tag))
+}
+
+/// The current tag named in an expected-tag mismatch message
+/// (`... when expected tag is 'v1'`): `Some(None)` for an empty tag, `None` if not found.
+pub(crate) fn expected_tag_in(message: &str) -> Option<Option<String>> {
+    let at = message.find("expected tag is")?;
+    let rest = &message[at + "expected tag is".len()..];
+    let start = rest.find(['\'', '"'])?;
+    let quote = rest[start..].chars().next()?;
+    let after = &rest[start + 1..];
+    let end = after.find(quote)?;
+    let tag = &after[..end];
+    Some((!tag.is_empty()).then(|| tag.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bound(id: &str, class: &str, sqlite: bool) -> BoundClass {
+        BoundClass {
+            id: id.into(),
+            class_name: class.into(),
+            sqlite,
+        }
+    }
+
+    #[test]
+    fn a_first_upload_declares_new_classes() {
+        let m = plan(
+            &[
+                bound("counter", "Counter", true),
+                bound("room", "Room", false),
+            ],
+            &[],
+            None,
+        )
+        .unwrap();
+        assert_eq!(m.old_tag, None);
+        assert_eq!(m.new_tag, "v1");
+        assert_eq!(m.new_sqlite_classes, ["Counter"]);
+        assert_eq!(m.new_classes, ["Room"]);
+        assert_eq!(
+            m.to_json(),
+            json!({"new_tag": "v1", "new_classes": ["Room"], "new_sqlite_classes": ["Counter"]})
+        );
+    }
+
+    #[test]
+    fn nothing_changed_means_no_migration() {
+        let tags = vec![
+            "athanor:app:a".to_owned(),
+            class_tag(&bound("counter", "Counter", true)),
+        ];
+        let deployed = deployed_classes(&tags);
+        assert_eq!(
+            deployed,
+            [DeployedClass {
+                id: "counter".into(),
+                class_name: "Counter".into()
+            }]
+        );
+        assert_eq!(
+            plan(&[bound("counter", "Counter", true)], &deployed, Some("v1")),
+            None
+        );
+    }
+
+    #[test]
+    fn renames_and_deletions_come_from_what_was_deployed() {
+        let deployed = vec![
+            DeployedClass {
+                id: "counter".into(),
+                class_name: "Counter".into(),
+            },
+            DeployedClass {
+                id: "old".into(),
+                class_name: "Legacy".into(),
+            },
+        ];
+        let m = plan(&[bound("counter", "Tally", true)], &deployed, Some("v3")).unwrap();
+        assert_eq!(m.old_tag.as_deref(), Some("v3"));
+        assert_eq!(m.new_tag, "v4");
+        assert_eq!(
+            m.renamed_classes,
+            [("Counter".to_owned(), "Tally".to_owned())]
+        );
+        assert_eq!(m.deleted_classes, ["Legacy"]);
+        assert_eq!(
+            m.to_json(),
+            json!({"old_tag": "v3", "new_tag": "v4",
+                   "renamed_classes": [{"from": "Counter", "to": "Tally"}],
+                   "deleted_classes": ["Legacy"]})
+        );
+    }
+
+    #[test]
+    fn tags_advance_and_mismatches_are_read() {
+        assert_eq!(next_tag(None), "v1");
+        assert_eq!(next_tag(Some("v9")), "v10");
+        assert_eq!(next_tag(Some("release")), "v1");
+        assert_eq!(
+            expected_tag_in(
+                "Actor migration tag precondition failed, got tag '' when expected tag is 'v1'"
+            ),
+            Some(Some("v1".into()))
+        );
+        assert_eq!(expected_tag_in("expected tag is ''"), Some(None));
+        assert_eq!(expected_tag_in("something else"), None);
+        let m = plan(&[bound("c", "C", false)], &[], None).unwrap();
+        assert_eq!(m.rebased(Some("v1")).new_tag, "v2");
+    }
+}

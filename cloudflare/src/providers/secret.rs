@@ -1,0 +1,221 @@
+//! Secrets Store secrets whose value athanor sets: create in the store (the declared one, or the
+//! account's default store, created if missing), take over an existing one of the same name only
+//! with `adopt` (then its value is updated), update the value in place, delete.
+//!
+//! The value travels only in request bodies: never in an error, a log line or an output.
+
+use athanor_core::output::SecretOutput;
+use athanor_core::provider::{Desired, Existing};
+use athanor_core::stack::{DEFAULT_SECRETS_STORE, Props, ResourceRef};
+use athanor_core::{Kind, Output, ProviderError};
+use secrecy::ExposeSecret;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::secrets_store::DefaultStoreCache;
+use super::{describe, wrong_kind};
+use crate::client::{Client, Request, decode};
+use crate::error::Error;
+
+/// A secret as the API lists it (never with its value).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct SecretItem {
+    pub id: String,
+    pub name: String,
+}
+
+/// The store a Secret or SecretRef lives in: `(id, name)`.
+pub(crate) async fn resolve_store(
+    client: &Client,
+    d: &Desired<'_>,
+    store: Option<&ResourceRef>,
+    default: &DefaultStoreCache,
+    create_default: bool,
+    what: &str,
+) -> Result<(String, String), ProviderError> {
+    match store {
+        Some(r) => match d.deps.get(&r.0) {
+            Some(Output::SecretsStore(s)) => Ok((s.id.clone(), s.name.clone())),
+            _ => Err(ProviderError::Local {
+                message: format!(
+                    "{what}: its store `{}` has no SecretsStore output yet: declare `{}` as a SecretsStore in the same stack",
+                    r.0, r.0
+                ),
+            }),
+        },
+        None => match default.get(client, create_default).await {
+            Ok(Some(s)) => Ok((s.id, s.name)),
+            Ok(None) => Err(ProviderError::NotFound {
+                what: format!(
+                    "the default Secrets Store \"{DEFAULT_SECRETS_STORE}\" (needed by {what})"
+                ),
+                hint: Some(
+                    "create it in the dashboard, or declare a SecretsStore and set `store:`".into(),
+                ),
+            }),
+            Err(e) => Err(e.context(what, "finding the default Secrets Store for")),
+        },
+    }
+}
+
+fn secrets_path(client: &Client, store_id: &str) -> String {
+    client.account_path(&format!("/secrets_store/stores/{store_id}/secrets"))
+}
+
+/// The secret of that exact name in the store (listed with `?search=`).
+pub(crate) async fn find(
+    client: &Client,
+    store_id: &str,
+    name: &str,
+) -> Result<Option<SecretItem>, Error> {
+    let all: Vec<SecretItem> = client
+        .list_pages(&secrets_path(client, store_id), &[("search", name)], 100)
+        .await?;
+    Ok(all.into_iter().find(|s| s.name == name))
+}
+
+fn scopes(declared: &[String]) -> Vec<String> {
+    if declared.is_empty() {
+        vec!["workers".to_owned()]
+    } else {
+        declared.to_vec()
+    }
+}
+
+fn output(id: String, name: String, store_id: String) -> Output {
+    Output::Secret(SecretOutput { id, name, store_id })
+}
+
+/// Creates the secret, or takes over one of the same name with `adopt` and sets its value.
+pub(crate) async fn create(
+    client: &Client,
+    d: &Desired<'_>,
+    default: &DefaultStoreCache,
+) -> Result<Output, ProviderError> {
+    let Props::Secret(p) = &d.resource.props else {
+        return Err(wrong_kind(Kind::Secret, &d.resource.id));
+    };
+    let what = describe(Kind::Secret, &d.resource.id, d.name);
+    let value = secret_value(d, &what)?;
+    let (store_id, _) = resolve_store(client, d, p.store.as_ref(), default, true, &what).await?;
+    let path = secrets_path(client, &store_id);
+    let body = json!([{
+        "name": d.name,
+        "value": value.expose_secret(),
+        "scopes": scopes(&p.scopes),
+    }]);
+    match client.call(Request::post(&path).json(body)).await {
+        Ok(env) => {
+            let item: SecretItem = match env.result {
+                Value::Array(mut items) if !items.is_empty() => {
+                    decode("POST", &path, items.remove(0))
+                }
+                other => decode("POST", &path, other),
+            }
+            .map_err(|e| e.context(&what, "creating"))?;
+            Ok(output(item.id, item.name, store_id))
+        }
+        Err(e) if e.is_conflict() => {
+            if !d.adopt && !e.maybe_applied_before() {
+                return Err(ProviderError::AlreadyExists { what });
+            }
+            let found = find(client, &store_id, d.name)
+                .await
+                .map_err(|e| e.context(&what, "looking up, to adopt,"))?
+                .ok_or_else(|| ProviderError::NotFound {
+                    what: what.clone(),
+                    hint: Some("the API said the name is taken, yet no such secret is listed: deploy again".into()),
+                })?;
+            patch_value(client, &store_id, &found.id, d, &p.scopes, &what).await?;
+            Ok(output(found.id, found.name, store_id))
+        }
+        Err(e) => Err(e.context(&what, "creating")),
+    }
+}
+
+/// Sets the value (and scopes) again.
+pub(crate) async fn update(
+    client: &Client,
+    d: &Desired<'_>,
+    e: Existing<'_>,
+) -> Result<Output, ProviderError> {
+    let Props::Secret(p) = &d.resource.props else {
+        return Err(wrong_kind(Kind::Secret, &d.resource.id));
+    };
+    let Output::Secret(o) = e.output else {
+        return Err(wrong_kind(Kind::Secret, e.id));
+    };
+    let what = describe(Kind::Secret, &d.resource.id, d.name);
+    patch_value(client, &o.store_id, &o.id, d, &p.scopes, &what).await?;
+    Ok(e.output.clone())
+}
+
+async fn patch_value(
+    client: &Client,
+    store_id: &str,
+    secret_id: &str,
+    d: &Desired<'_>,
+    declared_scopes: &[String],
+    what: &str,
+) -> Result<(), ProviderError> {
+    let value = secret_value(d, what)?;
+    let path = format!("{}/{secret_id}", secrets_path(client, store_id));
+    client
+        .call(Request::patch(path).json(json!({
+            "value": value.expose_secret(),
+            "scopes": scopes(declared_scopes),
+        })))
+        .await
+        .map(|_| ())
+        .map_err(|e| e.context(what, "setting the value of"))
+}
+
+fn secret_value<'d>(
+    d: &'d Desired<'_>,
+    what: &str,
+) -> Result<&'d secrecy::SecretString, ProviderError> {
+    d.secrets.get("value").ok_or_else(|| ProviderError::Local {
+        message: format!("{what}: no value was provided for the secret (the engine reads it from its `value:` source before deploying)"),
+    })
+}
+
+/// Deletes the secret; one already gone is fine.
+pub(crate) async fn delete(client: &Client, e: Existing<'_>) -> Result<(), ProviderError> {
+    let Output::Secret(o) = e.output else {
+        return Err(wrong_kind(Kind::Secret, e.id));
+    };
+    let what = describe(Kind::Secret, e.id, &o.name);
+    let path = format!("{}/{}", secrets_path(client, &o.store_id), o.id);
+    match client.call(Request::delete(path)).await {
+        Ok(_) => Ok(()),
+        Err(err) if err.is_not_found() => Ok(()),
+        Err(err) => Err(err.context(&what, "deleting")),
+    }
+}
+
+/// Reads a secret back by id (for Secret and SecretRef).
+pub(crate) async fn read(
+    client: &Client,
+    e: Existing<'_>,
+) -> Result<Option<Output>, ProviderError> {
+    let (Output::Secret(o) | Output::SecretRef(o)) = e.output else {
+        return Err(wrong_kind(Kind::Secret, e.id));
+    };
+    let what = describe(e.output.kind(), e.id, &o.name);
+    let path = format!("{}/{}", secrets_path(client, &o.store_id), o.id);
+    match client.call_as::<SecretItem>(Request::get(path)).await {
+        Ok(item) => {
+            let out = SecretOutput {
+                id: item.id,
+                name: item.name,
+                store_id: o.store_id.clone(),
+            };
+            Ok(Some(match e.output {
+                Output::SecretRef(_) => Output::SecretRef(out),
+                _ => Output::Secret(out),
+            }))
+        }
+        Err(err) if err.is_not_found() => Ok(None),
+        Err(err) => Err(err.context(&what, "reading")),
+    }
+}

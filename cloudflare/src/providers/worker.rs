@@ -1,0 +1,727 @@
+//! Workers: one multipart upload per deploy (metadata + module parts), into a dispatch namespace
+//! when `namespace` is set, with the bindings built from the outputs of the resources bound, the
+//! Durable Object migrations, and tags marking the script as this stack's; then workers.dev on
+//! or off as `url` says.
+//!
+//! An existing script of the same name without this stack's tags is not taken over without
+//! `adopt`. Requests are kept to the minimum: one settings read when the script may exist or
+//! carries Durable Objects, one upload, and a workers.dev call only when its state changes; the
+//! account subdomain is read once per client.
+
+use std::collections::BTreeMap;
+
+use athanor_core::output::WorkerOutput;
+use athanor_core::provider::{Desired, Existing};
+use athanor_core::stack::{Props, Worker};
+use athanor_core::{BindingValue, Kind, Output, ProviderError};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::durable_object::{self, BoundClass, Migration};
+use super::{describe, wrong_kind};
+use crate::client::{Client, Part, Request};
+use crate::error::Error;
+use crate::modules::{self, WorkerModules};
+
+/// The compatibility date used when a Worker declares none.
+pub const DEFAULT_COMPATIBILITY_DATE: &str = "2025-09-01";
+
+/// The most tags Cloudflare keeps on one script.
+const MAX_TAGS: usize = 8;
+
+/// Tag prefixes marking a script as this stack's.
+const APP_TAG: &str = "athanor:app:";
+const STAGE_TAG: &str = "athanor:stage:";
+const ID_TAG: &str = "athanor:id:";
+
+#[derive(Debug, Default, Deserialize)]
+struct Settings {
+    #[serde(default)]
+    tags: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Uploaded {
+    #[serde(default)]
+    etag: Option<String>,
+    #[serde(default)]
+    migration_tag: Option<String>,
+}
+
+fn props<'p>(props: &'p Props, id: &str) -> Result<&'p Worker, ProviderError> {
+    match props {
+        Props::Worker(p) => Ok(p),
+        _ => Err(wrong_kind(Kind::Worker, id)),
+    }
+}
+
+/// `/workers/scripts/NAME`, or the dispatch namespace's script path.
+fn script_path(client: &Client, name: &str, namespace: Option<&str>) -> String {
+    match namespace {
+        Some(ns) => {
+            client.account_path(&format!("/workers/dispatch/namespaces/{ns}/scripts/{name}"))
+        }
+        None => client.account_path(&format!("/workers/scripts/{name}")),
+    }
+}
+
+/// The tags marking the script as this stack's resource.
+pub(crate) fn ownership_tags(app: &str, stage: &str, id: &str) -> Vec<String> {
+    vec![
+        format!("{APP_TAG}{app}"),
+        format!("{STAGE_TAG}{stage}"),
+        format!("{ID_TAG}{id}"),
+    ]
+}
+
+/// Whether a deployed script's tags say it is this resource.
+pub(crate) fn is_ours(tags: &[String], app: &str, stage: &str, id: &str) -> bool {
+    ownership_tags(app, stage, id)
+        .iter()
+        .all(|t| tags.contains(t))
+}
+
+/// Collects the Worker's modules off the async threads.
+pub(crate) async fn collect_modules(d: &Desired<'_>) -> Result<WorkerModules, ProviderError> {
+    let p = props(&d.resource.props, &d.resource.id)?;
+    let what = describe(Kind::Worker, &d.resource.id, d.name);
+    let root = d.root.to_path_buf();
+    let entry = p.entrypoint.clone();
+    tokio::task::spawn_blocking(move || modules::collect(&root, &entry))
+        .await
+        .map_err(|e| ProviderError::Local {
+            message: format!("{what}: collecting the modules stopped: {e}"),
+        })?
+        .map_err(|e| ProviderError::Local {
+            message: format!("{what}: {e}"),
+        })
+}
+
+/// The Durable Object classes this Worker exports: those it binds without a `script_name` (or
+/// with its own), and any other class in its dependencies whose `script_name` is this Worker.
+pub(crate) fn bound_classes(
+    worker_name: &str,
+    p: &Worker,
+    deps: &BTreeMap<String, Output>,
+) -> Vec<BoundClass> {
+    let mut out: Vec<BoundClass> = Vec::new();
+    let mut add = |id: &str, o: &athanor_core::output::DurableObjectNamespaceOutput| {
+        if !out.iter().any(|c| c.id == id) {
+            out.push(BoundClass {
+                id: id.to_owned(),
+                class_name: o.class_name.clone(),
+                sqlite: o.sqlite,
+            });
+        }
+    };
+    for b in &p.bindings {
+        let BindingValue::Resource(r) = &b.value else {
+            continue;
+        };
+        if let Some(Output::DurableObjectNamespace(o)) = deps.get(&r.0)
+            && o.script_name.as_deref().is_none_or(|s| s == worker_name)
+        {
+            add(&r.0, o);
+        }
+    }
+    for (id, dep) in deps {
+        if let Output::DurableObjectNamespace(o) = dep
+            && o.script_name.as_deref() == Some(worker_name)
+        {
+            add(id, o);
+        }
+    }
+    out
+}
+
+/// Whether the Worker binds any Durable Object class (its own or another script's).
+fn binds_durable_objects(p: &Worker, deps: &BTreeMap<String, Output>) -> bool {
+    p.bindings.iter().any(|b| match &b.value {
+        BindingValue::Resource(r) => {
+            matches!(deps.get(&r.0), Some(Output::DurableObjectNamespace(_)))
+        }
+        _ => false,
+    })
+}
+
+/// The `bindings` metadata array, in declaration order.
+pub(crate) fn bindings_json(
+    worker_name: &str,
+    p: &Worker,
+    deps: &BTreeMap<String, Output>,
+    secrets: &BTreeMap<String, SecretString>,
+    what: &str,
+) -> Result<Vec<Value>, ProviderError> {
+    let mut out = Vec::new();
+    for b in &p.bindings {
+        let name = &b.name;
+        let binding = match &b.value {
+            BindingValue::PlainText(text) => {
+                json!({"type": "plain_text", "name": name, "text": text})
+            }
+            BindingValue::Json(value) => json!({"type": "json", "name": name, "json": value}),
+            BindingValue::SecretText(source) => {
+                let value = secrets.get(name).ok_or_else(|| ProviderError::Local {
+                    message: format!(
+                        "{what}: no value was provided for the secret binding `{name}` ({})",
+                        source.describe()
+                    ),
+                })?;
+                json!({"type": "secret_text", "name": name, "text": value.expose_secret()})
+            }
+            BindingValue::Resource(r) => {
+                let Some(dep) = deps.get(&r.0) else {
+                    return Err(ProviderError::Local {
+                        message: format!(
+                            "{what}: the binding `{name}` refers to `{}`, which has no output yet (it must be deployed first)",
+                            r.0
+                        ),
+                    });
+                };
+                resource_binding(worker_name, name, dep).ok_or_else(|| ProviderError::Local {
+                    message: format!(
+                        "{what}: the binding `{name}` refers to `{}`, a {}, which cannot be bound to a Worker; bind a Secret or SecretRef in it instead",
+                        r.0,
+                        dep.kind()
+                    ),
+                })?
+            }
+        };
+        out.push(binding);
+    }
+    Ok(out)
+}
+
+fn resource_binding(worker_name: &str, name: &str, dep: &Output) -> Option<Value> {
+    Some(match dep {
+        Output::KvNamespace(o) => {
+            json!({"type": "kv_namespace", "name": name, "namespace_id": o.id})
+        }
+        Output::R2Bucket(o) => {
+            let mut v = json!({"type": "r2_bucket", "name": name, "bucket_name": o.name});
+            if let Some(j) = o.jurisdiction.as_deref().filter(|j| *j != "default") {
+                v["jurisdiction"] = json!(j);
+            }
+            v
+        }
+        Output::DurableObjectNamespace(o) => {
+            let mut v = json!({"type": "durable_object_namespace", "name": name, "class_name": o.class_name});
+            if let Some(script) = o.script_name.as_deref().filter(|s| *s != worker_name) {
+                v["script_name"] = json!(script);
+            }
+            if let Some(env) = &o.environment {
+                v["environment"] = json!(env);
+            }
+            v
+        }
+        Output::Secret(o) | Output::SecretRef(o) => json!({
+            "type": "secrets_store_secret", "name": name,
+            "store_id": o.store_id, "secret_name": o.name,
+        }),
+        Output::DispatchNamespace(o) => {
+            json!({"type": "dispatch_namespace", "name": name, "namespace": o.name})
+        }
+        Output::Worker(o) => json!({"type": "service", "name": name, "service": o.name}),
+        Output::SecretsStore(_) => return None,
+    })
+}
+
+/// The upload's `metadata` part.
+pub(crate) fn metadata_json(
+    main_module: &str,
+    p: &Worker,
+    bindings: Vec<Value>,
+    migration: Option<&Migration>,
+    tags: &[String],
+) -> Value {
+    let mut m = serde_json::Map::new();
+    m.insert("main_module".into(), json!(main_module));
+    m.insert(
+        "compatibility_date".into(),
+        json!(
+            p.compatibility_date
+                .as_deref()
+                .unwrap_or(DEFAULT_COMPATIBILITY_DATE)
+        ),
+    );
+    if !p.compatibility_flags.is_empty() {
+        m.insert("compatibility_flags".into(), json!(p.compatibility_flags));
+    }
+    m.insert("bindings".into(), Value::Array(bindings));
+    if !p.keep_bindings.is_empty() {
+        m.insert("keep_bindings".into(), json!(p.keep_bindings));
+    }
+    if let Some(mig) = migration {
+        m.insert("migrations".into(), mig.to_json());
+    }
+    m.insert("tags".into(), json!(tags));
+    Value::Object(m)
+}
+
+fn parts(modules: &WorkerModules, metadata: &Value) -> Vec<Part> {
+    let mut parts = vec![Part {
+        name: "metadata".into(),
+        filename: None,
+        content_type: "application/json".into(),
+        bytes: metadata.to_string().into_bytes(),
+    }];
+    for m in &modules.modules {
+        parts.push(Part {
+            name: m.name.clone(),
+            filename: Some(m.name.clone()),
+            content_type: m.content_type.into(),
+            bytes: m.bytes.clone(),
+        });
+    }
+    parts
+}
+
+async fn read_settings(client: &Client, path: &str) -> Result<Option<Settings>, Error> {
+    match client
+        .call_as::<Settings>(Request::get(format!("{path}/settings")))
+        .await
+    {
+        Ok(s) => Ok(Some(s)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The script's current migration tag, read after an expected-tag mismatch.
+async fn read_migration_tag(
+    client: &Client,
+    name: &str,
+    namespace: Option<&str>,
+) -> Result<Option<String>, Error> {
+    match namespace {
+        Some(_) => {
+            let v: Value = client
+                .call_as(Request::get(script_path(client, name, namespace)))
+                .await?;
+            Ok(v["script"]["migration_tag"].as_str().map(str::to_owned))
+        }
+        None => {
+            let scripts: Vec<Value> = client
+                .call_as(Request::get(client.account_path("/workers/scripts")))
+                .await?;
+            Ok(scripts
+                .iter()
+                .find(|s| s["id"].as_str() == Some(name))
+                .and_then(|s| s["migration_tag"].as_str())
+                .map(str::to_owned))
+        }
+    }
+}
+
+fn is_tag_mismatch(e: &Error) -> bool {
+    e.has_code(10079) || e.status() == Some(412)
+}
+
+/// Creates the Worker (upload and workers.dev); an existing script not marked as this stack's is
+/// taken over only with `adopt`.
+pub(crate) async fn create(client: &Client, d: &Desired<'_>) -> Result<Output, ProviderError> {
+    deploy(client, d, None).await
+}
+
+/// Uploads the Worker again and brings workers.dev to the declared state.
+pub(crate) async fn update(
+    client: &Client,
+    d: &Desired<'_>,
+    e: Existing<'_>,
+) -> Result<Output, ProviderError> {
+    deploy(client, d, Some(e)).await
+}
+
+async fn deploy(
+    client: &Client,
+    d: &Desired<'_>,
+    existing: Option<Existing<'_>>,
+) -> Result<Output, ProviderError> {
+    let p = props(&d.resource.props, &d.resource.id)?;
+    let id = d.resource.id.as_str();
+    let what = describe(Kind::Worker, id, d.name);
+    let namespace = match &p.namespace {
+        None => None,
+        Some(r) => match d.deps.get(&r.0) {
+            Some(Output::DispatchNamespace(ns)) => Some(ns.name.clone()),
+            _ => {
+                return Err(ProviderError::Local {
+                    message: format!(
+                        "{what}: its dispatch namespace `{}` has no DispatchNamespace output yet: declare it in the same stack",
+                        r.0
+                    ),
+                });
+            }
+        },
+    };
+    let ns = namespace.as_deref();
+    let path = script_path(client, d.name, ns);
+    let modules = collect_modules(d).await?;
+    let previous = existing.and_then(|e| match e.output {
+        Output::Worker(o) => Some(o),
+        _ => None,
+    });
+    let bound = bound_classes(d.name, p, d.deps);
+    let mut tags = ownership_tags(d.app, d.stage, id);
+    tags.extend(bound.iter().map(durable_object::class_tag));
+    if tags.len() > MAX_TAGS {
+        return Err(ProviderError::Local {
+            message: format!(
+                "{what} exports {} Durable Object classes; athanor records each in a script tag next to 3 ownership tags, and Cloudflare allows {MAX_TAGS} tags per script: export at most {} classes from one Worker",
+                bound.len(),
+                MAX_TAGS - 3
+            ),
+        });
+    }
+    let bindings = bindings_json(d.name, p, d.deps, d.secrets, &what)?;
+
+    // One read: whether the script exists and whose it is, and which classes it carries.
+    let had_classes = previous.is_some_and(|o| o.migration_tag.is_some());
+    let settings = if previous.is_none() || !bound.is_empty() || had_classes {
+        read_settings(client, &path)
+            .await
+            .map_err(|e| e.context(&what, "reading the current settings of"))?
+    } else {
+        None
+    };
+    let deployed_tags = settings
+        .as_ref()
+        .and_then(|s| s.tags.clone())
+        .unwrap_or_default();
+    if previous.is_none()
+        && settings.is_some()
+        && !d.adopt
+        && !is_ours(&deployed_tags, d.app, d.stage, id)
+    {
+        return Err(ProviderError::AlreadyExists { what });
+    }
+    let old_tag = previous.and_then(|o| o.migration_tag.clone());
+    let migration = durable_object::plan(
+        &bound,
+        &durable_object::deployed_classes(&deployed_tags),
+        old_tag.as_deref(),
+    );
+    let upload = |migration: Option<Migration>| {
+        let metadata = metadata_json(
+            &modules.main_module,
+            p,
+            bindings.clone(),
+            migration.as_ref(),
+            &tags,
+        );
+        let req = Request::put(path.clone()).multipart(parts(&modules, &metadata));
+        async move {
+            client
+                .call_as::<Uploaded>(req)
+                .await
+                .map(|u| (u, migration))
+        }
+    };
+    let (uploaded, migration) = match upload(migration.clone()).await {
+        Ok(done) => done,
+        Err(err) if is_tag_mismatch(&err) && migration.is_some() => {
+            // The deployed tag differs from the recorded one: read it, or failing that take
+            // it from the error message.
+            let current = match read_migration_tag(client, d.name, ns).await {
+                Ok(tag) => tag,
+                Err(read_err) => durable_object::expected_tag_in(&err.to_string())
+                    .ok_or_else(|| read_err.context(&what, "reading the migration tag of"))?,
+            };
+            let rebased = migration.as_ref().map(|m| m.rebased(current.as_deref()));
+            upload(rebased)
+                .await
+                .map_err(|e| e.context(&what, "uploading (after a migration tag mismatch)"))?
+        }
+        Err(err) => return Err(err.context(&what, "uploading")),
+    };
+
+    let url = match ns {
+        None => {
+            let existed_unrecorded = previous.is_none() && settings.is_some();
+            workers_dev(client, d, p, &path, previous, existed_unrecorded)
+                .await
+                .map_err(|(action, e)| e.context(&what, action))?
+        }
+        Some(_) => {
+            if p.url {
+                tracing::warn!(
+                    "{what}: `url: true` is ignored for a Worker in a dispatch namespace"
+                );
+            }
+            None
+        }
+    };
+
+    Ok(Output::Worker(WorkerOutput {
+        name: d.name.to_owned(),
+        namespace,
+        url,
+        etag: uploaded.etag,
+        migration_tag: uploaded
+            .migration_tag
+            .or_else(|| migration.map(|m| m.new_tag))
+            .or(old_tag),
+        content_hash: modules.content_hash(),
+    }))
+}
+
+/// Brings workers.dev to the declared state with a request only when it changes, and returns
+/// the URL when it is on. `existed_unrecorded`: the script was there before this stack recorded
+/// it (adopted or recovered), so its workers.dev state is unknown.
+async fn workers_dev(
+    client: &Client,
+    d: &Desired<'_>,
+    p: &Worker,
+    path: &str,
+    previous: Option<&WorkerOutput>,
+    existed_unrecorded: bool,
+) -> Result<Option<String>, (&'static str, Error)> {
+    let was_enabled = previous.is_some_and(|o| o.url.is_some());
+    let subdomain_path = format!("{path}/subdomain");
+    if p.url && !was_enabled {
+        // Cloudflare refuses preview URLs for Workers with Durable Objects.
+        let previews = !binds_durable_objects(p, d.deps);
+        let body = json!({"enabled": true, "previews_enabled": previews});
+        client
+            .call(Request::post(&subdomain_path).json(body))
+            .await
+            .map_err(|e| ("enabling workers.dev for", e))?;
+    } else if !p.url && (was_enabled || existed_unrecorded) {
+        client
+            .call(Request::post(&subdomain_path).json(json!({"enabled": false})))
+            .await
+            .map_err(|e| ("disabling workers.dev for", e))?;
+    }
+    if !p.url {
+        return Ok(None);
+    }
+    let sub = client
+        .workers_subdomain()
+        .await
+        .map_err(|e| ("reading the account's workers.dev subdomain for", e))?;
+    Ok(Some(format!("https://{}.{sub}.workers.dev", d.name)))
+}
+
+/// Deletes the script (with `force`, so bindings to it do not block); one already gone is fine.
+pub(crate) async fn delete(client: &Client, e: Existing<'_>) -> Result<(), ProviderError> {
+    let Output::Worker(o) = e.output else {
+        return Err(wrong_kind(Kind::Worker, e.id));
+    };
+    let what = describe(Kind::Worker, e.id, &o.name);
+    let path = script_path(client, &o.name, o.namespace.as_deref());
+    match client
+        .call(Request::delete(path).query("force", "true"))
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(err) if err.is_not_found() => Ok(()),
+        Err(err) => Err(err.context(&what, "deleting")),
+    }
+}
+
+/// Whether the script still exists; its recorded output stands.
+pub(crate) async fn read(
+    client: &Client,
+    e: Existing<'_>,
+) -> Result<Option<Output>, ProviderError> {
+    let Output::Worker(o) = e.output else {
+        return Err(wrong_kind(Kind::Worker, e.id));
+    };
+    let what = describe(Kind::Worker, e.id, &o.name);
+    let path = script_path(client, &o.name, o.namespace.as_deref());
+    match read_settings(client, &path).await {
+        Ok(Some(_)) => Ok(Some(e.output.clone())),
+        Ok(None) => Ok(None),
+        Err(err) => Err(err.context(&what, "reading")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use athanor_core::output::*;
+    use athanor_core::stack::ResourceRef;
+    use athanor_core::{Binding, SecretSource};
+
+    fn deps() -> BTreeMap<String, Output> {
+        let mut deps = BTreeMap::new();
+        deps.insert(
+            "sessions".into(),
+            Output::KvNamespace(KvNamespaceOutput {
+                id: "0123abcd".into(),
+                title: "t".into(),
+            }),
+        );
+        deps.insert(
+            "bucket".into(),
+            Output::R2Bucket(R2BucketOutput {
+                name: "my-bucket".into(),
+                jurisdiction: Some("eu".into()),
+                location: None,
+                storage_class: None,
+            }),
+        );
+        deps.insert(
+            "counter".into(),
+            Output::DurableObjectNamespace(DurableObjectNamespaceOutput {
+                class_name: "Counter".into(),
+                script_name: None,
+                environment: None,
+                sqlite: true,
+                namespace_id: None,
+            }),
+        );
+        deps.insert(
+            "remote".into(),
+            Output::DurableObjectNamespace(DurableObjectNamespaceOutput {
+                class_name: "Room".into(),
+                script_name: Some("chat".into()),
+                environment: None,
+                sqlite: false,
+                namespace_id: None,
+            }),
+        );
+        deps.insert(
+            "signing".into(),
+            Output::Secret(SecretOutput {
+                id: "s1".into(),
+                name: "SIGNING_KEY".into(),
+                store_id: "st".into(),
+            }),
+        );
+        deps.insert(
+            "tenants".into(),
+            Output::DispatchNamespace(DispatchNamespaceOutput {
+                id: "u".into(),
+                name: "customers".into(),
+            }),
+        );
+        deps.insert(
+            "auth".into(),
+            Output::Worker(WorkerOutput {
+                name: "auth-worker".into(),
+                namespace: None,
+                url: None,
+                etag: None,
+                migration_tag: None,
+                content_hash: String::new(),
+            }),
+        );
+        deps
+    }
+
+    fn worker() -> Worker {
+        let r = |id: &str| BindingValue::Resource(ResourceRef::new(id));
+        Worker {
+            entrypoint: "src/worker.js".into(),
+            bindings: vec![
+                Binding::new("MY_KV", r("sessions")),
+                Binding::new("STORAGE", r("bucket")),
+                Binding::new("COUNTER", r("counter")),
+                Binding::new("ROOMS", r("remote")),
+                Binding::new("SIGNING_KEY", r("signing")),
+                Binding::new("TENANTS", r("tenants")),
+                Binding::new("AUTH", r("auth")),
+                Binding::new("VERSION", "1.0.0"),
+                Binding::new("DEBUG_MODE", true),
+                Binding::new("TOKEN", SecretSource::env("TOKEN")),
+            ],
+            keep_bindings: vec!["secret_text".into()],
+            ..Worker::default()
+        }
+    }
+
+    #[test]
+    fn every_binding_kind_has_the_api_shape() {
+        let mut secrets = BTreeMap::new();
+        secrets.insert("TOKEN".to_owned(), SecretString::from("tok"));
+        let b = bindings_json("my-worker", &worker(), &deps(), &secrets, "W").unwrap();
+        assert_eq!(
+            Value::Array(b),
+            json!([
+                {"type": "kv_namespace", "name": "MY_KV", "namespace_id": "0123abcd"},
+                {"type": "r2_bucket", "name": "STORAGE", "bucket_name": "my-bucket", "jurisdiction": "eu"},
+                {"type": "durable_object_namespace", "name": "COUNTER", "class_name": "Counter"},
+                {"type": "durable_object_namespace", "name": "ROOMS", "class_name": "Room", "script_name": "chat"},
+                {"type": "secrets_store_secret", "name": "SIGNING_KEY", "store_id": "st", "secret_name": "SIGNING_KEY"},
+                {"type": "dispatch_namespace", "name": "TENANTS", "namespace": "customers"},
+                {"type": "service", "name": "AUTH", "service": "auth-worker"},
+                {"type": "plain_text", "name": "VERSION", "text": "1.0.0"},
+                {"type": "json", "name": "DEBUG_MODE", "json": true},
+                {"type": "secret_text", "name": "TOKEN", "text": "tok"},
+            ])
+        );
+    }
+
+    #[test]
+    fn a_missing_secret_or_dependency_is_named() {
+        let err =
+            bindings_json("w", &worker(), &deps(), &BTreeMap::new(), "Worker \"w\"").unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("TOKEN") && text.contains("env TOKEN"),
+            "{text}"
+        );
+        let err =
+            bindings_json("w", &worker(), &BTreeMap::new(), &BTreeMap::new(), "W").unwrap_err();
+        assert!(err.to_string().contains("`sessions`"), "{err}");
+    }
+
+    #[test]
+    fn only_local_classes_are_migrated() {
+        let classes = bound_classes("my-worker", &worker(), &deps());
+        assert_eq!(
+            classes,
+            [BoundClass {
+                id: "counter".into(),
+                class_name: "Counter".into(),
+                sqlite: true
+            }]
+        );
+        // The script named by `remote` exports `Room`, bound or not.
+        let chat = bound_classes("chat", &Worker::default(), &deps());
+        assert_eq!(
+            chat,
+            [BoundClass {
+                id: "remote".into(),
+                class_name: "Room".into(),
+                sqlite: false
+            }]
+        );
+    }
+
+    #[test]
+    fn metadata_carries_defaults_flags_keep_bindings_migrations_and_tags() {
+        let mut p = worker();
+        p.compatibility_flags = vec!["nodejs_compat".into()];
+        let mig = durable_object::plan(&bound_classes("w", &p, &deps()), &[], None);
+        let tags = ownership_tags("app", "dev", "api");
+        let m = metadata_json("worker.js", &p, vec![], mig.as_ref(), &tags);
+        assert_eq!(m["main_module"], "worker.js");
+        assert_eq!(m["compatibility_date"], DEFAULT_COMPATIBILITY_DATE);
+        assert_eq!(m["compatibility_flags"], json!(["nodejs_compat"]));
+        assert_eq!(m["keep_bindings"], json!(["secret_text"]));
+        assert_eq!(
+            m["migrations"],
+            json!({"new_tag": "v1", "new_sqlite_classes": ["Counter"]})
+        );
+        assert_eq!(
+            m["tags"],
+            json!(["athanor:app:app", "athanor:stage:dev", "athanor:id:api"])
+        );
+        p.compatibility_date = Some("2024-01-01".into());
+        p.keep_bindings.clear();
+        let m = metadata_json("worker.js", &p, vec![], None, &tags);
+        assert_eq!(m["compatibility_date"], "2024-01-01");
+        assert!(m.get("keep_bindings").is_none() && m.get("migrations").is_none());
+    }
+
+    #[test]
+    fn ownership_needs_every_tag() {
+        let tags = ownership_tags("app", "dev", "api");
+        assert!(is_ours(&tags, "app", "dev", "api"));
+        assert!(!is_ours(&tags, "app", "prod", "api"));
+        assert!(!is_ours(&[], "app", "dev", "api"));
+    }
+}

@@ -1,0 +1,237 @@
+//! A client-side request budget, so that a large deploy stays under Cloudflare's global limit
+//! of 1,200 requests per 5 minutes instead of being blocked for five minutes.
+//!
+//! One [`RateLimiter`] is shared by every clone of a client and every concurrent task. It keeps
+//! the send times of the last window and makes a caller wait when the window is full; a 429
+//! with `Retry-After` pauses every caller at once. The clock is injectable for tests.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// At most `requests` requests in any `window`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Requests allowed in one window (at least 1).
+    pub requests: u32,
+    /// The window.
+    pub window: Duration,
+}
+
+impl Default for RateLimit {
+    /// Cloudflare's documented account limit: 1,200 requests per 5 minutes.
+    fn default() -> Self {
+        RateLimit {
+            requests: 1200,
+            window: Duration::from_secs(300),
+        }
+    }
+}
+
+/// A source of the current instant.
+pub trait Clock: Send + Sync {
+    /// Now.
+    fn now(&self) -> Instant;
+}
+
+/// The real monotonic clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+}
+
+#[derive(Debug, Default)]
+struct Window {
+    sent: VecDeque<Instant>,
+    paused_until: Option<Instant>,
+}
+
+/// The shared limiter.
+pub struct RateLimiter {
+    limit: RateLimit,
+    clock: Arc<dyn Clock>,
+    window: Mutex<Window>,
+}
+
+impl std::fmt::Debug for RateLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RateLimiter")
+            .field("limit", &self.limit)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RateLimiter {
+    /// A limiter on the system clock.
+    pub fn new(limit: RateLimit) -> Self {
+        RateLimiter::with_clock(limit, Arc::new(SystemClock))
+    }
+
+    /// A limiter on the given clock.
+    pub fn with_clock(limit: RateLimit, clock: Arc<dyn Clock>) -> Self {
+        RateLimiter {
+            limit: RateLimit {
+                requests: limit.requests.max(1),
+                window: limit.window,
+            },
+            clock,
+            window: Mutex::new(Window::default()),
+        }
+    }
+
+    /// The configured limit.
+    pub fn limit(&self) -> RateLimit {
+        self.limit
+    }
+
+    /// Takes one request from the budget now, or says how long to wait before asking again.
+    pub fn try_acquire(&self) -> Result<(), Duration> {
+        let now = self.clock.now();
+        let mut w = self.window.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(until) = w.paused_until {
+            if until > now {
+                return Err(until - now);
+            }
+            w.paused_until = None;
+        }
+        while let Some(first) = w.sent.front() {
+            if now.duration_since(*first) >= self.limit.window {
+                w.sent.pop_front();
+            } else {
+                break;
+            }
+        }
+        if w.sent.len() < self.limit.requests as usize {
+            w.sent.push_back(now);
+            Ok(())
+        } else {
+            let first = *w.sent.front().expect("a full window has a first entry");
+            Err((first + self.limit.window).saturating_duration_since(now))
+        }
+    }
+
+    /// Waits until the budget allows one more request, then takes it.
+    pub async fn acquire(&self) {
+        loop {
+            match self.try_acquire() {
+                Ok(()) => return,
+                Err(wait) => {
+                    tracing::debug!(?wait, "client-side rate limit reached, waiting");
+                    tokio::time::sleep(wait.max(Duration::from_millis(1))).await;
+                }
+            }
+        }
+    }
+
+    /// Holds every caller back for `wait` (a 429's `Retry-After`).
+    pub fn pause(&self, wait: Duration) {
+        let until = self.clock.now() + wait;
+        let mut w = self.window.lock().unwrap_or_else(|e| e.into_inner());
+        if w.paused_until.is_none_or(|u| u < until) {
+            w.paused_until = Some(until);
+        }
+    }
+
+    /// Requests counted in the current window.
+    pub fn in_window(&self) -> usize {
+        let now = self.clock.now();
+        let w = self.window.lock().unwrap_or_else(|e| e.into_inner());
+        w.sent
+            .iter()
+            .filter(|t| now.duration_since(**t) < self.limit.window)
+            .count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct ManualClock {
+        start: Instant,
+        offset: Mutex<Duration>,
+    }
+
+    impl ManualClock {
+        fn new() -> Arc<Self> {
+            Arc::new(ManualClock {
+                start: Instant::now(),
+                offset: Mutex::new(Duration::ZERO),
+            })
+        }
+        fn advance(&self, d: Duration) {
+            *self.offset.lock().unwrap() += d;
+        }
+    }
+
+    impl Clock for ManualClock {
+        fn now(&self) -> Instant {
+            self.start + *self.offset.lock().unwrap()
+        }
+    }
+
+    #[test]
+    fn the_window_fills_then_frees_as_time_passes() {
+        let clock = ManualClock::new();
+        let limiter = RateLimiter::with_clock(
+            RateLimit {
+                requests: 3,
+                window: Duration::from_secs(10),
+            },
+            clock.clone(),
+        );
+        assert!(limiter.try_acquire().is_ok());
+        clock.advance(Duration::from_secs(4));
+        assert!(limiter.try_acquire().is_ok());
+        assert!(limiter.try_acquire().is_ok());
+        assert_eq!(limiter.try_acquire(), Err(Duration::from_secs(6)));
+        assert_eq!(limiter.in_window(), 3);
+        clock.advance(Duration::from_secs(6));
+        assert!(limiter.try_acquire().is_ok());
+        assert_eq!(limiter.try_acquire(), Err(Duration::from_secs(4)));
+    }
+
+    #[test]
+    fn a_pause_holds_everyone_back() {
+        let clock = ManualClock::new();
+        let limiter = RateLimiter::with_clock(RateLimit::default(), clock.clone());
+        limiter.pause(Duration::from_secs(2));
+        assert_eq!(limiter.try_acquire(), Err(Duration::from_secs(2)));
+        clock.advance(Duration::from_secs(2));
+        assert!(limiter.try_acquire().is_ok());
+    }
+
+    #[test]
+    fn the_default_is_cloudflares_limit() {
+        let clock = ManualClock::new();
+        let limiter = RateLimiter::with_clock(RateLimit::default(), clock.clone());
+        for _ in 0..1200 {
+            assert!(limiter.try_acquire().is_ok());
+        }
+        assert!(limiter.try_acquire().is_err());
+        clock.advance(Duration::from_secs(300));
+        assert!(limiter.try_acquire().is_ok());
+    }
+
+    #[tokio::test]
+    async fn concurrent_callers_share_one_budget() {
+        let limiter = Arc::new(RateLimiter::new(RateLimit {
+            requests: 5,
+            window: Duration::from_secs(60),
+        }));
+        let mut tasks = Vec::new();
+        for _ in 0..5 {
+            let l = limiter.clone();
+            tasks.push(tokio::spawn(async move { l.acquire().await }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(limiter.in_window(), 5);
+        assert!(limiter.try_acquire().is_err());
+    }
+}

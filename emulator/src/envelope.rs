@@ -1,0 +1,179 @@
+//! The v4 response envelope: `{success, errors, messages, result, result_info?}`.
+//!
+//! Every answer except raw downloads (KV values, script content) goes through here, so that
+//! successes and failures have exactly Cloudflare's shape; failures always carry `result: null`.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+/// An API failure: the HTTP status, Cloudflare's numeric code and a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ApiError {
+    pub status: StatusCode,
+    pub code: u32,
+    pub message: String,
+}
+
+impl ApiError {
+    /// A failure with the given status, code and message.
+    pub fn new(status: StatusCode, code: u32, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// 400 with `code`.
+    pub fn bad_request(code: u32, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// 404 with `code`.
+    pub fn not_found(code: u32, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, code, message)
+    }
+
+    /// 409 with `code`.
+    pub fn conflict(code: u32, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::CONFLICT, code, message)
+    }
+
+    /// 500, for a storage failure inside the emulator.
+    pub fn internal(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, 10002, message)
+    }
+}
+
+impl From<rusqlite::Error> for ApiError {
+    fn from(e: rusqlite::Error) -> ApiError {
+        tracing::error!(error = %e, "emulator storage failure");
+        ApiError::internal(format!("internal storage error: {e}"))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({
+            "success": false,
+            "errors": [{"code": self.code, "message": self.message}],
+            "messages": [],
+            "result": null,
+        });
+        json_response(self.status, &body)
+    }
+}
+
+/// What every handler returns.
+pub(crate) type ApiResult = Result<Response, ApiError>;
+
+/// A 200 success envelope around `result`.
+pub(crate) fn ok(result: Value) -> ApiResult {
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"success": true, "errors": [], "messages": [], "result": result}),
+    ))
+}
+
+/// A 200 success envelope with `result_info`.
+pub(crate) fn ok_with_info(result: Value, info: Value) -> ApiResult {
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"success": true, "errors": [], "messages": [], "result": result, "result_info": info}),
+    ))
+}
+
+/// A 200 success envelope with messages (token verify says "This API Token is valid and active").
+pub(crate) fn ok_with_messages(result: Value, messages: Value) -> ApiResult {
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"success": true, "errors": [], "messages": messages, "result": result}),
+    ))
+}
+
+/// Serializes `body` with `content-type: application/json`.
+pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response {
+    let mut response = (status, body.to_string()).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// Page-style pagination (`?page=&per_page=`): the slice of `items` and its `result_info`.
+///
+/// A page past the end is an empty array (the TypeScript SDK pages until one comes back empty).
+pub(crate) fn paginate<T: Clone>(
+    items: &[T],
+    page: Option<&str>,
+    per_page: Option<&str>,
+    default_per_page: usize,
+    max_per_page: usize,
+) -> Result<(Vec<T>, Value), ApiError> {
+    let page = parse_positive(page, "page")?.unwrap_or(1);
+    let per_page = parse_positive(per_page, "per_page")?
+        .unwrap_or(default_per_page)
+        .min(max_per_page);
+    let start = (page - 1).saturating_mul(per_page);
+    let slice: Vec<T> = items.iter().skip(start).take(per_page).cloned().collect();
+    let total = items.len();
+    let info = json!({
+        "page": page,
+        "per_page": per_page,
+        "count": slice.len(),
+        "total_count": total,
+        "total_pages": total.div_ceil(per_page),
+    });
+    Ok((slice, info))
+}
+
+/// Parses an optional positive integer query parameter.
+pub(crate) fn parse_positive(value: Option<&str>, name: &str) -> Result<Option<usize>, ApiError> {
+    match value {
+        None | Some("") => Ok(None),
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if n >= 1 => Ok(Some(n)),
+            _ => Err(ApiError::bad_request(
+                10003,
+                format!("invalid query parameter {name}={v:?}: expected a positive integer"),
+            )),
+        },
+    }
+}
+
+/// Parses a JSON body whatever its content type says (wrangler sends JSON as `text/plain`).
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    code: u32,
+    what: &str,
+) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(
+            code,
+            format!("could not parse the {what} request body as JSON: {e}"),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_to_the_end_and_past_it() {
+        let items: Vec<u32> = (0..45).collect();
+        let (p1, info) = paginate(&items, None, Some("20"), 20, 100).unwrap();
+        assert_eq!(p1.len(), 20);
+        assert_eq!(info["total_pages"], 3);
+        let (p3, info) = paginate(&items, Some("3"), Some("20"), 20, 100).unwrap();
+        assert_eq!(p3, (40..45).collect::<Vec<_>>());
+        assert_eq!(info["count"], 5);
+        let (p4, _) = paginate(&items, Some("4"), Some("20"), 20, 100).unwrap();
+        assert!(p4.is_empty());
+        assert!(paginate(&items, Some("0"), None, 20, 100).is_err());
+        let (_, info) = paginate(&items, None, Some("1000"), 20, 100).unwrap();
+        assert_eq!(info["per_page"], 100);
+    }
+}

@@ -1,0 +1,336 @@
+//! Workers for Platforms: dispatch namespaces (addressed by name) and the user Workers uploaded
+//! into them, with `keep_bindings` keeping the previous upload's bindings of the listed types.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Request};
+use axum::response::Response;
+use rusqlite::Connection;
+use serde_json::{Value, json};
+
+use super::workers;
+use super::{AppStateRef, Params, flag};
+use crate::envelope::{ApiError, ApiResult, ok, parse_json};
+use crate::ids;
+use crate::scripts::{self, MAX_TAGS, Scope};
+use crate::store::docs;
+
+const NAMESPACE: &str = "dispatch_namespace";
+
+type NsPath = Path<(String, String)>;
+type NsScriptPath = Path<(String, String, String)>;
+
+fn not_found(name: &str) -> ApiError {
+    ApiError::not_found(10007, format!("dispatch namespace '{name}' not found"))
+}
+
+/// Whether a dispatch namespace with this name exists (used by Worker binding validation).
+pub(crate) fn namespace_exists(c: &Connection, name: &str) -> Result<bool, ApiError> {
+    Ok(!name.is_empty() && docs::get(c, NAMESPACE, name)?.is_some())
+}
+
+/// Reads a namespace or answers 404.
+pub(crate) fn require_namespace(c: &Connection, name: &str) -> Result<Value, ApiError> {
+    docs::get(c, NAMESPACE, name)?.ok_or_else(|| not_found(name))
+}
+
+fn view(c: &Connection, doc: &Value) -> Result<Value, ApiError> {
+    let name = doc["namespace_name"].as_str().unwrap_or("");
+    let mut v = doc.clone();
+    v["script_count"] = json!(scripts::list(c, &Scope::Namespace(name.to_owned()))?.len());
+    Ok(v)
+}
+
+/// `GET …/workers/dispatch/namespaces`: every namespace (not paginated).
+pub(crate) async fn list(state: AppStateRef) -> ApiResult {
+    let all = state
+        .store
+        .tx(|c| {
+            docs::list(c, NAMESPACE, "")?
+                .iter()
+                .map(|(_, d)| view(c, d))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await?;
+    ok(Value::Array(all))
+}
+
+/// `POST …/workers/dispatch/namespaces` with `{"name"}`; 409 when the name is taken.
+pub(crate) async fn create(state: AppStateRef, body: Bytes) -> ApiResult {
+    let body: Value = parse_json(&body, 10001, "dispatch namespace create")?;
+    let name = body["name"].as_str().unwrap_or("").to_owned();
+    scripts::check_name(&name)?;
+    let now = state.clock.rfc3339();
+    let account = state.account_id.clone();
+    let doc = state
+        .store
+        .tx(move |c| {
+            if docs::get(c, NAMESPACE, &name)?.is_some() {
+                return Err(ApiError::conflict(
+                    10026,
+                    format!("a dispatch namespace named '{name}' already exists"),
+                ));
+            }
+            let doc = json!({
+                "namespace_id": ids::uuid(),
+                "namespace_name": name,
+                "created_on": now, "created_by": account,
+                "modified_on": now, "modified_by": account,
+                "trusted_workers": false,
+            });
+            docs::put(c, NAMESPACE, &name, &doc)?;
+            view(c, &doc)
+        })
+        .await?;
+    ok(doc)
+}
+
+/// `GET …/workers/dispatch/namespaces/{dispatch_namespace}`.
+pub(crate) async fn get(state: AppStateRef, Path((_, name)): NsPath) -> ApiResult {
+    let doc = state
+        .store
+        .tx(move |c| {
+            let d = require_namespace(c, &name)?;
+            view(c, &d)
+        })
+        .await?;
+    ok(doc)
+}
+
+/// `PUT …/workers/dispatch/namespaces/{dispatch_namespace}` with `{"name"}`: renames.
+pub(crate) async fn rename(state: AppStateRef, Path((_, old)): NsPath, body: Bytes) -> ApiResult {
+    let body: Value = parse_json(&body, 10001, "dispatch namespace rename")?;
+    let new = body["name"].as_str().unwrap_or("").to_owned();
+    scripts::check_name(&new)?;
+    let now = state.clock.rfc3339();
+    let doc = state
+        .store
+        .tx(move |c| {
+            let mut doc = require_namespace(c, &old)?;
+            if new != old {
+                if docs::get(c, NAMESPACE, &new)?.is_some() {
+                    return Err(ApiError::conflict(
+                        10026,
+                        format!("a dispatch namespace named '{new}' already exists"),
+                    ));
+                }
+                let old_scope = Scope::Namespace(old.clone());
+                let new_scope = Scope::Namespace(new.clone());
+                for mut s in scripts::list(c, &old_scope)? {
+                    let script = s["id"].as_str().unwrap_or("").to_owned();
+                    let parts = crate::store::parts::all(c, &old_scope.id(&script))?;
+                    s["dispatch_namespace"] = json!(new);
+                    scripts::delete(c, &old_scope, &script, true)?;
+                    scripts::save(c, &new_scope, &script, &s)?;
+                    crate::store::parts::replace(c, &new_scope.id(&script), &parts)?;
+                }
+                docs::delete(c, NAMESPACE, &old)?;
+            }
+            doc["namespace_name"] = json!(new);
+            doc["modified_on"] = json!(now);
+            docs::put(c, NAMESPACE, &new, &doc)?;
+            view(c, &doc)
+        })
+        .await?;
+    ok(doc)
+}
+
+/// `DELETE …/workers/dispatch/namespaces/{dispatch_namespace}`: the namespace and its scripts.
+pub(crate) async fn delete(state: AppStateRef, Path((_, name)): NsPath) -> ApiResult {
+    state
+        .store
+        .tx(move |c| {
+            require_namespace(c, &name)?;
+            let scope = Scope::Namespace(name.clone());
+            for s in scripts::list(c, &scope)? {
+                scripts::delete(c, &scope, s["id"].as_str().unwrap_or(""), true)?;
+            }
+            docs::delete(c, NAMESPACE, &name)
+        })
+        .await?;
+    ok(Value::Null)
+}
+
+fn require_script(c: &Connection, ns: &str, name: &str) -> Result<Value, ApiError> {
+    require_namespace(c, ns)?;
+    scripts::require(c, &Scope::Namespace(ns.to_owned()), name)
+}
+
+/// `PUT …/dispatch/namespaces/{ns}/scripts/{script_name}`: an upload into the namespace.
+pub(crate) async fn upload_script(
+    state: AppStateRef,
+    Path((_, ns, name)): NsScriptPath,
+    q: Params,
+    req: Request,
+) -> ApiResult {
+    workers::upload_in(&state, Scope::Namespace(ns), name, &q, req).await
+}
+
+/// `GET …/dispatch/namespaces/{ns}/scripts/{script_name}`: `{created_on, modified_on,
+/// dispatch_namespace, script: {…, migration_tag}}`.
+pub(crate) async fn get_script(state: AppStateRef, Path((_, ns, name)): NsScriptPath) -> ApiResult {
+    let doc = state
+        .store
+        .tx(move |c| require_script(c, &ns, &name))
+        .await?;
+    ok(json!({
+        "created_on": doc["created_on"],
+        "modified_on": doc["modified_on"],
+        "dispatch_namespace": doc["dispatch_namespace"],
+        "script": scripts::view(&doc),
+    }))
+}
+
+/// `DELETE …/dispatch/namespaces/{ns}/scripts/{script_name}?force`.
+pub(crate) async fn delete_script(
+    state: AppStateRef,
+    Path((_, ns, name)): NsScriptPath,
+    q: Params,
+) -> ApiResult {
+    let force = flag(&q, "force");
+    state
+        .store
+        .tx(move |c| {
+            require_namespace(c, &ns)?;
+            scripts::delete(c, &Scope::Namespace(ns.clone()), &name, force)
+        })
+        .await?;
+    ok(Value::Null)
+}
+
+/// `GET …/scripts/{script_name}/bindings`: the bindings, secret values never shown.
+pub(crate) async fn bindings(state: AppStateRef, Path((_, ns, name)): NsScriptPath) -> ApiResult {
+    let doc = state
+        .store
+        .tx(move |c| require_script(c, &ns, &name))
+        .await?;
+    ok(scripts::public_bindings(&doc))
+}
+
+/// `GET …/scripts/{script_name}/content`: the entry-point module, raw.
+pub(crate) async fn get_content(
+    state: AppStateRef,
+    Path((_, ns, name)): NsScriptPath,
+) -> Result<Response, ApiError> {
+    workers::content_in(&state, Scope::Namespace(ns), name).await
+}
+
+/// `PUT …/scripts/{script_name}/content`: new code, same settings.
+pub(crate) async fn put_content(
+    state: AppStateRef,
+    Path((_, ns, name)): NsScriptPath,
+    req: Request,
+) -> ApiResult {
+    workers::put_content_in(&state, Scope::Namespace(ns), name, req).await
+}
+
+/// `GET …/scripts/{script_name}/settings`.
+pub(crate) async fn get_settings(
+    state: AppStateRef,
+    Path((_, ns, name)): NsScriptPath,
+) -> ApiResult {
+    workers::settings_in(&state, Scope::Namespace(ns), name).await
+}
+
+/// `PATCH …/scripts/{script_name}/settings`.
+pub(crate) async fn patch_settings(
+    state: AppStateRef,
+    Path((_, ns, name)): NsScriptPath,
+    req: Request,
+) -> ApiResult {
+    workers::patch_settings_in(&state, Scope::Namespace(ns), name, req).await
+}
+
+/// `GET …/scripts/{script_name}/secrets`.
+pub(crate) async fn list_secrets(
+    state: AppStateRef,
+    Path((_, ns, name)): NsScriptPath,
+) -> ApiResult {
+    workers::list_secrets_in(&state, Scope::Namespace(ns), name).await
+}
+
+/// `PUT …/scripts/{script_name}/secrets`.
+pub(crate) async fn put_secret(
+    state: AppStateRef,
+    Path((_, ns, name)): NsScriptPath,
+    body: Bytes,
+) -> ApiResult {
+    workers::put_secret_in(&state, Scope::Namespace(ns), name, body).await
+}
+
+/// `GET …/scripts/{script_name}/tags`: the tags, an array of strings.
+pub(crate) async fn get_tags(state: AppStateRef, Path((_, ns, name)): NsScriptPath) -> ApiResult {
+    let doc = state
+        .store
+        .tx(move |c| require_script(c, &ns, &name))
+        .await?;
+    ok(doc["tags"].clone())
+}
+
+/// `PUT …/scripts/{script_name}/tags` with an array of strings: replaces the tags (at most 8).
+pub(crate) async fn put_tags(
+    state: AppStateRef,
+    Path((_, ns, name)): NsScriptPath,
+    body: Bytes,
+) -> ApiResult {
+    let tags: Vec<String> = parse_json(&body, 10001, "script tags")?;
+    let out = state
+        .store
+        .tx(move |c| set_tags(c, &ns, &name, |_| tags))
+        .await?;
+    ok(out)
+}
+
+/// `PUT …/scripts/{script_name}/tags/{tag}`: adds one tag.
+pub(crate) async fn put_tag(
+    state: AppStateRef,
+    Path((_, ns, name, tag)): Path<(String, String, String, String)>,
+) -> ApiResult {
+    state
+        .store
+        .tx(move |c| {
+            set_tags(c, &ns, &name, |mut t| {
+                if !t.contains(&tag) {
+                    t.push(tag);
+                }
+                t
+            })
+        })
+        .await?;
+    ok(Value::Null)
+}
+
+/// `DELETE …/scripts/{script_name}/tags/{tag}`: removes one tag.
+pub(crate) async fn delete_tag(
+    state: AppStateRef,
+    Path((_, ns, name, tag)): Path<(String, String, String, String)>,
+) -> ApiResult {
+    state
+        .store
+        .tx(move |c| {
+            set_tags(c, &ns, &name, |mut t| {
+                t.retain(|x| *x != tag);
+                t
+            })
+        })
+        .await?;
+    ok(Value::Null)
+}
+
+fn set_tags(
+    c: &Connection,
+    ns: &str,
+    name: &str,
+    f: impl FnOnce(Vec<String>) -> Vec<String>,
+) -> Result<Value, ApiError> {
+    let mut doc = require_script(c, ns, name)?;
+    let tags = f(scripts::string_list(doc.get("tags")));
+    if tags.len() > MAX_TAGS {
+        return Err(scripts::invalid(format!(
+            "a Worker can have at most {MAX_TAGS} tags, got {}",
+            tags.len()
+        )));
+    }
+    doc["tags"] = json!(tags);
+    scripts::save(c, &Scope::Namespace(ns.to_owned()), name, &doc)?;
+    Ok(doc["tags"].clone())
+}

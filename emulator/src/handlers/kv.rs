@@ -1,0 +1,769 @@
+//! Workers KV: namespaces, values (raw and multipart with metadata), metadata, keys, bulk writes,
+//! deletes and reads, with Cloudflare's limits and error codes.
+//!
+//! Codes 10009, 10011, 10013, 10014, 10018, 10019 and 10028 are Cloudflare's; the statuses and
+//! messages of the size limits (414 key, 413 value and metadata) follow the messages Cloudflare
+//! returns for them.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Multipart, Path, Request};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use rusqlite::Connection;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::{AppStateRef, Params, param, sort_by_field};
+use crate::envelope::{ApiError, ApiResult, ok, ok_with_info, paginate, parse_json};
+use crate::ids;
+use crate::store::{KvEntry, docs, kv};
+
+/// Document kind of namespaces.
+const NS: &str = "kv_namespace";
+/// Longest key, in UTF-8 bytes.
+pub(crate) const MAX_KEY_BYTES: usize = 512;
+/// Largest value: 25 MiB.
+pub(crate) const MAX_VALUE_BYTES: usize = 25 * 1024 * 1024;
+/// Largest metadata, serialized JSON.
+pub(crate) const MAX_METADATA_BYTES: usize = 1024;
+/// Shortest TTL, and how far in the future an absolute expiration must be.
+pub(crate) const MIN_TTL_SECS: i64 = 60;
+/// Namespaces per account.
+pub(crate) const MAX_NAMESPACES: usize = 1000;
+/// Longest namespace title.
+pub(crate) const MAX_TITLE_BYTES: usize = 512;
+/// Pairs per bulk request.
+pub(crate) const MAX_BULK_PAIRS: usize = 10_000;
+/// Largest bulk request body: 100 MB.
+pub(crate) const MAX_BULK_BYTES: usize = 100 * 1000 * 1000;
+/// Keys per bulk get.
+pub(crate) const MAX_BULK_GET_KEYS: usize = 100;
+
+#[derive(Deserialize)]
+struct TitleBody {
+    title: Option<String>,
+}
+
+fn namespace_not_found() -> ApiError {
+    ApiError::not_found(10013, "namespace not found")
+}
+
+fn key_not_found() -> ApiError {
+    ApiError::not_found(10009, "get: 'key not found'")
+}
+
+/// Checks the id's format (10011) and that the namespace exists (10013).
+fn require_namespace(c: &Connection, id: &str) -> Result<Value, ApiError> {
+    if !ids::is_hex32(id) {
+        return Err(ApiError::bad_request(
+            10011,
+            format!("could not parse UUID from request's namespace_id: '{id}'"),
+        ));
+    }
+    docs::get(c, NS, id)?.ok_or_else(namespace_not_found)
+}
+
+/// Whether a KV namespace with this id exists (used by Worker binding validation).
+pub(crate) fn namespace_exists(c: &Connection, id: &str) -> Result<bool, ApiError> {
+    Ok(docs::get(c, NS, id)?.is_some())
+}
+
+fn check_title(title: Option<String>) -> Result<String, ApiError> {
+    let title = title.unwrap_or_default();
+    if title.trim().is_empty() {
+        return Err(ApiError::bad_request(
+            10019,
+            "missing title: a namespace needs a non-empty title",
+        ));
+    }
+    if title.len() > MAX_TITLE_BYTES {
+        return Err(ApiError::bad_request(
+            10001,
+            format!(
+                "title is {} bytes long; the limit is {MAX_TITLE_BYTES}",
+                title.len()
+            ),
+        ));
+    }
+    Ok(title)
+}
+
+fn duplicate_title() -> ApiError {
+    ApiError::bad_request(
+        10014,
+        "a namespace with this account ID and title already exists",
+    )
+}
+
+/// `GET …/storage/kv/namespaces?page&per_page&order=id|title&direction=asc|desc`.
+pub(crate) async fn list_namespaces(state: AppStateRef, q: Params) -> ApiResult {
+    let mut items: Vec<Value> = state
+        .store
+        .tx(|c| docs::list(c, NS, ""))
+        .await?
+        .into_iter()
+        .map(|(_, d)| d)
+        .collect();
+    let descending = param(&q, "direction") == Some("desc");
+    match param(&q, "order") {
+        Some(field @ ("id" | "title")) => sort_by_field(&mut items, field, descending),
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                10001,
+                format!("invalid order {other:?}: expected id or title"),
+            ));
+        }
+        None if descending => items.reverse(),
+        None => {}
+    }
+    let (page, info) = paginate(&items, param(&q, "page"), param(&q, "per_page"), 20, 1000)?;
+    ok_with_info(Value::Array(page), info)
+}
+
+/// `POST …/storage/kv/namespaces` with `{"title"}`; a duplicate title is 400 with code 10014.
+pub(crate) async fn create_namespace(state: AppStateRef, body: Bytes) -> ApiResult {
+    let body: TitleBody = parse_json(&body, 10001, "KV namespace create")?;
+    let title = check_title(body.title)?;
+    let doc = state
+        .store
+        .tx(move |c| {
+            if docs::find(c, NS, "title", &title)?.is_some() {
+                return Err(duplicate_title());
+            }
+            if docs::count(c, NS)? >= MAX_NAMESPACES {
+                return Err(ApiError::bad_request(
+                    10018,
+                    format!("too many namespaces in this account: the limit is {MAX_NAMESPACES}"),
+                ));
+            }
+            let id = ids::hex32();
+            let doc = json!({"id": id, "title": title, "supports_url_encoding": true});
+            docs::put(c, NS, &id, &doc)?;
+            Ok(doc)
+        })
+        .await?;
+    ok(doc)
+}
+
+/// `GET …/storage/kv/namespaces/{namespace_id}`.
+pub(crate) async fn get_namespace(
+    state: AppStateRef,
+    Path((_, id)): Path<(String, String)>,
+) -> ApiResult {
+    ok(state.store.tx(move |c| require_namespace(c, &id)).await?)
+}
+
+/// `PUT …/storage/kv/namespaces/{namespace_id}` with `{"title"}`: renames, answering the namespace.
+pub(crate) async fn rename_namespace(
+    state: AppStateRef,
+    Path((_, id)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult {
+    let body: TitleBody = parse_json(&body, 10001, "KV namespace rename")?;
+    let title = check_title(body.title)?;
+    let doc = state
+        .store
+        .tx(move |c| {
+            let mut doc = require_namespace(c, &id)?;
+            let taken = docs::find(c, NS, "title", &title)?;
+            if taken.is_some_and(|other| other != id) {
+                return Err(duplicate_title());
+            }
+            doc["title"] = json!(title);
+            docs::put(c, NS, &id, &doc)?;
+            Ok(doc)
+        })
+        .await?;
+    ok(doc)
+}
+
+/// `DELETE …/storage/kv/namespaces/{namespace_id}`: the namespace and every value in it.
+pub(crate) async fn delete_namespace(
+    state: AppStateRef,
+    Path((_, id)): Path<(String, String)>,
+) -> ApiResult {
+    state
+        .store
+        .tx(move |c| {
+            require_namespace(c, &id)?;
+            docs::delete(c, NS, &id)?;
+            kv::delete_namespace(c, &id)
+        })
+        .await?;
+    ok(Value::Null)
+}
+
+/// Checks a write against the limits; the effective absolute expiration (`expiration_ttl` wins).
+fn check_write(
+    key: &str,
+    value_len: usize,
+    metadata: Option<&Value>,
+    expiration: Option<i64>,
+    ttl: Option<i64>,
+    now: i64,
+) -> Result<Option<i64>, ApiError> {
+    if key.is_empty() {
+        return Err(ApiError::bad_request(10001, "a key name must not be empty"));
+    }
+    if key.len() > MAX_KEY_BYTES {
+        return Err(ApiError::new(
+            StatusCode::URI_TOO_LONG,
+            10033,
+            format!(
+                "UTF-8 encoded length of {} exceeds key length limit of {MAX_KEY_BYTES}.",
+                key.len()
+            ),
+        ));
+    }
+    if key == "." || key == ".." {
+        return Err(ApiError::bad_request(
+            10001,
+            format!("Illegal key name \"{key}\". Please use a different name."),
+        ));
+    }
+    if value_len > MAX_VALUE_BYTES {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            10024,
+            format!("Value length of {value_len} exceeds limit of {MAX_VALUE_BYTES}."),
+        ));
+    }
+    if let Some(m) = metadata {
+        let len = m.to_string().len();
+        if len > MAX_METADATA_BYTES {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                10024,
+                format!("Metadata length of {len} exceeds limit of {MAX_METADATA_BYTES}."),
+            ));
+        }
+    }
+    if let Some(ttl) = ttl {
+        if ttl < MIN_TTL_SECS {
+            return Err(ApiError::bad_request(
+                10001,
+                format!(
+                    "Invalid expiration_ttl of {ttl}. Expiration TTL must be at least {MIN_TTL_SECS}."
+                ),
+            ));
+        }
+        return Ok(Some(now + ttl));
+    }
+    if let Some(at) = expiration {
+        if at < now + MIN_TTL_SECS {
+            return Err(ApiError::bad_request(
+                10001,
+                format!(
+                    "Invalid expiration of {at}. Expiration times must be at least {MIN_TTL_SECS} seconds in the future."
+                ),
+            ));
+        }
+        return Ok(Some(at));
+    }
+    Ok(None)
+}
+
+fn int_param(
+    q: &std::collections::HashMap<String, String>,
+    name: &str,
+) -> Result<Option<i64>, ApiError> {
+    match param(q, name) {
+        None | Some("") => Ok(None),
+        Some(v) => v
+            .parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite())
+            .map(|f| Some(f as i64))
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    10001,
+                    format!("invalid {name} {v:?}: expected a number of seconds"),
+                )
+            }),
+    }
+}
+
+/// `PUT …/values/{key_name}?expiration&expiration_ttl`: a raw body, or multipart with `value` and
+/// `metadata` parts.
+pub(crate) async fn put_value(
+    state: AppStateRef,
+    Path((_, id, key)): Path<(String, String, String)>,
+    q: Params,
+    req: Request,
+) -> ApiResult {
+    let expiration = int_param(&q, "expiration")?;
+    let ttl = int_param(&q, "expiration_ttl")?;
+    let is_multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("multipart/form-data"));
+    let (value, metadata) = if is_multipart {
+        read_multipart_value(req).await?
+    } else {
+        let body = axum::body::to_bytes(req.into_body(), MAX_VALUE_BYTES + 1)
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    10024,
+                    format!("Value length exceeds limit of {MAX_VALUE_BYTES}."),
+                )
+            })?;
+        (body.to_vec(), None)
+    };
+    let now = state.clock.now();
+    let expiration = check_write(&key, value.len(), metadata.as_ref(), expiration, ttl, now)?;
+    state
+        .store
+        .tx(move |c| {
+            require_namespace(c, &id)?;
+            kv::purge_expired(c, now)?;
+            kv::put(
+                c,
+                &id,
+                &KvEntry {
+                    key,
+                    value,
+                    metadata,
+                    expiration,
+                },
+            )
+        })
+        .await?;
+    ok(Value::Null)
+}
+
+async fn read_multipart_value(req: Request) -> Result<(Vec<u8>, Option<Value>), ApiError> {
+    let bad =
+        |e: String| ApiError::bad_request(10001, format!("could not read the multipart body: {e}"));
+    let mut form = Multipart::from_request(req, &())
+        .await
+        .map_err(|e| bad(e.body_text()))?;
+    let mut value = None;
+    let mut metadata = None;
+    while let Some(field) = form.next_field().await.map_err(|e| bad(e.body_text()))? {
+        match field.name() {
+            Some("value") => {
+                value = Some(
+                    field
+                        .bytes()
+                        .await
+                        .map_err(|e| bad(e.body_text()))?
+                        .to_vec(),
+                )
+            }
+            Some("metadata") => {
+                let raw = field.bytes().await.map_err(|e| bad(e.body_text()))?;
+                let parsed: Value = serde_json::from_slice(&raw).map_err(|e| {
+                    ApiError::bad_request(10001, format!("metadata is not valid JSON: {e}"))
+                })?;
+                metadata = Some(parsed);
+            }
+            _ => {}
+        }
+    }
+    let value = value
+        .ok_or_else(|| ApiError::bad_request(10001, "the multipart body has no `value` part"))?;
+    Ok((value, metadata))
+}
+
+/// `GET …/values/{key_name}`: the raw bytes, with an `expiration` header when the key has one.
+pub(crate) async fn get_value(
+    state: AppStateRef,
+    Path((_, id, key)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    let now = state.clock.now();
+    let entry = state
+        .store
+        .tx(move |c| {
+            require_namespace(c, &id)?;
+            kv::get(c, &id, &key, now)?.ok_or_else(key_not_found)
+        })
+        .await?;
+    let mut response = (StatusCode::OK, entry.value).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    if let Some(at) = entry.expiration {
+        headers.insert("expiration", HeaderValue::from(at));
+    }
+    Ok(response)
+}
+
+/// `DELETE …/values/{key_name}` (deleting a missing key succeeds, as on Cloudflare).
+pub(crate) async fn delete_value(
+    state: AppStateRef,
+    Path((_, id, key)): Path<(String, String, String)>,
+) -> ApiResult {
+    state
+        .store
+        .tx(move |c| {
+            require_namespace(c, &id)?;
+            kv::delete(c, &id, &key)
+        })
+        .await?;
+    ok(Value::Null)
+}
+
+/// `GET …/metadata/{key_name}`: the key's metadata (`null` when it has none).
+pub(crate) async fn get_metadata(
+    state: AppStateRef,
+    Path((_, id, key)): Path<(String, String, String)>,
+) -> ApiResult {
+    let now = state.clock.now();
+    let entry = state
+        .store
+        .tx(move |c| {
+            require_namespace(c, &id)?;
+            kv::get(c, &id, &key, now)?.ok_or_else(key_not_found)
+        })
+        .await?;
+    ok(entry.metadata.unwrap_or(Value::Null))
+}
+
+/// `GET …/keys?prefix&limit&cursor`: `[{name, expiration?, metadata?}]` with
+/// `result_info: {count, cursor}`; the cursor is `""` on the last page.
+pub(crate) async fn list_keys(
+    state: AppStateRef,
+    Path((_, id)): Path<(String, String)>,
+    q: Params,
+) -> ApiResult {
+    let limit = match param(&q, "limit") {
+        None | Some("") => 1000,
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if (10..=1000).contains(&n) => n,
+            _ => {
+                return Err(ApiError::bad_request(
+                    10028,
+                    format!("invalid key limit {v:?}: it must be between 10 and 1000"),
+                ));
+            }
+        },
+    };
+    let after = match param(&q, "cursor") {
+        None | Some("") => String::new(),
+        Some(c) => decode_cursor(c)?,
+    };
+    let prefix = param(&q, "prefix").unwrap_or("").to_owned();
+    let now = state.clock.now();
+    let mut entries = state
+        .store
+        .tx(move |c| {
+            require_namespace(c, &id)?;
+            kv::list(c, &id, &prefix, &after, limit + 1, now)
+        })
+        .await?;
+    let more = entries.len() > limit;
+    entries.truncate(limit);
+    let cursor = match (more, entries.last()) {
+        (true, Some(last)) => encode_cursor(&last.key),
+        _ => String::new(),
+    };
+    let items: Vec<Value> = entries
+        .into_iter()
+        .map(|e| {
+            let mut item = Map::new();
+            item.insert("name".into(), json!(e.key));
+            if let Some(at) = e.expiration {
+                item.insert("expiration".into(), json!(at));
+            }
+            if let Some(m) = e.metadata {
+                item.insert("metadata".into(), m);
+            }
+            Value::Object(item)
+        })
+        .collect();
+    ok_with_info(
+        json!(items),
+        json!({"count": items.len(), "cursor": cursor}),
+    )
+}
+
+/// Cursors are the last key returned, base64url-encoded: opaque to clients, stable across writes.
+fn encode_cursor(key: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.as_bytes())
+}
+
+fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(|| ApiError::bad_request(10001, format!("invalid cursor {cursor:?}")))
+}
+
+#[derive(Deserialize)]
+struct BulkPair {
+    key: Option<String>,
+    value: Option<String>,
+    expiration: Option<i64>,
+    expiration_ttl: Option<i64>,
+    metadata: Option<Value>,
+    #[serde(default)]
+    base64: bool,
+}
+
+fn bulk_result(n: usize) -> ApiResult {
+    ok(json!({"successful_key_count": n, "unsuccessful_keys": []}))
+}
+
+fn check_bulk_size(body: &Bytes) -> Result<(), ApiError> {
+    if body.len() > MAX_BULK_BYTES {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            10024,
+            format!(
+                "request body of {} bytes exceeds the bulk limit of {MAX_BULK_BYTES}",
+                body.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn check_bulk_count(n: usize) -> Result<(), ApiError> {
+    if n > MAX_BULK_PAIRS {
+        return Err(ApiError::bad_request(
+            10001,
+            format!("{n} pairs in one bulk request: the limit is {MAX_BULK_PAIRS}"),
+        ));
+    }
+    Ok(())
+}
+
+/// `PUT …/bulk`: up to 10,000 `{key, value, expiration?, expiration_ttl?, metadata?, base64?}`;
+/// validated as a whole before anything is written.
+pub(crate) async fn bulk_write(
+    state: AppStateRef,
+    Path((_, id)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult {
+    check_bulk_size(&body)?;
+    let pairs: Vec<BulkPair> = parse_json(&body, 10001, "KV bulk write")?;
+    check_bulk_count(pairs.len())?;
+    let now = state.clock.now();
+    let mut entries = Vec::with_capacity(pairs.len());
+    for (i, p) in pairs.into_iter().enumerate() {
+        let key = p
+            .key
+            .ok_or_else(|| ApiError::bad_request(10001, format!("pair {i} has no key")))?;
+        let raw = p.value.ok_or_else(|| {
+            ApiError::bad_request(10001, format!("pair {i} ({key:?}) has no value"))
+        })?;
+        let value = if p.base64 {
+            base64::engine::general_purpose::STANDARD
+                .decode(raw.as_bytes())
+                .map_err(|e| {
+                    ApiError::bad_request(
+                        10001,
+                        format!("pair {i} ({key:?}) is not valid base64: {e}"),
+                    )
+                })?
+        } else {
+            raw.into_bytes()
+        };
+        let expiration = check_write(
+            &key,
+            value.len(),
+            p.metadata.as_ref(),
+            p.expiration,
+            p.expiration_ttl,
+            now,
+        )?;
+        entries.push(KvEntry {
+            key,
+            value,
+            metadata: p.metadata,
+            expiration,
+        });
+    }
+    let n = entries.len();
+    state
+        .store
+        .tx(move |c| {
+            require_namespace(c, &id)?;
+            for e in &entries {
+                kv::put(c, &id, e)?;
+            }
+            Ok(())
+        })
+        .await?;
+    bulk_result(n)
+}
+
+/// `POST …/bulk/delete` and the deprecated `DELETE …/bulk`: a JSON array of key names.
+pub(crate) async fn bulk_delete(
+    state: AppStateRef,
+    Path((_, id)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult {
+    check_bulk_size(&body)?;
+    let raw: Vec<Value> = parse_json(&body, 10001, "KV bulk delete")?;
+    check_bulk_count(raw.len())?;
+    let keys: Vec<String> = raw
+        .into_iter()
+        .map(|v| match v {
+            Value::String(s) => Ok(s),
+            Value::Object(o) => o
+                .get("name")
+                .or_else(|| o.get("key"))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| ApiError::bad_request(10001, "a bulk delete item has no key name")),
+            _ => Err(ApiError::bad_request(
+                10001,
+                "bulk delete expects an array of key names",
+            )),
+        })
+        .collect::<Result<_, _>>()?;
+    let n = keys.len();
+    state
+        .store
+        .tx(move |c| {
+            require_namespace(c, &id)?;
+            for k in &keys {
+                kv::delete(c, &id, k)?;
+            }
+            Ok(())
+        })
+        .await?;
+    bulk_result(n)
+}
+
+#[derive(Deserialize)]
+struct BulkGet {
+    keys: Vec<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    #[serde(rename = "withMetadata", default)]
+    with_metadata: bool,
+}
+
+/// `POST …/bulk/get` with `{keys, type?: text|json, withMetadata?}`.
+pub(crate) async fn bulk_get(
+    state: AppStateRef,
+    Path((_, id)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult {
+    let req: BulkGet = parse_json(&body, 10001, "KV bulk get")?;
+    if req.keys.len() > MAX_BULK_GET_KEYS {
+        return Err(ApiError::bad_request(
+            10001,
+            format!(
+                "{} keys in one bulk get: the limit is {MAX_BULK_GET_KEYS}",
+                req.keys.len()
+            ),
+        ));
+    }
+    let as_json = match req.kind.as_deref() {
+        None | Some("text") => false,
+        Some("json") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                10001,
+                format!("invalid type {other:?}: expected text or json"),
+            ));
+        }
+    };
+    let now = state.clock.now();
+    let keys = req.keys;
+    let entries = state
+        .store
+        .tx(move |c| {
+            require_namespace(c, &id)?;
+            keys.iter()
+                .map(|k| Ok((k.clone(), kv::get(c, &id, k, now)?)))
+                .collect::<Result<Vec<_>, ApiError>>()
+        })
+        .await?;
+    let mut values = Map::new();
+    for (key, entry) in entries {
+        let v = match entry {
+            None => Value::Null,
+            Some(e) => {
+                let text = String::from_utf8_lossy(&e.value).into_owned();
+                let value = if as_json {
+                    serde_json::from_str(&text).map_err(|err| {
+                        ApiError::bad_request(
+                            10001,
+                            format!("the value of {key:?} is not JSON: {err}"),
+                        )
+                    })?
+                } else {
+                    Value::String(text)
+                };
+                if req.with_metadata {
+                    let mut o = Map::new();
+                    o.insert("value".into(), value);
+                    o.insert("metadata".into(), e.metadata.unwrap_or(Value::Null));
+                    if let Some(at) = e.expiration {
+                        o.insert("expiration".into(), json!(at));
+                    }
+                    Value::Object(o)
+                } else {
+                    value
+                }
+            }
+        };
+        values.insert(key, v);
+    }
+    ok(json!({"values": values}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_limits() {
+        let now = 1_000_000;
+        assert!(
+            check_write("k", 1, None, None, None, now)
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(
+            check_write("k", 1, None, None, Some(60), now).unwrap(),
+            Some(now + 60)
+        );
+        assert_eq!(
+            check_write("k", 1, None, Some(now + 10), Some(120), now).unwrap(),
+            Some(now + 120)
+        );
+        assert_eq!(
+            check_write("k", 1, None, None, Some(59), now)
+                .unwrap_err()
+                .code,
+            10001
+        );
+        assert!(check_write("k", 1, None, Some(now + 59), None, now).is_err());
+        let long = "k".repeat(513);
+        assert_eq!(
+            check_write(&long, 1, None, None, None, now)
+                .unwrap_err()
+                .status,
+            StatusCode::URI_TOO_LONG
+        );
+        assert!(check_write(&"k".repeat(512), 1, None, None, None, now).is_ok());
+        assert_eq!(
+            check_write("k", MAX_VALUE_BYTES + 1, None, None, None, now)
+                .unwrap_err()
+                .status,
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
+        let meta = json!({"a": "x".repeat(1020)});
+        assert!(check_write("k", 1, Some(&meta), None, None, now).is_err());
+    }
+
+    #[test]
+    fn cursors_round_trip() {
+        for k in ["a", "ключ/1", ""] {
+            assert_eq!(decode_cursor(&encode_cursor(k)).unwrap(), k);
+        }
+        assert!(decode_cursor("***").is_err());
+    }
+}

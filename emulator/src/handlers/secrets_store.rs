@@ -1,0 +1,486 @@
+//! Secrets Store: stores (create from an object or an array body, list, get, delete with 409 while
+//! not empty unless forced) and secrets (bulk create, list, get, patch, duplicate, delete).
+//! Secret values are never returned and never stored: only their SHA-256 is kept.
+
+use axum::body::Bytes;
+use axum::extract::Path;
+use rusqlite::Connection;
+use serde_json::{Map, Value, json};
+
+use super::{AppStateRef, Params, flag, param, sort_by_field};
+use crate::envelope::{ApiError, ApiResult, ok, ok_with_info, paginate, parse_json};
+use crate::ids;
+use crate::store::docs;
+
+const STORE: &str = "secrets_store";
+const SECRET: &str = "secrets_store_secret";
+/// Largest secret value, in bytes (the Secrets Store documentation's limit).
+pub(crate) const MAX_VALUE_BYTES: usize = 1024;
+/// Longest secret or store name.
+pub(crate) const MAX_NAME_BYTES: usize = 255;
+const SCOPES: [&str; 6] = [
+    "workers",
+    "ai_gateway",
+    "dex",
+    "access",
+    "containers",
+    "websearch",
+];
+
+fn store_not_found(id: &str) -> ApiError {
+    ApiError::not_found(
+        1001,
+        format!("store_not_found: no Secrets Store with id '{id}'"),
+    )
+}
+
+fn secret_not_found(id: &str) -> ApiError {
+    ApiError::not_found(
+        1002,
+        format!("secret_not_found: no secret with id '{id}' in this store"),
+    )
+}
+
+fn require_store(c: &Connection, id: &str) -> Result<Value, ApiError> {
+    docs::get(c, STORE, id)?.ok_or_else(|| store_not_found(id))
+}
+
+fn secrets_of(c: &Connection, store: &str) -> Result<Vec<Value>, ApiError> {
+    Ok(docs::list(c, SECRET, &format!("{store}/"))?
+        .into_iter()
+        .map(|(_, d)| d)
+        .collect())
+}
+
+/// Whether `store` holds a secret named `name` (used by Worker binding validation).
+pub(crate) fn secret_exists(c: &Connection, store: &str, name: &str) -> Result<bool, ApiError> {
+    if store.is_empty() || name.is_empty() {
+        return Ok(false);
+    }
+    Ok(secrets_of(c, store)?.iter().any(|s| s["name"] == name))
+}
+
+/// A secret as the API shows it: never the value.
+fn secret_view(doc: &Value) -> Value {
+    let mut v = doc.clone();
+    if let Some(o) = v.as_object_mut() {
+        o.remove("value_sha256");
+    }
+    v
+}
+
+fn check_name(name: &str, what: &str) -> Result<(), ApiError> {
+    if name.is_empty() || name.len() > MAX_NAME_BYTES || name.chars().any(char::is_whitespace) {
+        return Err(ApiError::bad_request(
+            1000,
+            format!("invalid {what} name {name:?}: 1 to {MAX_NAME_BYTES} characters, no spaces"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_value(name: &str, value: &str) -> Result<(), ApiError> {
+    if value.len() > MAX_VALUE_BYTES {
+        return Err(ApiError::bad_request(
+            1000,
+            format!(
+                "the value of secret '{name}' is {} bytes; the limit is {MAX_VALUE_BYTES} (the value is not shown)",
+                value.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn check_scopes(scopes: &Value) -> Result<Vec<String>, ApiError> {
+    let list = match scopes {
+        Value::Null => vec!["workers".to_owned()],
+        Value::Array(a) => a
+            .iter()
+            .filter_map(|s| s.as_str().map(str::to_owned))
+            .collect(),
+        _ => {
+            return Err(ApiError::bad_request(
+                1000,
+                "scopes must be an array of strings",
+            ));
+        }
+    };
+    if let Some(bad) = list.iter().find(|s| !SCOPES.contains(&s.as_str())) {
+        return Err(ApiError::bad_request(
+            1000,
+            format!(
+                "unknown scope {bad:?}: expected one of {}",
+                SCOPES.join(", ")
+            ),
+        ));
+    }
+    Ok(list)
+}
+
+fn sorted_page(
+    mut items: Vec<Value>,
+    q: &std::collections::HashMap<String, String>,
+    fields: &[&str],
+) -> ApiResult {
+    let descending = param(q, "direction") == Some("desc");
+    match param(q, "order") {
+        Some(f) if fields.contains(&f) => sort_by_field(&mut items, f, descending),
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                1000,
+                format!(
+                    "invalid order {other:?}: expected one of {}",
+                    fields.join(", ")
+                ),
+            ));
+        }
+        None if descending => items.reverse(),
+        None => {}
+    }
+    let (page, info) = paginate(&items, param(q, "page"), param(q, "per_page"), 20, 1000)?;
+    ok_with_info(Value::Array(page), info)
+}
+
+/// `POST …/secrets_store/stores` with `{"name"}` (answers one store) or `[{"name"}]` (answers an
+/// array).
+pub(crate) async fn create_store(state: AppStateRef, body: Bytes) -> ApiResult {
+    let body: Value = parse_json(&body, 1000, "Secrets Store create")?;
+    let (names, as_array): (Vec<String>, bool) = match &body {
+        Value::Array(a) => (
+            a.iter()
+                .map(|s| s["name"].as_str().unwrap_or("").to_owned())
+                .collect(),
+            true,
+        ),
+        Value::Object(_) => (vec![body["name"].as_str().unwrap_or("").to_owned()], false),
+        _ => {
+            return Err(ApiError::bad_request(
+                1000,
+                "expected {\"name\"} or [{\"name\"}]",
+            ));
+        }
+    };
+    for n in &names {
+        check_name(n, "store")?;
+    }
+    let now = state.clock.rfc3339();
+    let account = state.account_id.clone();
+    let created = state
+        .store
+        .tx(move |c| {
+            let existing = docs::list(c, STORE, "")?;
+            let mut out = Vec::new();
+            for name in names {
+                let taken = existing.iter().any(|(_, d)| d["name"] == name.as_str())
+                    || out.iter().any(|d: &Value| d["name"] == name.as_str());
+                if taken {
+                    return Err(ApiError::conflict(1003, format!("store_already_exists: a store named '{name}' already exists")));
+                }
+                let id = ids::hex32();
+                let doc = json!({"id": id, "name": name, "created": now, "modified": now, "account_id": account});
+                docs::put(c, STORE, &id, &doc)?;
+                out.push(doc);
+            }
+            Ok(out)
+        })
+        .await?;
+    if as_array {
+        ok(Value::Array(created))
+    } else {
+        ok(created.into_iter().next().unwrap_or(Value::Null))
+    }
+}
+
+/// `GET …/secrets_store/stores?page&per_page&order&direction`.
+pub(crate) async fn list_stores(state: AppStateRef, q: Params) -> ApiResult {
+    let items: Vec<Value> = state
+        .store
+        .tx(|c| docs::list(c, STORE, ""))
+        .await?
+        .into_iter()
+        .map(|(_, d)| d)
+        .collect();
+    sorted_page(items, &q, &["name", "created", "modified"])
+}
+
+/// `GET …/secrets_store/stores/{store_id}`.
+pub(crate) async fn get_store(
+    state: AppStateRef,
+    Path((_, id)): Path<(String, String)>,
+) -> ApiResult {
+    ok(state.store.tx(move |c| require_store(c, &id)).await?)
+}
+
+/// `DELETE …/secrets_store/stores/{store_id}?force`: 409 `store_not_empty` while it holds secrets.
+pub(crate) async fn delete_store(
+    state: AppStateRef,
+    Path((_, id)): Path<(String, String)>,
+    q: Params,
+) -> ApiResult {
+    let force = flag(&q, "force");
+    state
+        .store
+        .tx(move |c| {
+            require_store(c, &id)?;
+            let secrets = secrets_of(c, &id)?;
+            if !secrets.is_empty() && !force {
+                return Err(ApiError::conflict(
+                    1004,
+                    format!("store_not_empty: the store holds {} secrets; delete them first or pass ?force=true", secrets.len()),
+                ));
+            }
+            for s in secrets {
+                docs::delete(c, SECRET, &format!("{id}/{}", s["id"].as_str().unwrap_or("")))?;
+            }
+            docs::delete(c, STORE, &id)
+        })
+        .await?;
+    ok(Value::Null)
+}
+
+/// `POST …/stores/{store_id}/secrets` with `[{name, value, scopes, comment?}]`: an array of
+/// secrets, without values.
+pub(crate) async fn create_secrets(
+    state: AppStateRef,
+    Path((_, store)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult {
+    let body: Value = parse_json(&body, 1000, "Secrets Store secret create")?;
+    let items = match body {
+        Value::Array(a) => a,
+        one @ Value::Object(_) => vec![one],
+        _ => {
+            return Err(ApiError::bad_request(
+                1000,
+                "expected an array of {name, value, scopes}",
+            ));
+        }
+    };
+    let mut new = Vec::new();
+    for item in &items {
+        let name = item["name"].as_str().unwrap_or("").to_owned();
+        check_name(&name, "secret")?;
+        let Some(value) = item["value"].as_str() else {
+            return Err(ApiError::bad_request(
+                1000,
+                format!("secret '{name}' needs a string value"),
+            ));
+        };
+        check_value(&name, value)?;
+        let scopes = check_scopes(&item["scopes"])?;
+        new.push((
+            name,
+            ids::sha256_hex(value.as_bytes()),
+            scopes,
+            item["comment"].clone(),
+        ));
+    }
+    let now = state.clock.rfc3339();
+    let created = state
+        .store
+        .tx(move |c| {
+            require_store(c, &store)?;
+            let existing = secrets_of(c, &store)?;
+            let mut out = Vec::new();
+            for (name, hash, scopes, comment) in new {
+                let taken = existing.iter().chain(out.iter()).any(|d| d["name"] == name.as_str());
+                if taken {
+                    return Err(ApiError::conflict(
+                        1005,
+                        format!("secret_name_already_exists: a secret named '{name}' already exists in this store"),
+                    ));
+                }
+                let id = ids::hex32();
+                let mut doc = json!({
+                    "id": id, "name": name, "store_id": store, "status": "active",
+                    "created": now, "modified": now, "scopes": scopes, "value_sha256": hash,
+                });
+                if !comment.is_null() {
+                    doc["comment"] = comment;
+                }
+                docs::put(c, SECRET, &format!("{store}/{id}"), &doc)?;
+                out.push(doc);
+            }
+            Ok(out)
+        })
+        .await?;
+    ok(Value::Array(created.iter().map(secret_view).collect()))
+}
+
+/// `GET …/stores/{store_id}/secrets?page&per_page&order&direction&search`.
+pub(crate) async fn list_secrets(
+    state: AppStateRef,
+    Path((_, store)): Path<(String, String)>,
+    q: Params,
+) -> ApiResult {
+    let mut items = state
+        .store
+        .tx(move |c| {
+            require_store(c, &store)?;
+            secrets_of(c, &store)
+        })
+        .await?;
+    if let Some(search) = param(&q, "search").filter(|s| !s.is_empty()) {
+        items.retain(|s| {
+            s["name"].as_str().is_some_and(|n| n.contains(search))
+                || s["comment"].as_str().is_some_and(|n| n.contains(search))
+        });
+    }
+    let items = items.iter().map(secret_view).collect();
+    sorted_page(
+        items,
+        &q,
+        &["name", "comment", "created", "modified", "status"],
+    )
+}
+
+/// `GET …/stores/{store_id}/secrets/{secret_id}`: the secret, never its value.
+pub(crate) async fn get_secret(
+    state: AppStateRef,
+    Path((_, store, id)): Path<(String, String, String)>,
+) -> ApiResult {
+    let doc = state
+        .store
+        .tx(move |c| {
+            require_store(c, &store)?;
+            docs::get(c, SECRET, &format!("{store}/{id}"))?.ok_or_else(|| secret_not_found(&id))
+        })
+        .await?;
+    ok(secret_view(&doc))
+}
+
+/// `PATCH …/secrets/{secret_id}` with `{value?, scopes?, comment?}` (the name cannot change).
+pub(crate) async fn patch_secret(
+    state: AppStateRef,
+    Path((_, store, id)): Path<(String, String, String)>,
+    body: Bytes,
+) -> ApiResult {
+    let patch: Map<String, Value> = parse_json(&body, 1000, "Secrets Store secret patch")?;
+    let now = state.clock.rfc3339();
+    let doc = state
+        .store
+        .tx(move |c| {
+            require_store(c, &store)?;
+            let key = format!("{store}/{id}");
+            let mut doc = docs::get(c, SECRET, &key)?.ok_or_else(|| secret_not_found(&id))?;
+            if let Some(name) = patch.get("name")
+                && *name != doc["name"]
+            {
+                return Err(ApiError::bad_request(
+                    1000,
+                    "a secret's name cannot change; duplicate it under the new name",
+                ));
+            }
+            if let Some(v) = patch.get("value") {
+                let v = v
+                    .as_str()
+                    .ok_or_else(|| ApiError::bad_request(1000, "value must be a string"))?;
+                check_value(doc["name"].as_str().unwrap_or(""), v)?;
+                doc["value_sha256"] = json!(ids::sha256_hex(v.as_bytes()));
+            }
+            if let Some(s) = patch.get("scopes") {
+                doc["scopes"] = json!(check_scopes(s)?);
+            }
+            if let Some(comment) = patch.get("comment") {
+                doc["comment"] = comment.clone();
+            }
+            doc["modified"] = json!(now);
+            docs::put(c, SECRET, &key, &doc)?;
+            Ok(doc)
+        })
+        .await?;
+    ok(secret_view(&doc))
+}
+
+/// `POST …/secrets/{secret_id}/duplicate` with `{name, scopes?, comment?}`.
+pub(crate) async fn duplicate_secret(
+    state: AppStateRef,
+    Path((_, store, id)): Path<(String, String, String)>,
+    body: Bytes,
+) -> ApiResult {
+    let body: Value = parse_json(&body, 1000, "Secrets Store secret duplicate")?;
+    let name = body["name"].as_str().unwrap_or("").to_owned();
+    check_name(&name, "secret")?;
+    let now = state.clock.rfc3339();
+    let doc = state
+        .store
+        .tx(move |c| {
+            require_store(c, &store)?;
+            let source = docs::get(c, SECRET, &format!("{store}/{id}"))?.ok_or_else(|| secret_not_found(&id))?;
+            if secrets_of(c, &store)?.iter().any(|d| d["name"] == name.as_str()) {
+                return Err(ApiError::conflict(
+                    1005,
+                    format!("secret_name_already_exists: a secret named '{name}' already exists in this store"),
+                ));
+            }
+            let new_id = ids::hex32();
+            let mut doc = source.clone();
+            doc["id"] = json!(new_id);
+            doc["name"] = json!(name);
+            doc["created"] = json!(now);
+            doc["modified"] = json!(now);
+            if !body["scopes"].is_null() {
+                doc["scopes"] = json!(check_scopes(&body["scopes"])?);
+            }
+            if !body["comment"].is_null() {
+                doc["comment"] = body["comment"].clone();
+            }
+            docs::put(c, SECRET, &format!("{store}/{new_id}"), &doc)?;
+            Ok(doc)
+        })
+        .await?;
+    ok(secret_view(&doc))
+}
+
+/// `DELETE …/secrets/{secret_id}`.
+pub(crate) async fn delete_secret(
+    state: AppStateRef,
+    Path((_, store, id)): Path<(String, String, String)>,
+) -> ApiResult {
+    state
+        .store
+        .tx(move |c| {
+            require_store(c, &store)?;
+            if !docs::delete(c, SECRET, &format!("{store}/{id}"))? {
+                return Err(secret_not_found(&id));
+            }
+            Ok(())
+        })
+        .await?;
+    ok(Value::Null)
+}
+
+/// `DELETE …/stores/{store_id}/secrets` with a JSON array of secret ids.
+pub(crate) async fn delete_secrets(
+    state: AppStateRef,
+    Path((_, store)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult {
+    let ids: Vec<String> = parse_json(&body, 1000, "Secrets Store bulk delete")?;
+    state
+        .store
+        .tx(move |c| {
+            require_store(c, &store)?;
+            for id in &ids {
+                if docs::get(c, SECRET, &format!("{store}/{id}"))?.is_none() {
+                    return Err(secret_not_found(id));
+                }
+            }
+            for id in &ids {
+                docs::delete(c, SECRET, &format!("{store}/{id}"))?;
+            }
+            Ok(())
+        })
+        .await?;
+    ok(Value::Null)
+}
+
+/// `GET …/secrets_store/quota`: secrets used against the account's quota.
+pub(crate) async fn quota(state: AppStateRef) -> ApiResult {
+    let used = state
+        .store
+        .tx(|c| Ok(docs::list(c, SECRET, "")?.len()))
+        .await?;
+    ok(json!({"secrets": {"quota": 20, "usage": used}}))
+}

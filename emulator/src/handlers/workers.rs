@@ -1,0 +1,655 @@
+//! Workers scripts of the account: upload, list, download, settings, secrets, delete; the
+//! workers.dev subdomains; `workers/services`; deployments; Durable Object namespaces derived
+//! from migrations. The script model itself is in `scripts`.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Request};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+use super::{AppStateRef, Params, flag, param};
+use crate::envelope::{ApiError, ApiResult, ok, ok_with_info, paginate, parse_json};
+use crate::scripts::{self, Scope, UploadContext};
+use crate::state::AppState;
+use crate::store::{docs, parts};
+
+/// Document kind and id of the account's workers.dev subdomain.
+const SUBDOMAIN: (&str, &str) = ("account_subdomain", "account");
+
+type ScriptPath = Path<(String, String)>;
+
+/// `GET …/workers/scripts`: every account script.
+pub(crate) async fn list(state: AppStateRef) -> ApiResult {
+    let all = state
+        .store
+        .tx(|c| scripts::list(c, &Scope::Account))
+        .await?;
+    ok(Value::Array(all.iter().map(scripts::view).collect()))
+}
+
+/// `PUT …/workers/scripts/{script_name}`: a multipart upload (metadata + modules).
+pub(crate) async fn upload(
+    state: AppStateRef,
+    Path((_, name)): ScriptPath,
+    q: Params,
+    req: Request,
+) -> ApiResult {
+    upload_in(&state, Scope::Account, name, &q, req).await
+}
+
+/// An upload into `scope` (shared with dispatch namespaces).
+pub(crate) async fn upload_in(
+    state: &AppState,
+    scope: Scope,
+    name: String,
+    q: &std::collections::HashMap<String, String>,
+    req: Request,
+) -> ApiResult {
+    let upload = scripts::read_upload(req, "metadata").await?;
+    let strict = param(q, "bindings_inherit") == Some("strict");
+    let now = state.clock.rfc3339();
+    let doc = state
+        .store
+        .tx(move |c| {
+            if let Scope::Namespace(ns) = &scope {
+                super::dispatch::require_namespace(c, ns)?;
+            }
+            let ctx = UploadContext {
+                scope: &scope,
+                name: &name,
+                strict_inherit: strict,
+                now,
+            };
+            scripts::apply_upload(c, &ctx, upload)
+        })
+        .await?;
+    ok(scripts::view(&doc))
+}
+
+/// `GET …/workers/scripts/{script_name}`: the code, raw for one module, multipart for several.
+pub(crate) async fn download(
+    state: AppStateRef,
+    Path((_, name)): ScriptPath,
+) -> Result<Response, ApiError> {
+    download_in(&state, Scope::Account, name).await
+}
+
+/// Downloads the code of a script in `scope`.
+pub(crate) async fn download_in(
+    state: &AppState,
+    scope: Scope,
+    name: String,
+) -> Result<Response, ApiError> {
+    let all = state
+        .store
+        .tx(move |c| {
+            scripts::require(c, &scope, &name)?;
+            parts::all(c, &scope.id(&name))
+        })
+        .await?;
+    if let [only] = all.as_slice() {
+        return Ok(raw(&only.content_type, only.data.clone()));
+    }
+    let boundary = format!("athanor{}", crate::ids::hex32());
+    let mut body = Vec::new();
+    for p in &all {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{0}\"; filename=\"{0}\"\r\nContent-Type: {1}\r\n\r\n",
+                p.name, p.content_type
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(&p.data);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    Ok(raw(
+        &format!("multipart/form-data; boundary={boundary}"),
+        body,
+    ))
+}
+
+fn raw(content_type: &str, data: Vec<u8>) -> Response {
+    let mut r = (StatusCode::OK, data).into_response();
+    if let Ok(v) = HeaderValue::from_str(content_type) {
+        r.headers_mut().insert(header::CONTENT_TYPE, v);
+    }
+    r
+}
+
+/// `GET …/content/v2`: the entry-point module, raw.
+pub(crate) async fn get_content(
+    state: AppStateRef,
+    Path((_, name)): ScriptPath,
+) -> Result<Response, ApiError> {
+    content_in(&state, Scope::Account, name).await
+}
+
+/// The entry-point module of a script in `scope`, raw.
+pub(crate) async fn content_in(
+    state: &AppState,
+    scope: Scope,
+    name: String,
+) -> Result<Response, ApiError> {
+    let part = state
+        .store
+        .tx(move |c| scripts::main_part(c, &scope, &name))
+        .await?;
+    Ok(raw(&part.content_type, part.data))
+}
+
+/// `PUT …/content`: new code (multipart: `metadata` + modules), same settings.
+pub(crate) async fn put_content(
+    state: AppStateRef,
+    Path((_, name)): ScriptPath,
+    req: Request,
+) -> ApiResult {
+    put_content_in(&state, Scope::Account, name, req).await
+}
+
+/// Replaces the code of a script in `scope`.
+pub(crate) async fn put_content_in(
+    state: &AppState,
+    scope: Scope,
+    name: String,
+    req: Request,
+) -> ApiResult {
+    let upload = scripts::read_upload(req, "metadata").await?;
+    let now = state.clock.rfc3339();
+    let doc = state
+        .store
+        .tx(move |c| scripts::replace_content(c, &scope, &name, upload, &now))
+        .await?;
+    ok(scripts::view(&doc))
+}
+
+/// `GET …/settings`: bindings (secret values never shown), compatibility, tags, …
+pub(crate) async fn get_settings(state: AppStateRef, Path((_, name)): ScriptPath) -> ApiResult {
+    settings_in(&state, Scope::Account, name).await
+}
+
+/// The settings of a script in `scope`.
+pub(crate) async fn settings_in(state: &AppState, scope: Scope, name: String) -> ApiResult {
+    let doc = state
+        .store
+        .tx(move |c| scripts::require(c, &scope, &name))
+        .await?;
+    ok(scripts::settings(&doc))
+}
+
+/// `PATCH …/settings`: multipart with a `settings` JSON part (a JSON body is accepted too).
+pub(crate) async fn patch_settings(
+    state: AppStateRef,
+    Path((_, name)): ScriptPath,
+    req: Request,
+) -> ApiResult {
+    patch_settings_in(&state, Scope::Account, name, req).await
+}
+
+/// Patches the settings of a script in `scope`.
+pub(crate) async fn patch_settings_in(
+    state: &AppState,
+    scope: Scope,
+    name: String,
+    req: Request,
+) -> ApiResult {
+    let is_multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("multipart/form-data"));
+    let patch: Map<String, Value> = if is_multipart {
+        scripts::read_upload(req, "settings").await?.metadata
+    } else {
+        let body = axum::body::to_bytes(req.into_body(), scripts::MAX_SCRIPT_BYTES)
+            .await
+            .map_err(|_| ApiError::bad_request(10027, "settings body too large"))?;
+        parse_json(&body, 10006, "Worker settings")?
+    };
+    let now = state.clock.rfc3339();
+    let doc = state
+        .store
+        .tx(move |c| scripts::patch_settings(c, &scope, &name, &patch, &now))
+        .await?;
+    ok(scripts::settings(&doc))
+}
+
+/// `GET …/script-settings`: logpush, observability, tags, tail consumers.
+pub(crate) async fn get_script_settings(
+    state: AppStateRef,
+    Path((_, name)): ScriptPath,
+) -> ApiResult {
+    let doc = state
+        .store
+        .tx(move |c| scripts::require(c, &Scope::Account, &name))
+        .await?;
+    ok(scripts::script_settings(&doc))
+}
+
+/// `PATCH …/script-settings` with JSON `{logpush?, observability?, tags?, tail_consumers?}`.
+pub(crate) async fn patch_script_settings(
+    state: AppStateRef,
+    Path((_, name)): ScriptPath,
+    body: Bytes,
+) -> ApiResult {
+    let patch: Map<String, Value> = parse_json(&body, 10006, "Worker script settings")?;
+    let allowed: Map<String, Value> = patch
+        .into_iter()
+        .filter(|(k, _)| {
+            matches!(
+                k.as_str(),
+                "logpush" | "observability" | "tags" | "tail_consumers"
+            )
+        })
+        .collect();
+    let now = state.clock.rfc3339();
+    let doc = state
+        .store
+        .tx(move |c| scripts::patch_settings(c, &Scope::Account, &name, &allowed, &now))
+        .await?;
+    ok(scripts::script_settings(&doc))
+}
+
+/// `DELETE …/workers/scripts/{script_name}?force`.
+pub(crate) async fn delete(
+    state: AppStateRef,
+    Path((_, name)): ScriptPath,
+    q: Params,
+) -> ApiResult {
+    let force = flag(&q, "force");
+    state
+        .store
+        .tx(move |c| scripts::delete(c, &Scope::Account, &name, force))
+        .await?;
+    ok(Value::Null)
+}
+
+/// `GET …/deployments`: the current deployment, 100% on the latest upload.
+pub(crate) async fn deployments(state: AppStateRef, Path((_, name)): ScriptPath) -> ApiResult {
+    let doc = state
+        .store
+        .tx(move |c| scripts::require(c, &Scope::Account, &name))
+        .await?;
+    ok(json!({"deployments": [{
+        "id": doc["deployment_id"],
+        "source": "api",
+        "strategy": "percentage",
+        "author_email": "local@athanor.invalid",
+        "created_on": doc["modified_on"],
+        "annotations": {},
+        "versions": [{"version_id": doc["deployment_id"], "percentage": 100.0}],
+    }]}))
+}
+
+/// `GET …/workers/services/{service_name}`: 404 code 10090 when missing (how wrangler learns a
+/// Worker is new); otherwise `default_environment.script` with its `migration_tag`.
+pub(crate) async fn service(state: AppStateRef, Path((_, name)): ScriptPath) -> ApiResult {
+    let doc = state
+        .store
+        .tx(move |c| {
+            scripts::load(c, &Scope::Account, &name)?.ok_or_else(|| {
+                ApiError::not_found(10090, "workers.api.error.service_not_found: This Worker does not exist on your account.")
+            })
+        })
+        .await?;
+    let script = scripts::view(&doc);
+    ok(json!({
+        "id": doc["id"],
+        "default_environment": {
+            "environment": "production",
+            "created_on": doc["created_on"],
+            "modified_on": doc["modified_on"],
+            "script": script,
+        },
+        "created_on": doc["created_on"],
+        "modified_on": doc["modified_on"],
+    }))
+}
+
+/// The account subdomain: the stored one, or the one registered from the start.
+fn account_subdomain(c: &rusqlite::Connection, account_id: &str) -> Result<String, ApiError> {
+    Ok(docs::get(c, SUBDOMAIN.0, SUBDOMAIN.1)?
+        .and_then(|d| d["subdomain"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| format!("athanor-{}", &account_id[..8])))
+}
+
+/// `GET …/workers/subdomain`: `{"subdomain"}` (registered from the start).
+pub(crate) async fn get_account_subdomain(state: AppStateRef) -> ApiResult {
+    let account = state.account_id.clone();
+    let sub = state
+        .store
+        .tx(move |c| account_subdomain(c, &account))
+        .await?;
+    ok(json!({"subdomain": sub}))
+}
+
+/// `PUT …/workers/subdomain` with `{"subdomain"}`.
+pub(crate) async fn put_account_subdomain(state: AppStateRef, body: Bytes) -> ApiResult {
+    let body: Value = parse_json(&body, 10001, "workers subdomain")?;
+    let sub = body["subdomain"]
+        .as_str()
+        .or(body["name"].as_str())
+        .unwrap_or("")
+        .to_owned();
+    let valid = !sub.is_empty()
+        && sub.len() <= 63
+        && sub
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !sub.starts_with('-')
+        && !sub.ends_with('-');
+    if !valid {
+        return Err(ApiError::bad_request(
+            10032,
+            format!("workers.dev subdomain {sub:?} is not valid"),
+        ));
+    }
+    let doc = json!({"subdomain": sub});
+    let stored = doc.clone();
+    state
+        .store
+        .tx(move |c| docs::put(c, SUBDOMAIN.0, SUBDOMAIN.1, &stored))
+        .await?;
+    ok(doc)
+}
+
+/// `GET …/workers/scripts/{script_name}/subdomain`: `{enabled, previews_enabled}`.
+pub(crate) async fn get_script_subdomain(
+    state: AppStateRef,
+    Path((_, name)): ScriptPath,
+) -> ApiResult {
+    let doc = state
+        .store
+        .tx(move |c| scripts::require(c, &Scope::Account, &name))
+        .await?;
+    ok(doc["subdomain"].clone())
+}
+
+/// `POST …/workers/scripts/{script_name}/subdomain` with `{enabled, previews_enabled?}`.
+pub(crate) async fn set_script_subdomain(
+    state: AppStateRef,
+    Path((_, name)): ScriptPath,
+    body: Bytes,
+) -> ApiResult {
+    let body: Value = parse_json(&body, 10001, "script subdomain")?;
+    let Some(enabled) = body["enabled"].as_bool() else {
+        return Err(ApiError::bad_request(
+            10001,
+            "the body needs a boolean `enabled`",
+        ));
+    };
+    let previews = body["previews_enabled"].as_bool();
+    let sub = state
+        .store
+        .tx(move |c| set_subdomain(c, &name, enabled, previews))
+        .await?;
+    ok(sub)
+}
+
+/// `DELETE …/workers/scripts/{script_name}/subdomain`: disables workers.dev for the script.
+pub(crate) async fn disable_script_subdomain(
+    state: AppStateRef,
+    Path((_, name)): ScriptPath,
+) -> ApiResult {
+    state
+        .store
+        .tx(move |c| set_subdomain(c, &name, false, Some(false)))
+        .await?;
+    ok(Value::Null)
+}
+
+fn set_subdomain(
+    c: &rusqlite::Connection,
+    name: &str,
+    enabled: bool,
+    previews: Option<bool>,
+) -> Result<Value, ApiError> {
+    let mut doc = scripts::require(c, &Scope::Account, name)?;
+    let previews = previews.unwrap_or(enabled);
+    doc["subdomain"] = json!({"enabled": enabled, "previews_enabled": previews});
+    scripts::save(c, &Scope::Account, name, &doc)?;
+    Ok(doc["subdomain"].clone())
+}
+
+/// `GET …/secrets`: `[{name, type}]`.
+pub(crate) async fn list_secrets(state: AppStateRef, Path((_, name)): ScriptPath) -> ApiResult {
+    list_secrets_in(&state, Scope::Account, name).await
+}
+
+/// The secrets of a script in `scope`.
+pub(crate) async fn list_secrets_in(state: &AppState, scope: Scope, name: String) -> ApiResult {
+    let doc = state
+        .store
+        .tx(move |c| scripts::require(c, &scope, &name))
+        .await?;
+    ok(Value::Array(scripts::secrets(&doc)))
+}
+
+/// `PUT …/secrets` with `{name, text, type: "secret_text"}`.
+pub(crate) async fn put_secret(
+    state: AppStateRef,
+    Path((_, name)): ScriptPath,
+    body: Bytes,
+) -> ApiResult {
+    put_secret_in(&state, Scope::Account, name, body).await
+}
+
+/// Adds a secret to a script in `scope`.
+pub(crate) async fn put_secret_in(
+    state: &AppState,
+    scope: Scope,
+    name: String,
+    body: Bytes,
+) -> ApiResult {
+    let body: Value = parse_json(&body, 10001, "Worker secret")?;
+    let out = state
+        .store
+        .tx(move |c| scripts::put_secret(c, &scope, &name, &body))
+        .await?;
+    ok(out)
+}
+
+/// `GET …/secrets/{secret_name}`: `{name, type}`, never the value.
+pub(crate) async fn get_secret(
+    state: AppStateRef,
+    Path((_, name, secret)): Path<(String, String, String)>,
+) -> ApiResult {
+    let doc = state
+        .store
+        .tx(move |c| scripts::require(c, &Scope::Account, &name))
+        .await?;
+    scripts::secrets(&doc)
+        .into_iter()
+        .find(|s| s["name"] == secret.as_str())
+        .map_or_else(
+            || {
+                Err(ApiError::not_found(
+                    10056,
+                    format!("this Worker has no secret named '{secret}'"),
+                ))
+            },
+            ok,
+        )
+}
+
+/// `DELETE …/secrets/{secret_name}`.
+pub(crate) async fn delete_secret(
+    state: AppStateRef,
+    Path((_, name, secret)): Path<(String, String, String)>,
+) -> ApiResult {
+    state
+        .store
+        .tx(move |c| scripts::delete_secret(c, &Scope::Account, &name, &secret))
+        .await?;
+    ok(Value::Null)
+}
+
+/// `GET …/workers/durable_objects/namespaces`: one per class declared by migrations, named
+/// `{script}_{class}`, page-paginated.
+pub(crate) async fn durable_object_namespaces(state: AppStateRef, q: Params) -> ApiResult {
+    let all = state.store.tx(|c| scripts::list_all(c)).await?;
+    let items: Vec<Value> = all
+        .iter()
+        .flat_map(|s| {
+            let script = s["id"].clone();
+            s["classes"].as_array().cloned().unwrap_or_default().into_iter().map(move |k| {
+                json!({
+                    "id": k["id"],
+                    "name": format!("{}_{}", script.as_str().unwrap_or(""), k["class"].as_str().unwrap_or("")),
+                    "script": script,
+                    "class": k["class"],
+                    "use_sqlite": k["sqlite"],
+                })
+            })
+        })
+        .collect();
+    let (page, info) = paginate(&items, param(&q, "page"), param(&q, "per_page"), 20, 1000)?;
+    ok_with_info(Value::Array(page), info)
+}
+
+/// `GET …/durable_objects/namespaces/{id}/objects`: no objects run in the emulator, so an empty
+/// list (404 code 10097 for an unknown namespace).
+pub(crate) async fn durable_objects(state: AppStateRef, Path((_, id)): ScriptPath) -> ApiResult {
+    let all = state.store.tx(|c| scripts::list_all(c)).await?;
+    let known = all.iter().any(|s| {
+        s["classes"]
+            .as_array()
+            .is_some_and(|ks| ks.iter().any(|k| k["id"] == id.as_str()))
+    });
+    if !known {
+        return Err(ApiError::not_found(
+            10097,
+            format!("Durable Object namespace '{id}' not found"),
+        ));
+    }
+    ok_with_info(json!([]), json!({"count": 0, "cursor": "", "cursors": {}}))
+}
+
+/// `GET …/usage-model`: `{usage_model}`.
+pub(crate) async fn get_usage_model(state: AppStateRef, Path((_, name)): ScriptPath) -> ApiResult {
+    let doc = state
+        .store
+        .tx(move |c| scripts::require(c, &Scope::Account, &name))
+        .await?;
+    ok(json!({"usage_model": doc["usage_model"]}))
+}
+
+/// `PUT …/usage-model` with `{usage_model: standard|bundled|unbound}`.
+pub(crate) async fn put_usage_model(
+    state: AppStateRef,
+    Path((_, name)): ScriptPath,
+    body: Bytes,
+) -> ApiResult {
+    let body: Value = parse_json(&body, 10006, "usage model")?;
+    let model = body["usage_model"].as_str().unwrap_or("").to_owned();
+    if !matches!(model.as_str(), "standard" | "bundled" | "unbound") {
+        return Err(ApiError::bad_request(
+            10021,
+            format!("invalid usage_model {model:?}: expected standard, bundled or unbound"),
+        ));
+    }
+    let patch: Map<String, Value> = [("usage_model".to_owned(), json!(model))]
+        .into_iter()
+        .collect();
+    let now = state.clock.rfc3339();
+    let doc = state
+        .store
+        .tx(move |c| scripts::patch_settings(c, &Scope::Account, &name, &patch, &now))
+        .await?;
+    ok(json!({"usage_model": doc["usage_model"]}))
+}
+
+/// `GET …/schedules`: the cron triggers, `{schedules: [{cron, created_on, modified_on}]}`.
+pub(crate) async fn get_schedules(state: AppStateRef, Path((_, name)): ScriptPath) -> ApiResult {
+    let doc = state
+        .store
+        .tx(move |c| scripts::require(c, &Scope::Account, &name))
+        .await?;
+    let schedules = if doc["schedules"].is_array() {
+        doc["schedules"].clone()
+    } else {
+        json!([])
+    };
+    ok(json!({"schedules": schedules}))
+}
+
+/// `PUT …/schedules` with `[{cron}]`: replaces the cron triggers.
+pub(crate) async fn put_schedules(
+    state: AppStateRef,
+    Path((_, name)): ScriptPath,
+    body: Bytes,
+) -> ApiResult {
+    let body: Vec<Value> = parse_json(&body, 10006, "schedules")?;
+    let now = state.clock.rfc3339();
+    let mut schedules = Vec::new();
+    for s in body {
+        let cron = s["cron"].as_str().unwrap_or("").trim().to_owned();
+        if cron.split_whitespace().count() != 5 {
+            return Err(ApiError::bad_request(
+                10021,
+                format!("invalid cron expression {cron:?}: expected five fields"),
+            ));
+        }
+        schedules.push(json!({"cron": cron, "created_on": now, "modified_on": now}));
+    }
+    let stored = json!(schedules);
+    state
+        .store
+        .tx(move |c| {
+            let mut doc = scripts::require(c, &Scope::Account, &name)?;
+            doc["schedules"] = stored;
+            scripts::save(c, &Scope::Account, &name, &doc)
+        })
+        .await?;
+    ok(json!({"schedules": schedules}))
+}
+
+/// `GET …/versions`: `{items: [{id, number, metadata}]}`, newest first, one per upload.
+pub(crate) async fn list_versions(
+    state: AppStateRef,
+    Path((_, name)): ScriptPath,
+    q: Params,
+) -> ApiResult {
+    let doc = state
+        .store
+        .tx(move |c| scripts::require(c, &Scope::Account, &name))
+        .await?;
+    let mut items: Vec<Value> = doc["versions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|v| json!({"id": v["id"], "number": v["number"], "metadata": v["metadata"]}))
+        .collect();
+    items.reverse();
+    let (page, info) = paginate(&items, param(&q, "page"), param(&q, "per_page"), 10, 100)?;
+    ok_with_info(json!({"items": page}), info)
+}
+
+/// `GET …/versions/{version_id}`: one version with its resources; 404 (10007) when unknown.
+pub(crate) async fn get_version(
+    state: AppStateRef,
+    Path((_, name, version)): Path<(String, String, String)>,
+) -> ApiResult {
+    let doc = state
+        .store
+        .tx(move |c| scripts::require(c, &Scope::Account, &name))
+        .await?;
+    doc["versions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|v| v["id"] == version.as_str())
+        .cloned()
+        .map_or_else(
+            || {
+                Err(ApiError::not_found(
+                    10007,
+                    format!("version '{version}' of this Worker not found"),
+                ))
+            },
+            ok,
+        )
+}

@@ -1,0 +1,47 @@
+//! What every handler shares: storage, credentials, the clock, counters and faults.
+
+use std::sync::RwLock;
+
+use crate::Faults;
+use crate::clock::Clock;
+use crate::faults::FaultState;
+use crate::stats::Counters;
+use crate::store::Store;
+
+/// The shared state behind the router.
+pub(crate) struct AppState {
+    pub store: Store,
+    pub token: String,
+    pub account_id: String,
+    pub clock: Clock,
+    pub stats: Counters,
+    pub faults: FaultState,
+}
+
+impl AppState {
+    /// Bundles the parts of a running emulator.
+    pub fn new(
+        store: Store,
+        token: String,
+        account_id: String,
+        faults: Faults,
+        clock: Clock,
+    ) -> AppState {
+        AppState {
+            store,
+            token,
+            account_id,
+            clock,
+            stats: Counters::default(),
+            faults: FaultState::new(faults),
+        }
+    }
+}
+
+/// Reads a lock even when a panicking holder poisoned it (the data is plain counters and settings).
+pub(crate) fn read<T: Clone>(lock: &RwLock<T>) -> T {
+    match lock.read() {
+        Ok(g) => g.clone(),
+        Err(p) => p.into_inner().clone(),
+    }
+}

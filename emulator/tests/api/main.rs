@@ -1,0 +1,12 @@
+//! Integration tests of the emulator over HTTP, one module per resource family. One test binary,
+//! so the workspace links it once.
+
+mod accounts_auth;
+mod common;
+mod faults_stats;
+mod kv;
+mod openapi;
+mod persistence;
+mod r2;
+mod secrets_dispatch;
+mod workers;
