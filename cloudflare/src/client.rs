@@ -365,6 +365,27 @@ impl Client {
         decode(&method, &path, env.result)
     }
 
+    /// Sends a delete; a resource that is already gone counts as deleted.
+    pub(crate) async fn delete_if_exists(&self, req: Request) -> Result<(), Error> {
+        match self.call(req).await {
+            Ok(_) => Ok(()),
+            Err(err) if err.is_not_found() => Ok(()),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Sends a read and decodes its `result`; `None` when the resource does not exist.
+    pub(crate) async fn get_if_exists<T: DeserializeOwned>(
+        &self,
+        req: Request,
+    ) -> Result<Option<T>, Error> {
+        match self.call_as::<T>(req).await {
+            Ok(v) => Ok(Some(v)),
+            Err(err) if err.is_not_found() => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
     /// Every item of a page-style listing (`?page=&per_page=`) at `path` (relative to the base
     /// URL, e.g. `/accounts/ID/storage/kv/namespaces`).
     pub async fn list_pages<T: DeserializeOwned>(

@@ -60,14 +60,10 @@ pub(crate) fn update(e: Existing<'_>) -> Result<Output, ProviderError> {
 pub(crate) async fn delete(client: &Client, e: Existing<'_>) -> Result<(), ProviderError> {
     let name = e.output.name();
     let what = describe(Kind::DispatchNamespace, e.id, name);
-    match client
-        .call(Request::delete(namespace_path(client, name)))
+    client
+        .delete_if_exists(Request::delete(namespace_path(client, name)))
         .await
-    {
-        Ok(_) => Ok(()),
-        Err(err) if err.is_not_found() => Ok(()),
-        Err(err) => Err(err.context(&what, "deleting")),
-    }
+        .map_err(|err| err.context(&what, "deleting"))
 }
 
 /// Reads the namespace back.
@@ -77,12 +73,9 @@ pub(crate) async fn read(
 ) -> Result<Option<Output>, ProviderError> {
     let name = e.output.name();
     let what = describe(Kind::DispatchNamespace, e.id, name);
-    match client
-        .call_as::<Namespace>(Request::get(namespace_path(client, name)))
+    client
+        .get_if_exists::<Namespace>(Request::get(namespace_path(client, name)))
         .await
-    {
-        Ok(ns) => Ok(Some(output(ns))),
-        Err(err) if err.is_not_found() => Ok(None),
-        Err(err) => Err(err.context(&what, "reading")),
-    }
+        .map(|ns| ns.map(output))
+        .map_err(|err| err.context(&what, "reading"))
 }

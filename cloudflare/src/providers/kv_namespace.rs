@@ -134,14 +134,10 @@ pub(crate) async fn delete(client: &Client, e: Existing<'_>) -> Result<(), Provi
     let Some(id) = e.output.id() else {
         return Err(wrong_kind(Kind::KvNamespace, e.id));
     };
-    match client
-        .call(Request::delete(namespace_path(client, id)))
+    client
+        .delete_if_exists(Request::delete(namespace_path(client, id)))
         .await
-    {
-        Ok(_) => Ok(()),
-        Err(err) if err.is_not_found() => Ok(()),
-        Err(err) => Err(err.context(&what, "deleting")),
-    }
+        .map_err(|err| err.context(&what, "deleting"))
 }
 
 /// Reads the namespace back.
@@ -153,14 +149,11 @@ pub(crate) async fn read(
     let Some(id) = e.output.id() else {
         return Err(wrong_kind(Kind::KvNamespace, e.id));
     };
-    match client
-        .call_as::<Namespace>(Request::get(namespace_path(client, id)))
+    client
+        .get_if_exists::<Namespace>(Request::get(namespace_path(client, id)))
         .await
-    {
-        Ok(ns) => Ok(Some(output(ns))),
-        Err(err) if err.is_not_found() => Ok(None),
-        Err(err) => Err(err.context(&what, "reading")),
-    }
+        .map(|ns| ns.map(output))
+        .map_err(|err| err.context(&what, "reading"))
 }
 
 async fn find_by_title(client: &Client, title: &str) -> Result<Option<Namespace>, Error> {

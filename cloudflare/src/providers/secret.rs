@@ -186,11 +186,10 @@ pub(crate) async fn delete(client: &Client, e: Existing<'_>) -> Result<(), Provi
     };
     let what = describe(Kind::Secret, e.id, &o.name);
     let path = format!("{}/{}", secrets_path(client, &o.store_id), o.id);
-    match client.call(Request::delete(path)).await {
-        Ok(_) => Ok(()),
-        Err(err) if err.is_not_found() => Ok(()),
-        Err(err) => Err(err.context(&what, "deleting")),
-    }
+    client
+        .delete_if_exists(Request::delete(path))
+        .await
+        .map_err(|err| err.context(&what, "deleting"))
 }
 
 /// Reads a secret back by id (for Secret and SecretRef).

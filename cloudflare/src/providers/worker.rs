@@ -278,14 +278,9 @@ fn parts(modules: &WorkerModules, metadata: &Value) -> Vec<Part> {
 }
 
 async fn read_settings(client: &Client, path: &str) -> Result<Option<Settings>, Error> {
-    match client
-        .call_as::<Settings>(Request::get(format!("{path}/settings")))
+    client
+        .get_if_exists::<Settings>(Request::get(format!("{path}/settings")))
         .await
-    {
-        Ok(s) => Ok(Some(s)),
-        Err(e) if e.is_not_found() => Ok(None),
-        Err(e) => Err(e),
-    }
 }
 
 /// The script's current migration tag, read after an expected-tag mismatch.
@@ -510,14 +505,10 @@ pub(crate) async fn delete(client: &Client, e: Existing<'_>) -> Result<(), Provi
     };
     let what = describe(Kind::Worker, e.id, &o.name);
     let path = script_path(client, &o.name, o.namespace.as_deref());
-    match client
-        .call(Request::delete(path).query("force", "true"))
+    client
+        .delete_if_exists(Request::delete(path).query("force", "true"))
         .await
-    {
-        Ok(_) => Ok(()),
-        Err(err) if err.is_not_found() => Ok(()),
-        Err(err) => Err(err.context(&what, "deleting")),
-    }
+        .map_err(|err| err.context(&what, "deleting"))
 }
 
 /// Whether the script still exists; its recorded output stands.
