@@ -1,0 +1,514 @@
+//! Deploy: carry out a plan against a provider, writing state after every step.
+//!
+//! Declared resources run concurrently under a bound, each starting when everything it
+//! references is done (its `Desired` carries their outputs). A `creating` record goes down before
+//! every create call, so an interrupted run adopts instead of duplicating. A replace creates the
+//! new resource first when the name changes (the old one is deleted at the end, once its
+//! dependents point at the new one), and deletes first when the name stays. Orphans and replaced
+//! instances are deleted only when everything else succeeded, dependents first; `delete: false`
+//! only forgets. A resource with nothing to change sends no request, unless a dependency's output
+//! moved under it. A failure skips its dependents; independent work goes on; every failure is
+//! reported at the end.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use secrecy::SecretString;
+
+use athanor_core::provider::{Desired, Existing};
+use athanor_core::{Output, Provider, Resource, Stack};
+
+use crate::error::{Error, Failure, Result};
+use crate::graph::Graph;
+use crate::outputs::Outputs;
+use crate::plan::{Action, Plan, Step, output_digest};
+use crate::progress::{Event, Observer};
+use crate::schedule::{self, NodeFuture, Outcome};
+use crate::secrets::{Keyring, SecretValues};
+use crate::state::{Digests, Instance, Record, SCHEMA_VERSION, Snapshot, StateStore, Status};
+
+/// Everything a deploy needs besides the plan.
+pub struct Context<'a> {
+    /// The declared stack.
+    pub stack: &'a Stack,
+    /// The stage.
+    pub stage: &'a str,
+    /// The target.
+    pub provider: &'a dyn Provider,
+    /// Where state goes.
+    pub store: &'a StateStore,
+    /// State as the plan saw it.
+    pub state: &'a Snapshot,
+    /// The secret values of the stack.
+    pub secrets: &'a SecretValues,
+    /// The keys sealing secrets (required when the stack has secrets).
+    pub keyring: Option<&'a Keyring>,
+    /// How many resources may be in flight at once.
+    pub concurrency: usize,
+    /// Who hears about progress.
+    pub observer: &'a dyn Observer,
+}
+
+static NO_SECRETS: BTreeMap<String, SecretString> = BTreeMap::new();
+
+/// Writes a record from a blocking thread, so the other in-flight requests keep going.
+pub(crate) async fn write_record(store: &StateStore, record: Record) -> Result<()> {
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || store.write_record(&record))
+        .await
+        .expect("state writer panicked")
+}
+
+pub(crate) async fn remove_record(store: &StateStore, id: &str) -> Result<()> {
+    let store = store.clone();
+    let id = id.to_owned();
+    tokio::task::spawn_blocking(move || store.remove_record(&id))
+        .await
+        .expect("state writer panicked")
+}
+
+/// Applies `plan` and returns the outputs of every declared resource.
+pub async fn apply(ctx: &Context<'_>, plan: &Plan) -> Result<Outputs> {
+    let graph = Graph::from_stack(ctx.stack)?;
+    let outputs: Mutex<BTreeMap<String, Output>> = Mutex::new(BTreeMap::new());
+    let steps: BTreeMap<&str, &Step> = plan
+        .steps
+        .iter()
+        .filter(|s| !s.superseded && !matches!(s.action, Action::Delete | Action::Forget))
+        .map(|s| (s.id.as_str(), s))
+        .collect();
+    let outcomes = schedule::run(graph.dep_lists(), ctx.concurrency, |i| {
+        let resource = &ctx.stack.resources[i];
+        let step = steps.get(resource.id.as_str()).copied();
+        let outputs = &outputs;
+        Box::pin(async move {
+            let step = step.ok_or_else(|| Error::NotInState {
+                id: resource.id.clone(),
+                stage: ctx.stage.to_owned(),
+            })?;
+            let output = apply_one(ctx, resource, step, outputs).await?;
+            outputs
+                .lock()
+                .expect("outputs lock")
+                .insert(resource.id.clone(), output.clone());
+            Ok(output)
+        }) as NodeFuture<'_, Output, Error>
+    })
+    .await;
+    let failures = report(ctx.observer, &outcomes, |i| graph.id(i).to_owned());
+    if !failures.is_empty() {
+        return Err(Error::Failed {
+            what: "deploy",
+            failures,
+        });
+    }
+    delete_leftovers(ctx, plan).await?;
+    Ok(outputs.into_inner().expect("outputs lock"))
+}
+
+/// Turns outcomes into failures, telling the observer about skips.
+pub(crate) fn report<T>(
+    observer: &dyn Observer,
+    outcomes: &[Outcome<T, Error>],
+    id: impl Fn(usize) -> String,
+) -> Vec<Failure> {
+    let mut failures = Vec::new();
+    for (i, outcome) in outcomes.iter().enumerate() {
+        match outcome {
+            Outcome::Done(_) => {}
+            Outcome::Failed(e) => failures.push(Failure {
+                id: id(i),
+                reason: e.to_string(),
+                skipped: false,
+            }),
+            Outcome::Skipped { blocked_by } => {
+                let because = if *blocked_by == usize::MAX {
+                    "not reached".to_owned()
+                } else {
+                    id(*blocked_by)
+                };
+                observer.event(Event::Skipped {
+                    id: id(i),
+                    because: because.clone(),
+                });
+                failures.push(Failure {
+                    id: id(i),
+                    reason: format!("waits for `{because}`, which did not succeed"),
+                    skipped: true,
+                });
+            }
+        }
+    }
+    failures
+}
+
+/// Runs one resource's part: returns its output.
+async fn apply_one(
+    ctx: &Context<'_>,
+    resource: &Resource,
+    step: &Step,
+    outputs: &Mutex<BTreeMap<String, Output>>,
+) -> Result<Output> {
+    let record = ctx.state.records.get(&resource.id);
+    let deps: BTreeMap<String, Output> = {
+        let outputs = outputs.lock().expect("outputs lock");
+        resource
+            .dependencies()
+            .into_iter()
+            .filter_map(|d| outputs.get(d).map(|o| (d.to_owned(), o.clone())))
+            .collect()
+    };
+    let dep_digests: BTreeMap<String, String> = deps
+        .iter()
+        .map(|(id, o)| (id.clone(), output_digest(o)))
+        .collect();
+    let secrets = ctx.secrets.get(&resource.id).unwrap_or(&NO_SECRETS);
+    let mut action = step.action;
+    if action == Action::Keep {
+        let record = record.expect("a kept resource has a record");
+        let output = record
+            .output
+            .clone()
+            .expect("a kept resource has an output");
+        if record.digests.deps == dep_digests {
+            if record_metadata_changed(record, resource) {
+                let mut updated = record.clone();
+                updated.adopt = resource.adopt;
+                updated.delete = resource.delete;
+                updated.dependencies = dependencies(resource);
+                write_record(ctx.store, updated).await?;
+            }
+            return Ok(output);
+        }
+        // A dependency's output moved (it was updated or recreated): point at the new one.
+        action = Action::Update;
+    }
+    let desired = Desired {
+        resource,
+        name: &step.name,
+        app: &ctx.stack.app,
+        stage: ctx.stage,
+        root: &ctx.stack.root,
+        deps: &deps,
+        secrets,
+        adopt: step.adopt,
+    };
+    let started = Instant::now();
+    ctx.observer.event(Event::Started {
+        id: resource.id.clone(),
+        action,
+    });
+    let result = run_action(ctx, resource, step, action, record, &desired, &dep_digests).await;
+    match &result {
+        Ok(_) => ctx.observer.event(Event::Finished {
+            id: resource.id.clone(),
+            action,
+            elapsed: started.elapsed(),
+        }),
+        Err(e) => ctx.observer.event(Event::Failed {
+            id: resource.id.clone(),
+            action,
+            message: e.to_string(),
+        }),
+    }
+    result
+}
+
+fn record_metadata_changed(record: &Record, resource: &Resource) -> bool {
+    record.adopt != resource.adopt
+        || record.delete != resource.delete
+        || record.dependencies != dependencies(resource)
+}
+
+fn dependencies(resource: &Resource) -> Vec<String> {
+    resource
+        .dependencies()
+        .into_iter()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn provider_error(
+    resource_id: &str,
+    kind: athanor_core::Kind,
+) -> impl Fn(athanor_core::ProviderError) -> Error {
+    move |source| Error::Provider {
+        id: resource_id.to_owned(),
+        kind,
+        source: Box::new(source),
+    }
+}
+
+async fn run_action(
+    ctx: &Context<'_>,
+    resource: &Resource,
+    step: &Step,
+    action: Action,
+    record: Option<&Record>,
+    desired: &Desired<'_>,
+    dep_digests: &BTreeMap<String, String>,
+) -> Result<Output> {
+    let perr = provider_error(&resource.id, resource.kind());
+    let sealed = seal(ctx, resource, desired.secrets)?;
+    let new_record = |status: Status, output: Option<Output>, superseded: Vec<Instance>| Record {
+        schema_version: SCHEMA_VERSION,
+        id: resource.id.clone(),
+        kind: resource.kind(),
+        status,
+        name: step.name.clone(),
+        props: resource.props.clone(),
+        adopt: resource.adopt,
+        delete: resource.delete,
+        output,
+        dependencies: dependencies(resource),
+        digests: Digests {
+            fingerprint: step.digests.fingerprint.clone(),
+            secrets: step.digests.secrets.clone(),
+            deps: dep_digests.clone(),
+        },
+        secrets: sealed.clone(),
+        superseded,
+    };
+    let carried = record.map(|r| r.superseded.clone()).unwrap_or_default();
+    match action {
+        Action::Keep | Action::Delete | Action::Forget => {
+            unreachable!("apply_one handles {action} elsewhere")
+        }
+        Action::Update => {
+            let record = record.expect("an updated resource has a record");
+            let previous = record
+                .output
+                .as_ref()
+                .expect("an updated resource has an output");
+            let existing = Existing {
+                id: &resource.id,
+                props: &record.props,
+                output: previous,
+                delete: record.delete,
+            };
+            let output = ctx
+                .provider
+                .update(desired, existing)
+                .await
+                .map_err(&perr)?;
+            write_record(
+                ctx.store,
+                new_record(Status::Created, Some(output.clone()), carried),
+            )
+            .await?;
+            Ok(output)
+        }
+        Action::Create => {
+            write_record(
+                ctx.store,
+                new_record(Status::Creating, None, carried.clone()),
+            )
+            .await?;
+            let output = ctx.provider.create(desired).await.map_err(&perr)?;
+            write_record(
+                ctx.store,
+                new_record(Status::Created, Some(output.clone()), carried),
+            )
+            .await?;
+            Ok(output)
+        }
+        Action::Replace => {
+            let record = record.expect("a replaced resource has a record");
+            let previous = record
+                .output
+                .as_ref()
+                .expect("a replaced resource has an output");
+            let mut superseded = carried;
+            if step.delete_first {
+                if record.delete {
+                    let existing = Existing {
+                        id: &resource.id,
+                        props: &record.props,
+                        output: previous,
+                        delete: record.delete,
+                    };
+                    ctx.provider.delete(existing).await.map_err(&perr)?;
+                }
+            } else {
+                superseded.push(Instance {
+                    name: record.name.clone(),
+                    props: record.props.clone(),
+                    output: previous.clone(),
+                    delete: record.delete,
+                    dependencies: record.dependencies.clone(),
+                });
+            }
+            write_record(
+                ctx.store,
+                new_record(Status::Creating, None, superseded.clone()),
+            )
+            .await?;
+            let output = ctx.provider.create(desired).await.map_err(&perr)?;
+            write_record(
+                ctx.store,
+                new_record(Status::Created, Some(output.clone()), superseded),
+            )
+            .await?;
+            Ok(output)
+        }
+    }
+}
+
+fn seal(
+    ctx: &Context<'_>,
+    resource: &Resource,
+    values: &BTreeMap<String, SecretString>,
+) -> Result<BTreeMap<String, crate::secrets::Sealed>> {
+    if values.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let keyring = ctx.keyring.ok_or_else(|| Error::PasswordRequired {
+        id: resource.id.clone(),
+    })?;
+    values
+        .iter()
+        .map(|(k, v)| Ok((k.clone(), keyring.seal_secret(&resource.id, k, v)?)))
+        .collect()
+}
+
+/// One deletion of the final phase: an orphan record, or a replaced instance of a record.
+struct Leftover {
+    id: String,
+    kind: athanor_core::Kind,
+    action: Action,
+    name: String,
+    props: athanor_core::Props,
+    output: Option<Output>,
+    /// The replaced instance, when this is one (its record stays).
+    instance: Option<Instance>,
+    dependencies: Vec<String>,
+}
+
+/// Deletes orphans and replaced instances (those of earlier runs and of this one), dependents
+/// first; fails with every failure.
+async fn delete_leftovers(ctx: &Context<'_>, plan: &Plan) -> Result<()> {
+    let mut leftovers: Vec<Leftover> = Vec::new();
+    for step in &plan.steps {
+        if step.superseded || !matches!(step.action, Action::Delete | Action::Forget) {
+            continue;
+        }
+        let Some(record) = ctx.state.records.get(&step.id) else {
+            continue;
+        };
+        leftovers.push(Leftover {
+            id: step.id.clone(),
+            kind: record.kind,
+            action: step.action,
+            name: record.name.clone(),
+            props: record.props.clone(),
+            output: record.output.clone(),
+            instance: None,
+            dependencies: record.dependencies.clone(),
+        });
+    }
+    let store = ctx.store.clone();
+    let fresh = tokio::task::spawn_blocking(move || store.load())
+        .await
+        .expect("state reader panicked")?;
+    for record in fresh.records.values() {
+        for inst in &record.superseded {
+            leftovers.push(Leftover {
+                id: record.id.clone(),
+                kind: inst.output.kind(),
+                action: if inst.delete {
+                    Action::Delete
+                } else {
+                    Action::Forget
+                },
+                name: inst.name.clone(),
+                props: inst.props.clone(),
+                output: Some(inst.output.clone()),
+                instance: Some(inst.clone()),
+                dependencies: inst.dependencies.clone(),
+            });
+        }
+    }
+    if leftovers.is_empty() {
+        return Ok(());
+    }
+    // A leftover waits for every leftover that references its id.
+    let mut waits_for = vec![Vec::new(); leftovers.len()];
+    for (a, left) in leftovers.iter().enumerate() {
+        for (b, other) in leftovers.iter().enumerate() {
+            if a != b && other.dependencies.contains(&left.id) {
+                waits_for[a].push(b);
+            }
+        }
+    }
+    // Replaced instances leave their record in place: serialize the rewrites of each record.
+    let records = tokio::sync::Mutex::new(fresh.records);
+    let outcomes = schedule::run(&waits_for, ctx.concurrency, |i| {
+        let left = &leftovers[i];
+        let records = &records;
+        Box::pin(async move {
+            let started = Instant::now();
+            ctx.observer.event(Event::Started {
+                id: left.id.clone(),
+                action: left.action,
+            });
+            let result: Result<()> = async {
+                if let (Action::Delete, Some(output)) = (left.action, &left.output) {
+                    let existing = Existing {
+                        id: &left.id,
+                        props: &left.props,
+                        output,
+                        delete: true,
+                    };
+                    ctx.provider
+                        .delete(existing)
+                        .await
+                        .map_err(provider_error(&left.id, left.kind))?;
+                }
+                match &left.instance {
+                    None => remove_record(ctx.store, &left.id).await,
+                    Some(inst) => {
+                        let mut records = records.lock().await;
+                        if let Some(current) = records.get_mut(&left.id) {
+                            if let Some(pos) = current.superseded.iter().position(|s| s == inst) {
+                                current.superseded.remove(pos);
+                            }
+                            write_record(ctx.store, current.clone()).await?;
+                        }
+                        Ok(())
+                    }
+                }
+            }
+            .await;
+            match &result {
+                Ok(()) => ctx.observer.event(Event::Finished {
+                    id: left.id.clone(),
+                    action: left.action,
+                    elapsed: started.elapsed(),
+                }),
+                Err(e) => ctx.observer.event(Event::Failed {
+                    id: left.id.clone(),
+                    action: left.action,
+                    message: e.to_string(),
+                }),
+            }
+            result
+        }) as NodeFuture<'_, (), Error>
+    })
+    .await;
+    let failures = report(ctx.observer, &outcomes, |i| {
+        let left = &leftovers[i];
+        match &left.instance {
+            Some(_) => format!("{} (replaced instance {})", left.id, left.name),
+            None => left.id.clone(),
+        }
+    });
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Failed {
+            what: "deploy",
+            failures,
+        })
+    }
+}

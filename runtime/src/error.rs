@@ -1,0 +1,218 @@
+//! The one error type of the runtime.
+//!
+//! Every message names the resource or file involved, says what went wrong and what to do. No
+//! variant carries a secret value: secret failures name the source (`env TOKEN`), never the value.
+
+use std::path::PathBuf;
+
+use athanor_core::secret::SecretReadError;
+use athanor_core::{Kind, ProviderError};
+
+/// What can go wrong while planning, deploying, destroying or handling state.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A resource references a logical id the stack does not declare.
+    #[error(
+        "resource `{from}` references `{to}`, which is not declared in this stack: declare it or remove the reference"
+    )]
+    UnknownReference {
+        /// The referencing resource.
+        from: String,
+        /// The missing logical id.
+        to: String,
+    },
+    /// Resources reference each other in a cycle, so no order can create them.
+    #[error(
+        "resources reference each other in a cycle ({}): remove one of these references",
+        .0.join(" -> ")
+    )]
+    Cycle(Vec<String>),
+    /// Two resources share a logical id.
+    #[error("two resources share the logical id `{0}`: give each a distinct id")]
+    DuplicateId(String),
+    /// A state or lock file could not be read or written.
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        /// What was being done (`read`, `write`, `create`).
+        action: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A state file is not what this runtime wrote.
+    #[error(
+        "the state file {} is not valid: {message}; restore it from a backup, or remove the resource with `state forget`",
+        path.display()
+    )]
+    StateCorrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// State was written by a newer runtime.
+    #[error(
+        "the state file {} has schema version {found}, but this athanor reads version {expected}: upgrade athanor",
+        path.display()
+    )]
+    StateVersion {
+        /// The file.
+        path: PathBuf,
+        /// The version in the file.
+        found: u32,
+        /// The version this runtime writes.
+        expected: u32,
+    },
+    /// Another process holds the stage lock.
+    #[error(
+        "stage `{stage}` is locked by pid {pid} on host {host} since {since} (lock file {}): wait for that run to finish, or pass --force-unlock if it is gone",
+        path.display()
+    )]
+    Locked {
+        /// The stage.
+        stage: String,
+        /// The holder's process id.
+        pid: u32,
+        /// The holder's host name.
+        host: String,
+        /// When the holder took the lock (RFC 3339, UTC).
+        since: String,
+        /// The lock file.
+        path: PathBuf,
+    },
+    /// State holds secrets and no password was given.
+    #[error(
+        "the state of stage `{stage}` holds encrypted secrets but ATHANOR_PASSWORD is not set: export the password they were written with (state was left untouched)"
+    )]
+    MissingPassword {
+        /// The stage.
+        stage: String,
+    },
+    /// The stack declares secrets and no password was given to encrypt them.
+    #[error(
+        "resource `{id}` needs a secret, which athanor stores encrypted in state, but ATHANOR_PASSWORD is not set: export a password (and keep it: the next deploy needs the same one)"
+    )]
+    PasswordRequired {
+        /// The first resource that declares a secret.
+        id: String,
+    },
+    /// The password does not decrypt the secrets in state.
+    #[error(
+        "ATHANOR_PASSWORD does not decrypt the secrets in the state of stage `{stage}`: use the password they were written with (state was left untouched)"
+    )]
+    WrongPassword {
+        /// The stage.
+        stage: String,
+    },
+    /// A secret value could not be read from its source.
+    #[error("resource `{id}`, secret `{key}`: {source}")]
+    SecretRead {
+        /// The resource.
+        id: String,
+        /// The secret's key (`value`, or the binding name).
+        key: String,
+        /// Why (names the variable or file, never the value).
+        source: SecretReadError,
+    },
+    /// Encryption or key derivation failed.
+    #[error("cannot {action} secrets: {message}")]
+    Crypto {
+        /// `derive a key for`, `encrypt`, `decrypt`.
+        action: &'static str,
+        /// The library's reason (never key material).
+        message: String,
+    },
+    /// A provider call failed.
+    #[error("{kind} `{id}`: {source}")]
+    Provider {
+        /// The logical id.
+        id: String,
+        /// Its kind.
+        kind: Kind,
+        /// The provider's error (boxed: it is large, and rare).
+        source: Box<ProviderError>,
+    },
+    /// Some resources failed; each failure is listed.
+    #[error("{} failed:\n{}", what, failures.iter().map(|f| format!("  - {f}")).collect::<Vec<_>>().join("\n"))]
+    Failed {
+        /// `deploy` or `destroy`.
+        what: &'static str,
+        /// Each resource that failed or was skipped, with the reason.
+        failures: Vec<Failure>,
+    },
+    /// The logical id is not in state.
+    #[error("no resource `{id}` in the state of stage `{stage}`: `state list` shows what is there")]
+    NotInState {
+        /// The id asked for.
+        id: String,
+        /// The stage.
+        stage: String,
+    },
+    /// The target (Cloudflare or the emulator) could not be set up.
+    #[error("cannot set up the {target} target: {message}")]
+    Target {
+        /// `Cloudflare` or `local emulator`.
+        target: &'static str,
+        /// Why, and what to do.
+        message: String,
+    },
+    /// Local state on CI against real Cloudflare would orphan infrastructure when the CI
+    /// machine goes away.
+    #[error(
+        "refusing to keep state in the local directory {} on CI (the CI variable is set) while deploying to Cloudflare: the machine's state is lost after the run and the resources become orphans. Persist that directory (ATHANOR_STATE_DIR on a kept volume) and set ATHANOR_CI_STATE_CHECK=false to proceed",
+        dir.display()
+    )]
+    LocalStateOnCi {
+        /// The state directory.
+        dir: PathBuf,
+    },
+    /// Writing a Worker's TypeScript `Env` declaration failed.
+    #[error("Worker `{id}`: cannot write its TypeScript Env declaration {}: {source}", path.display())]
+    Types {
+        /// The Worker.
+        id: String,
+        /// The declaration file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// One resource that failed or was skipped during a deploy or destroy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The logical id.
+    pub id: String,
+    /// Why (the provider's message, or the failed resource it waited for).
+    pub reason: String,
+    /// Whether it was skipped because something it waits for failed (rather than failing itself).
+    pub skipped: bool,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.skipped {
+            write!(f, "`{}` skipped: {}", self.id, self.reason)
+        } else {
+            write!(f, "`{}` failed: {}", self.id, self.reason)
+        }
+    }
+}
+
+impl Error {
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
+        Error::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// The runtime's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

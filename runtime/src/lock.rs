@@ -1,0 +1,242 @@
+//! The stage lock: one deploy or destroy per stage at a time.
+//!
+//! The lock is a file, `<stage dir>/lock`, created with `O_EXCL` (`create_new`) so that exactly
+//! one process wins, holding the owner's pid, host and start time as JSON. A second run fails at
+//! once naming the holder. A lock whose pid no longer runs on this host is stale and is taken
+//! over; `--force-unlock` removes any lock (for a holder on another host that is known gone).
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Who holds a lock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Holder {
+    /// The process id.
+    pub pid: u32,
+    /// The host name.
+    pub host: String,
+    /// When the lock was taken (RFC 3339, UTC).
+    pub since: String,
+}
+
+impl Holder {
+    fn me() -> Holder {
+        Holder {
+            pid: std::process::id(),
+            host: host_name(),
+            since: rfc3339(SystemTime::now()),
+        }
+    }
+
+    /// Whether the holder is certainly gone: it ran on this host and its pid is not alive.
+    pub fn is_stale(&self) -> bool {
+        self.host == host_name() && !pid_alive(self.pid)
+    }
+}
+
+/// A held stage lock; released when dropped.
+#[derive(Debug)]
+pub struct StageLock {
+    path: PathBuf,
+}
+
+impl StageLock {
+    /// Takes the lock of the stage directory `dir`. `stage` names the stage in errors. With
+    /// `force`, an existing lock is removed first.
+    pub fn acquire(dir: &Path, stage: &str, force: bool) -> Result<StageLock> {
+        fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
+        let path = dir.join("lock");
+        if force {
+            match fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io("remove", path, e)),
+            }
+        }
+        // Two attempts: the second after removing a stale lock.
+        for _ in 0..2 {
+            match OpenOptions::new().write(true).create_new(true).open(&path) {
+                Ok(mut file) => {
+                    let body = serde_json::to_vec_pretty(&Holder::me()).expect("lock serializes");
+                    file.write_all(&body)
+                        .and_then(|()| file.sync_all())
+                        .map_err(|e| Error::io("write", &path, e))?;
+                    return Ok(StageLock { path });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let holder = read_holder(&path);
+                    match holder {
+                        Some(h) if h.is_stale() => {
+                            tracing::warn!(pid = h.pid, host = %h.host, since = %h.since, "removing a stale lock");
+                            let _ = fs::remove_file(&path);
+                        }
+                        Some(h) => {
+                            return Err(Error::Locked {
+                                stage: stage.to_owned(),
+                                pid: h.pid,
+                                host: h.host,
+                                since: h.since,
+                                path,
+                            });
+                        }
+                        None => {
+                            return Err(Error::Locked {
+                                stage: stage.to_owned(),
+                                pid: 0,
+                                host: "unknown (the lock file is empty or unreadable)".into(),
+                                since: "unknown".into(),
+                                path,
+                            });
+                        }
+                    }
+                }
+                Err(e) => return Err(Error::io("create", path, e)),
+            }
+        }
+        let holder = read_holder(&path).unwrap_or_else(Holder::me);
+        Err(Error::Locked {
+            stage: stage.to_owned(),
+            pid: holder.pid,
+            host: holder.host,
+            since: holder.since,
+            path,
+        })
+    }
+
+    /// The lock file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for StageLock {
+    fn drop(&mut self) {
+        if read_holder(&self.path).is_some_and(|h| h.pid == std::process::id()) {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// The holder recorded in a lock file, if it can be read.
+pub fn read_holder(path: &Path) -> Option<Holder> {
+    let bytes = fs::read(path).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+fn host_name() -> String {
+    fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| fs::read_to_string("/etc/hostname").ok())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+fn pid_alive(pid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        Path::new("/proc").join(pid.to_string()).exists()
+    } else {
+        // No portable check without libc: never call a lock stale here.
+        true
+    }
+}
+
+/// Formats a time as RFC 3339 in UTC, to the second.
+pub fn rfc3339(time: SystemTime) -> String {
+    let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3_600,
+        rem % 3_600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_second_acquire_is_refused_naming_the_holder() {
+        let tmp = tempfile::tempdir().unwrap();
+        let lock = StageLock::acquire(tmp.path(), "dev", false).unwrap();
+        let err = StageLock::acquire(tmp.path(), "dev", false).unwrap_err();
+        let Error::Locked { pid, host, .. } = &err else {
+            panic!("expected Locked, got {err}")
+        };
+        assert_eq!(*pid, std::process::id());
+        assert_eq!(host, &host_name());
+        assert!(err.to_string().contains("--force-unlock"));
+        drop(lock);
+        assert!(!tmp.path().join("lock").exists());
+        StageLock::acquire(tmp.path(), "dev", false).unwrap();
+    }
+
+    #[test]
+    fn a_lock_of_a_dead_process_on_this_host_is_stale() {
+        let tmp = tempfile::tempdir().unwrap();
+        // A child that has exited and been reaped: its pid is free.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let holder = Holder {
+            pid: dead,
+            host: host_name(),
+            since: "2026-01-01T00:00:00Z".into(),
+        };
+        assert!(holder.is_stale());
+        fs::write(
+            tmp.path().join("lock"),
+            serde_json::to_vec(&holder).unwrap(),
+        )
+        .unwrap();
+        let lock = StageLock::acquire(tmp.path(), "dev", false).unwrap();
+        assert_eq!(read_holder(lock.path()).unwrap().pid, std::process::id());
+    }
+
+    #[test]
+    fn a_lock_held_on_another_host_needs_force() {
+        let tmp = tempfile::tempdir().unwrap();
+        let holder = Holder {
+            pid: 1,
+            host: "elsewhere.example".into(),
+            since: "2026-01-01T00:00:00Z".into(),
+        };
+        assert!(!holder.is_stale());
+        fs::write(
+            tmp.path().join("lock"),
+            serde_json::to_vec(&holder).unwrap(),
+        )
+        .unwrap();
+        assert!(StageLock::acquire(tmp.path(), "dev", false).is_err());
+        StageLock::acquire(tmp.path(), "dev", true).unwrap();
+    }
+
+    #[test]
+    fn times_format_as_rfc_3339() {
+        let t = UNIX_EPOCH + Duration::from_secs(1_767_225_600 + 3_661); // 2026-01-01T01:01:01Z
+        assert_eq!(rfc3339(t), "2026-01-01T01:01:01Z");
+        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+    }
+}

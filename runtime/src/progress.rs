@@ -1,0 +1,86 @@
+//! Progress of a deploy or destroy, as events for whoever shows them.
+//!
+//! The engine reports each resource's start and end to an [`Observer`]; the command line draws
+//! live lines on a terminal or plain lines otherwise, tests can record them, and library callers
+//! can ignore them ([`Silent`]).
+
+use std::time::Duration;
+
+use crate::plan::Action;
+
+/// Something that happened to one resource.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A request for this resource is about to be sent.
+    Started {
+        /// The logical id.
+        id: String,
+        /// What is being done.
+        action: Action,
+    },
+    /// It finished.
+    Finished {
+        /// The logical id.
+        id: String,
+        /// What was done.
+        action: Action,
+        /// How long it took.
+        elapsed: Duration,
+    },
+    /// It failed.
+    Failed {
+        /// The logical id.
+        id: String,
+        /// What was being done.
+        action: Action,
+        /// The error message (never a secret).
+        message: String,
+    },
+    /// It did not run because something it waits for failed.
+    Skipped {
+        /// The logical id.
+        id: String,
+        /// The resource it waited for.
+        because: String,
+    },
+    /// Something worth telling the user that is not a failure.
+    Warning {
+        /// The logical id.
+        id: String,
+        /// The message.
+        message: String,
+    },
+}
+
+/// Receives progress events; called from the engine's task, so it must be quick.
+pub trait Observer: Send + Sync {
+    /// One event.
+    fn event(&self, event: Event);
+}
+
+/// An observer that drops every event.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Silent;
+
+impl Observer for Silent {
+    fn event(&self, _event: Event) {}
+}
+
+/// An observer that keeps every event, for tests and callers that report afterwards.
+#[derive(Debug, Default)]
+pub struct Recorder {
+    events: std::sync::Mutex<Vec<Event>>,
+}
+
+impl Recorder {
+    /// The events so far.
+    pub fn events(&self) -> Vec<Event> {
+        self.events.lock().expect("recorder lock").clone()
+    }
+}
+
+impl Observer for Recorder {
+    fn event(&self, event: Event) {
+        self.events.lock().expect("recorder lock").push(event);
+    }
+}

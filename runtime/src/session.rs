@@ -1,0 +1,339 @@
+//! The public Rust API of the runtime: one stack, one stage, one provider.
+//!
+//! A [`Session`] is what the command line drives and what end-to-end tests call: [`Session::plan`],
+//! [`Session::deploy`] (returns typed [`Outputs`]), [`Session::destroy`], [`Session::outputs`] and
+//! the `state` operations. Deploy and destroy hold the stage lock for their whole run. Secrets are
+//! read and the password checked before anything is written, so a wrong or missing password
+//! leaves state untouched.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use secrecy::SecretString;
+
+use athanor_core::provider::{Desired, Existing};
+use athanor_core::{Output, Provider, Stack};
+
+use crate::apply::{self, Context};
+use crate::destroy::{self, DestroyReport};
+use crate::error::{Error, Result};
+use crate::lock::StageLock;
+use crate::outputs::{self, Outputs};
+use crate::plan::{self, Inputs, Plan};
+use crate::progress::{Observer, Silent};
+use crate::secrets::{self, Keyring, SecretValues, SecretsHeader};
+use crate::state::{self, Meta, Record, SCHEMA_VERSION, Snapshot, StateStore};
+
+/// The default number of resources in flight at once.
+pub const DEFAULT_CONCURRENCY: usize = 8;
+
+/// How a session runs.
+#[derive(Debug)]
+pub struct SessionOptions {
+    /// The stage (`--stage`).
+    pub stage: String,
+    /// The directory holding every app's state; `None`: `$ATHANOR_STATE_DIR`, else
+    /// `<stack root>/.athanor`.
+    pub state_dir: Option<PathBuf>,
+    /// Resources in flight at once (`--concurrency`), at least 1.
+    pub concurrency: usize,
+    /// The state password (`ATHANOR_PASSWORD`); needed when secrets are involved.
+    pub password: Option<SecretString>,
+    /// Read live resources before planning, to show and repair drift (`--refresh`).
+    pub refresh: bool,
+    /// Remove an existing stage lock first (`--force-unlock`).
+    pub force_unlock: bool,
+}
+
+impl SessionOptions {
+    /// Options for `stage` with the defaults: state under the stack root, concurrency 8, no
+    /// password, no refresh.
+    pub fn new(stage: impl Into<String>) -> SessionOptions {
+        SessionOptions {
+            stage: stage.into(),
+            state_dir: None,
+            concurrency: DEFAULT_CONCURRENCY,
+            password: None,
+            refresh: false,
+            force_unlock: false,
+        }
+    }
+
+    /// Sets the state directory, builder style.
+    pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.state_dir = Some(dir.into());
+        self
+    }
+
+    /// Sets the password, builder style.
+    pub fn password(mut self, password: impl Into<String>) -> Self {
+        self.password = Some(SecretString::from(password.into()));
+        self
+    }
+
+    /// Sets the concurrency, builder style.
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n.max(1);
+        self
+    }
+
+    /// Sets `refresh`, builder style.
+    pub fn refresh(mut self, refresh: bool) -> Self {
+        self.refresh = refresh;
+        self
+    }
+}
+
+/// One stack at one stage against one provider.
+pub struct Session {
+    stack: Stack,
+    options: SessionOptions,
+    provider: Arc<dyn Provider>,
+    store: StateStore,
+    observer: Arc<dyn Observer>,
+}
+
+/// What planning needs to hand on to a deploy.
+struct Prepared {
+    state: Snapshot,
+    secrets: SecretValues,
+    keyring: Option<Keyring>,
+    /// A header to write before the first sealed secret (none was in state).
+    new_header: Option<SecretsHeader>,
+    plan: Plan,
+}
+
+impl Session {
+    /// A session; nothing is read or written until a method is called.
+    pub fn new(stack: Stack, provider: Arc<dyn Provider>, options: SessionOptions) -> Session {
+        let base = options
+            .state_dir
+            .clone()
+            .unwrap_or_else(|| state::base_dir(&stack.root));
+        let store = StateStore::new(&base, &stack.app, &options.stage);
+        Session {
+            stack,
+            options,
+            provider,
+            store,
+            observer: Arc::new(Silent),
+        }
+    }
+
+    /// Sends progress events to `observer`, builder style.
+    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Session {
+        self.observer = observer;
+        self
+    }
+
+    /// The stack.
+    pub fn stack(&self) -> &Stack {
+        &self.stack
+    }
+
+    /// The stage.
+    pub fn stage(&self) -> &str {
+        &self.options.stage
+    }
+
+    /// The state store of this app and stage.
+    pub fn store(&self) -> &StateStore {
+        &self.store
+    }
+
+    /// Plans a deploy without changing anything (and without taking the lock).
+    pub async fn plan(&self) -> Result<Plan> {
+        Ok(self.prepare().await?.plan)
+    }
+
+    /// Deploys the stack: returns the outputs of every declared resource.
+    pub async fn deploy(&self) -> Result<Outputs> {
+        Ok(self.deploy_with_plan().await?.1)
+    }
+
+    /// Deploys the stack, returning the plan it carried out with the outputs.
+    pub async fn deploy_with_plan(&self) -> Result<(Plan, Outputs)> {
+        let _lock = StageLock::acquire(self.store.dir(), self.stage(), self.options.force_unlock)?;
+        let prepared = self.prepare().await?;
+        self.write_meta(&prepared)?;
+        crate::types::write_all(&self.stack)?;
+        let ctx = Context {
+            stack: &self.stack,
+            stage: self.stage(),
+            provider: self.provider.as_ref(),
+            store: &self.store,
+            state: &prepared.state,
+            secrets: &prepared.secrets,
+            keyring: prepared.keyring.as_ref(),
+            concurrency: self.options.concurrency,
+            observer: self.observer.as_ref(),
+        };
+        let outputs = apply::apply(&ctx, &prepared.plan).await?;
+        Ok((prepared.plan, outputs))
+    }
+
+    /// Deletes everything in this stage's state, dependents first.
+    pub async fn destroy(&self) -> Result<DestroyReport> {
+        let _lock = StageLock::acquire(self.store.dir(), self.stage(), self.options.force_unlock)?;
+        let state = self.store.load()?;
+        destroy::destroy(
+            self.provider.as_ref(),
+            &self.store,
+            &state,
+            self.options.concurrency,
+            self.observer.as_ref(),
+        )
+        .await
+    }
+
+    /// The outputs recorded in state.
+    pub fn outputs(&self) -> Result<Outputs> {
+        Ok(outputs::from_state(&self.store.load()?))
+    }
+
+    /// Everything in this stage's state.
+    pub fn state(&self) -> Result<Snapshot> {
+        self.store.load()
+    }
+
+    /// Removes `id` from state without deleting it at the target (`state forget`), under the lock.
+    pub fn forget(&self, id: &str) -> Result<Record> {
+        let _lock = StageLock::acquire(self.store.dir(), self.stage(), self.options.force_unlock)?;
+        let record = self
+            .store
+            .load_record(id)?
+            .ok_or_else(|| Error::NotInState {
+                id: id.to_owned(),
+                stage: self.stage().to_owned(),
+            })?;
+        self.store.remove_record(id)?;
+        Ok(record)
+    }
+
+    fn write_meta(&self, prepared: &Prepared) -> Result<()> {
+        let existing = prepared.state.meta.clone();
+        let secrets = prepared
+            .new_header
+            .clone()
+            .or_else(|| existing.as_ref().and_then(|m| m.secrets.clone()));
+        let meta = Meta {
+            schema_version: SCHEMA_VERSION,
+            app: self.stack.app.clone(),
+            stage: self.stage().to_owned(),
+            secrets,
+        };
+        if existing.as_ref() != Some(&meta) {
+            self.store.write_meta(&meta)?;
+        }
+        Ok(())
+    }
+
+    /// Loads state, reads secrets, checks the password, fingerprints, refreshes and plans.
+    async fn prepare(&self) -> Result<Prepared> {
+        let state = self.store.load()?;
+        let secrets = secrets::read_values(&self.stack)?;
+        let header = state.meta.as_ref().and_then(|m| m.secrets.as_ref());
+        let needs_keys = !secrets.is_empty() || state.holds_secrets();
+        let (keyring, new_header) = match (&self.options.password, header) {
+            (Some(pw), Some(header)) => (Some(Keyring::open(pw, header, self.stage())?), None),
+            (Some(pw), None) if needs_keys => {
+                let (k, h) = Keyring::create(pw)?;
+                (Some(k), Some(h))
+            }
+            (None, _) if state.holds_secrets() => {
+                return Err(Error::MissingPassword {
+                    stage: self.stage().to_owned(),
+                });
+            }
+            (None, _) if !secrets.is_empty() => {
+                let id = secrets.keys().next().cloned().unwrap_or_default();
+                return Err(Error::PasswordRequired { id });
+            }
+            _ => (None, None),
+        };
+        let mut inputs = Inputs::default();
+        if let Some(keyring) = &keyring {
+            for (id, values) in &secrets {
+                let digests = values
+                    .iter()
+                    .map(|(k, v)| (k.clone(), keyring.digest(id, k, v)))
+                    .collect();
+                inputs.secret_digests.insert(id.clone(), digests);
+            }
+        }
+        let recorded = outputs::from_state(&state);
+        let empty = Default::default();
+        for resource in &self.stack.resources {
+            let deps: std::collections::BTreeMap<String, Output> = resource
+                .dependencies()
+                .into_iter()
+                .filter_map(|d| recorded.get(d).map(|o| (d.to_owned(), o.clone())))
+                .collect();
+            let name = crate::diff::resolved_name(&self.stack.app, self.stage(), resource);
+            let desired = Desired {
+                resource,
+                name: &name,
+                app: &self.stack.app,
+                stage: self.stage(),
+                root: &self.stack.root,
+                deps: &deps,
+                secrets: secrets.get(&resource.id).unwrap_or(&empty),
+                adopt: resource.adopt,
+            };
+            let fingerprint = self
+                .provider
+                .fingerprint(&desired)
+                .await
+                .map_err(|source| Error::Provider {
+                    id: resource.id.clone(),
+                    kind: resource.kind(),
+                    source: Box::new(source),
+                })?;
+            inputs.fingerprints.insert(resource.id.clone(), fingerprint);
+        }
+        if self.options.refresh {
+            let mut live = std::collections::BTreeMap::new();
+            for record in state.records.values() {
+                let Some(output) = &record.output else {
+                    continue;
+                };
+                let existing = Existing {
+                    id: &record.id,
+                    props: &record.props,
+                    output,
+                    delete: record.delete,
+                };
+                let read =
+                    self.provider
+                        .read(existing)
+                        .await
+                        .map_err(|source| Error::Provider {
+                            id: record.id.clone(),
+                            kind: record.kind,
+                            source: Box::new(source),
+                        })?;
+                live.insert(record.id.clone(), read);
+            }
+            inputs.live = Some(live);
+        }
+        let plan = plan::plan(&self.stack, self.stage(), &state, &inputs)?;
+        Ok(Prepared {
+            state,
+            secrets,
+            keyring,
+            new_header,
+            plan,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_never_print_the_password() {
+        let options = SessionOptions::new("dev").password("hunter2-distinctive");
+        assert!(!format!("{options:?}").contains("hunter2-distinctive"));
+    }
+}

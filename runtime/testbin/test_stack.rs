@@ -1,0 +1,118 @@
+//! A stack binary declared by hand, as `infra!` will generate one, for the command-line tests:
+//! a KV namespace, a Secrets Store secret and a Worker binding both, a plain variable (`ATHANOR_TEST_VERSION` at run time,
+//! default `1`) and a secret read from `ATHANOR_TEST_SECRET` when deploying, never at build time.
+//!
+//! With `ATHANOR_TEST_ABORT_AFTER_FIRST_CREATE` set, it deploys through the public API with a
+//! provider that aborts the process as soon as the first create has reached the target: the
+//! "killed after its first create" case.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use athanor_core::binding::{Binding, BindingValue};
+use athanor_core::provider::{BoxFuture, Desired, Existing};
+use athanor_core::stack::{KvNamespace, KvValue, Secret, Worker};
+use athanor_core::{Output, Provider, ProviderError, Resource, ResourceRef, SecretSource, Stack};
+use athanor_runtime::target::Target;
+use athanor_runtime::{Session, SessionOptions};
+
+fn stack() -> Stack {
+    let version = std::env::var("ATHANOR_TEST_VERSION").unwrap_or_else(|_| "1".into());
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    Stack::new("bin", root)
+        .with(Resource::new(
+            "sessions",
+            KvNamespace {
+                title: Some("bin-sessions".into()),
+                values: vec![KvValue::new("greeting", "hello")],
+            },
+        ))
+        .with(Resource::new(
+            "signing",
+            Secret {
+                value: SecretSource::env("ATHANOR_TEST_SECRET"),
+                name: Some("BIN_SIGNING".into()),
+                store: None,
+                scopes: vec![],
+            },
+        ))
+        .with(Resource::new(
+            "api",
+            Worker {
+                entrypoint: "worker/index.js".into(),
+                name: Some("bin-api".into()),
+                compatibility_date: Some("2025-01-01".into()),
+                bindings: vec![
+                    Binding::new(
+                        "SESSIONS",
+                        BindingValue::Resource(ResourceRef::new("sessions")),
+                    ),
+                    Binding::new(
+                        "SIGNING",
+                        BindingValue::Resource(ResourceRef::new("signing")),
+                    ),
+                    Binding::new("VERSION", version),
+                    Binding::new("TOKEN", SecretSource::env("ATHANOR_TEST_SECRET")),
+                ],
+                ..Worker::default()
+            },
+        ))
+}
+
+/// Passes everything through and aborts the process right after the first create.
+struct AbortAfterFirstCreate(Arc<dyn Provider>);
+
+impl Provider for AbortAfterFirstCreate {
+    fn fingerprint<'a>(
+        &'a self,
+        desired: &'a Desired<'a>,
+    ) -> BoxFuture<'a, Result<Option<String>, ProviderError>> {
+        self.0.fingerprint(desired)
+    }
+
+    fn create<'a>(
+        &'a self,
+        desired: &'a Desired<'a>,
+    ) -> BoxFuture<'a, Result<Output, ProviderError>> {
+        Box::pin(async move {
+            let _created = self.0.create(desired).await?;
+            std::process::abort();
+        })
+    }
+
+    fn update<'a>(
+        &'a self,
+        desired: &'a Desired<'a>,
+        existing: Existing<'a>,
+    ) -> BoxFuture<'a, Result<Output, ProviderError>> {
+        self.0.update(desired, existing)
+    }
+
+    fn delete<'a>(&'a self, existing: Existing<'a>) -> BoxFuture<'a, Result<(), ProviderError>> {
+        self.0.delete(existing)
+    }
+
+    fn read<'a>(
+        &'a self,
+        existing: Existing<'a>,
+    ) -> BoxFuture<'a, Result<Option<Output>, ProviderError>> {
+        self.0.read(existing)
+    }
+}
+
+fn main() -> ExitCode {
+    if std::env::var_os("ATHANOR_TEST_ABORT_AFTER_FIRST_CREATE").is_none() {
+        return athanor_runtime::cli::run(stack());
+    }
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    runtime.block_on(async {
+        let stack = stack();
+        let base = athanor_runtime::state::base_dir(&stack.root);
+        let target = Target::connect(&base).await.expect("target");
+        let provider = Arc::new(AbortAfterFirstCreate(target.provider.clone()));
+        let mut options = SessionOptions::new("ci").state_dir(base).concurrency(1);
+        options.password = std::env::var("ATHANOR_PASSWORD").ok().map(Into::into);
+        let _ = Session::new(stack, provider, options).deploy().await;
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,149 @@
+//! Shared setup of the end-to-end tests: an emulator in this process, a provider pointed at it,
+//! and sessions whose state lives in a temporary directory.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use athanor_cloudflare::{Auth, Client, ClientConfig, CloudflareProvider};
+use athanor_core::binding::{Binding, BindingValue};
+use athanor_core::stack::{KvNamespace, KvValue, R2Bucket, Worker};
+use athanor_core::{Provider, Resource, ResourceRef, Stack};
+use athanor_emulator::{Config, Emulator};
+use athanor_runtime::{Session, SessionOptions};
+use secrecy::SecretString;
+
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub emulator: Emulator,
+    pub provider: Arc<dyn Provider>,
+}
+
+impl Env {
+    pub async fn start() -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let emulator = Emulator::start(Config::new(dir.path().join("emulator")))
+            .await
+            .unwrap();
+        let provider = provider_for(&emulator).await;
+        Env {
+            dir,
+            emulator,
+            provider,
+        }
+    }
+
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    pub fn session(&self, stack: Stack) -> Session {
+        self.session_with(stack, |o| o)
+    }
+
+    pub fn session_with(
+        &self,
+        stack: Stack,
+        f: impl FnOnce(SessionOptions) -> SessionOptions,
+    ) -> Session {
+        let options = SessionOptions::new("test")
+            .state_dir(self.state_dir())
+            .password("end-to-end password");
+        Session::new(stack, self.provider.clone(), f(options))
+    }
+
+    /// GET an API path of the emulator (under /client/v4), returning `result`.
+    pub async fn get(&self, path: &str) -> serde_json::Value {
+        let url = format!(
+            "{}/accounts/{}{path}",
+            self.emulator.base_url(),
+            self.emulator.account_id()
+        );
+        let body: serde_json::Value = reqwest::Client::new()
+            .get(url)
+            .bearer_auth(self.emulator.token())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        body["result"].clone()
+    }
+
+    pub async fn kv_titles(&self) -> Vec<String> {
+        let list = self.get("/storage/kv/namespaces?per_page=100").await;
+        let mut titles: Vec<String> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["title"].as_str().unwrap().to_owned())
+            .collect();
+        titles.sort();
+        titles
+    }
+}
+
+pub async fn provider_for(emulator: &Emulator) -> Arc<dyn Provider> {
+    let mut config = ClientConfig::new(
+        emulator.base_url(),
+        Auth::Token(SecretString::from(emulator.token().to_owned())),
+    );
+    config.account_id = Some(emulator.account_id().to_owned());
+    let client = Client::connect(config).await.unwrap();
+    Arc::new(CloudflareProvider::new(client))
+}
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+pub fn kv(id: &str, title: &str) -> Resource {
+    Resource::new(
+        id,
+        KvNamespace {
+            title: Some(title.into()),
+            values: vec![KvValue::new("greeting", "hello")],
+        },
+    )
+}
+
+pub fn bucket(id: &str, name: &str) -> Resource {
+    Resource::new(
+        id,
+        R2Bucket {
+            name: Some(name.into()),
+            ..R2Bucket::default()
+        },
+    )
+}
+
+pub fn worker(id: &str, name: &str, binds: &[&str], version: &str) -> Resource {
+    let mut bindings: Vec<Binding> = binds
+        .iter()
+        .map(|b| {
+            Binding::new(
+                b.to_uppercase(),
+                BindingValue::Resource(ResourceRef::new(*b)),
+            )
+        })
+        .collect();
+    bindings.push(Binding::new("VERSION", version));
+    Resource::new(
+        id,
+        Worker {
+            entrypoint: "worker/index.js".into(),
+            name: Some(name.into()),
+            compatibility_date: Some("2025-01-01".into()),
+            bindings,
+            ..Worker::default()
+        },
+    )
+}
+
+pub fn stack(resources: Vec<Resource>) -> Stack {
+    resources
+        .into_iter()
+        .fold(Stack::new("e2e", fixtures()), Stack::with)
+}

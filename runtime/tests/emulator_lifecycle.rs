@@ -1,0 +1,266 @@
+//! The whole life of a stack through the public API, against the emulator in this process:
+//! first deploy, a no-op second deploy (no mutating request at all), a property change, a
+//! removed resource, a replace, destroy; an interrupted deploy that converges without a
+//! duplicate; the lock; wrong and missing passwords.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use athanor_core::provider::{BoxFuture, Desired, Existing};
+use athanor_core::{Output, Provider, ProviderError};
+use athanor_runtime::{Action, Error, Session, SessionOptions};
+use common::*;
+
+#[tokio::test]
+async fn a_stack_lives_and_dies_with_the_fewest_requests() {
+    let env = Env::start().await;
+    let v1 = stack(vec![
+        kv("sessions", "e2e-sessions"),
+        kv("cache", "e2e-cache"),
+        bucket("storage", "e2e-storage"),
+        worker("api", "e2e-api", &["sessions", "storage"], "1"),
+    ]);
+
+    // First deploy.
+    let outputs = env.session(v1.clone()).deploy().await.unwrap();
+    assert_eq!(outputs.len(), 4);
+    assert_eq!(outputs["sessions"].name(), "e2e-sessions");
+    assert_eq!(env.kv_titles().await, ["e2e-cache", "e2e-sessions"]);
+    let first = env.emulator.stats();
+    assert!(first.mutating >= 4, "{first:?}");
+
+    // Second deploy, nothing changed: not one mutating request.
+    env.emulator.reset_stats();
+    let plan = env.session(v1.clone()).plan().await.unwrap();
+    assert!(!plan.has_changes(), "{}", plan.render(true));
+    let again = env.session(v1.clone()).deploy().await.unwrap();
+    assert_eq!(again, outputs);
+    assert_eq!(
+        env.emulator.stats().mutating,
+        0,
+        "{:?}",
+        env.emulator.stats()
+    );
+
+    // A property change: one update, of the Worker.
+    let v2 = stack(vec![
+        kv("sessions", "e2e-sessions"),
+        kv("cache", "e2e-cache"),
+        bucket("storage", "e2e-storage"),
+        worker("api", "e2e-api", &["sessions", "storage"], "2"),
+    ]);
+    let plan = env.session(v2.clone()).plan().await.unwrap();
+    let s = plan.summary();
+    assert_eq!((s.create, s.update, s.replace, s.delete), (0, 1, 0, 0));
+    assert_eq!(plan.step("api").unwrap().action, Action::Update);
+    env.emulator.reset_stats();
+    env.session(v2.clone()).deploy().await.unwrap();
+    let stats = env.emulator.stats();
+    assert!(stats.mutating >= 1);
+    assert!(
+        stats
+            .by_route
+            .keys()
+            .all(|r| !r.contains("storage/kv") || r.starts_with("GET")),
+        "only the Worker changes: {stats:?}"
+    );
+
+    // A removed resource: one delete.
+    let v3 = stack(vec![
+        kv("sessions", "e2e-sessions"),
+        bucket("storage", "e2e-storage"),
+        worker("api", "e2e-api", &["sessions", "storage"], "2"),
+    ]);
+    env.emulator.reset_stats();
+    env.session(v3.clone()).deploy().await.unwrap();
+    let stats = env.emulator.stats();
+    assert_eq!(stats.mutating, 1, "{stats:?}");
+    assert_eq!(env.kv_titles().await, ["e2e-sessions"]);
+
+    // A replace: the bucket's name changes; the Worker is re-pointed; the old bucket goes.
+    let v4 = stack(vec![
+        kv("sessions", "e2e-sessions"),
+        bucket("storage", "e2e-storage-2"),
+        worker("api", "e2e-api", &["sessions", "storage"], "2"),
+    ]);
+    let plan = env.session(v4.clone()).plan().await.unwrap();
+    assert_eq!(plan.step("storage").unwrap().action, Action::Replace);
+    assert_eq!(plan.step("api").unwrap().action, Action::Update);
+    let outputs = env.session(v4.clone()).deploy().await.unwrap();
+    assert_eq!(outputs["storage"].name(), "e2e-storage-2");
+    let buckets = env.get("/r2/buckets").await;
+    let names: Vec<&str> = buckets["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["e2e-storage-2"]);
+    assert!(!env.session(v4.clone()).plan().await.unwrap().has_changes());
+
+    // Destroy: everything goes, state is empty.
+    let report = env.session(v4.clone()).destroy().await.unwrap();
+    assert_eq!(report.deleted, ["api", "sessions", "storage"]);
+    assert!(env.kv_titles().await.is_empty());
+    assert!(env.session(v4).state().unwrap().records.is_empty());
+}
+
+/// Passes calls through, but fails the run right after the first create reached the target, as a
+/// process killed at that instant would.
+struct DiesAfterFirstCreate {
+    inner: Arc<dyn Provider>,
+    dead: AtomicBool,
+}
+
+impl Provider for DiesAfterFirstCreate {
+    fn fingerprint<'a>(
+        &'a self,
+        desired: &'a Desired<'a>,
+    ) -> BoxFuture<'a, Result<Option<String>, ProviderError>> {
+        self.inner.fingerprint(desired)
+    }
+
+    fn create<'a>(
+        &'a self,
+        desired: &'a Desired<'a>,
+    ) -> BoxFuture<'a, Result<Output, ProviderError>> {
+        Box::pin(async move {
+            if self.dead.load(Ordering::SeqCst) {
+                return Err(ProviderError::Local {
+                    message: "the process is gone".into(),
+                });
+            }
+            let created = self.inner.create(desired).await?;
+            self.dead.store(true, Ordering::SeqCst);
+            drop(created);
+            Err(ProviderError::Transport {
+                target: "emulator".into(),
+                message: "killed after the create was sent".into(),
+            })
+        })
+    }
+
+    fn update<'a>(
+        &'a self,
+        desired: &'a Desired<'a>,
+        existing: Existing<'a>,
+    ) -> BoxFuture<'a, Result<Output, ProviderError>> {
+        self.inner.update(desired, existing)
+    }
+
+    fn delete<'a>(&'a self, existing: Existing<'a>) -> BoxFuture<'a, Result<(), ProviderError>> {
+        self.inner.delete(existing)
+    }
+
+    fn read<'a>(
+        &'a self,
+        existing: Existing<'a>,
+    ) -> BoxFuture<'a, Result<Option<Output>, ProviderError>> {
+        self.inner.read(existing)
+    }
+}
+
+#[tokio::test]
+async fn an_interrupted_deploy_converges_without_a_duplicate() {
+    let env = Env::start().await;
+    let s = stack(vec![
+        kv("a", "e2e-a"),
+        kv("b", "e2e-b"),
+        worker("api", "e2e-interrupted", &["a", "b"], "1"),
+    ]);
+    let dying = Arc::new(DiesAfterFirstCreate {
+        inner: env.provider.clone(),
+        dead: AtomicBool::new(false),
+    });
+    let options = SessionOptions::new("test")
+        .state_dir(env.state_dir())
+        .concurrency(1);
+    let err = Session::new(s.clone(), dying, options)
+        .deploy()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Failed { .. }), "{err}");
+    let plan = env.session(s.clone()).plan().await.unwrap();
+    // `a` was created before the "kill"; `b`'s create was never sent but its marker is down too.
+    let step = plan.step("a").unwrap();
+    assert!(step.resumed && step.adopt, "{}", plan.render(true));
+    env.session(s.clone()).deploy().await.unwrap();
+    assert_eq!(env.kv_titles().await, ["e2e-a", "e2e-b"]);
+    env.emulator.reset_stats();
+    env.session(s).deploy().await.unwrap();
+    assert_eq!(env.emulator.stats().mutating, 0);
+}
+
+#[tokio::test]
+async fn a_concurrent_deploy_is_refused_by_the_lock() {
+    let env = Env::start().await;
+    let s = stack(vec![kv("a", "e2e-locked")]);
+    let first = env.session(s.clone());
+    let lock =
+        athanor_runtime::lock::StageLock::acquire(first.store().dir(), "test", false).unwrap();
+    let err = env.session(s.clone()).deploy().await.unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains(&format!("pid {}", std::process::id())),
+        "{message}"
+    );
+    assert!(env.kv_titles().await.is_empty());
+    drop(lock);
+    env.session(s).deploy().await.unwrap();
+}
+
+#[tokio::test]
+async fn wrong_and_missing_passwords_leave_state_untouched() {
+    let env = Env::start().await;
+    let secret_path = env.dir.path().join("token.txt");
+    std::fs::write(&secret_path, "e2e-secret-value-3b7f").unwrap();
+    let mut s = stack(vec![worker("api", "e2e-secret-worker", &[], "1")]);
+    if let athanor_core::Props::Worker(w) = &mut s.resources[0].props {
+        w.bindings.push(athanor_core::Binding::new(
+            "TOKEN",
+            athanor_core::SecretSource::file(&secret_path),
+        ));
+    }
+    env.session(s.clone()).deploy().await.unwrap();
+    let state_files = read_tree(&env.state_dir());
+    assert!(
+        state_files
+            .iter()
+            .all(|(_, text)| !text.contains("e2e-secret-value-3b7f"))
+    );
+
+    let err = env
+        .session_with(s.clone(), |o| o.password("wrong"))
+        .deploy()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::WrongPassword { .. }), "{err}");
+    let err = env
+        .session_with(s.clone(), |mut o| {
+            o.password = None;
+            o
+        })
+        .deploy()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::MissingPassword { .. }), "{err}");
+    assert_eq!(read_tree(&env.state_dir()), state_files);
+    assert!(!err.to_string().contains("e2e-secret-value"));
+}
+
+fn read_tree(dir: &std::path::Path) -> Vec<(std::path::PathBuf, String)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(read_tree(&path));
+        } else {
+            let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
+            out.push((path, text));
+        }
+    }
+    out.sort();
+    out
+}
