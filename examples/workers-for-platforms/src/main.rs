@@ -1,0 +1,42 @@
+//! Workers for Platforms, from the "Bindings" guide of Cloudflare's docs, in Rust.
+//!
+//! Each user Worker lives in a dispatch namespace and sees only the bindings attached to it: here
+//! a KV namespace of its own, then an R2 bucket added while `keep_bindings` keeps the bindings of
+//! the previous upload. A dispatch Worker routes requests to user Workers by name.
+
+use std::process::ExitCode;
+
+use athanor::infra;
+
+infra! {
+    app "platform";
+
+    let customers = DispatchNamespace("customers") { name: "customers" };
+
+    // A KV namespace for one customer, attached to their user Worker as USER_KV.
+    let customer_kv = KvNamespace("customer-a-kv") { title: "customer-a-data" };
+    let customer_files = R2Bucket("customer-a-files") { name: "customer-a-files" };
+
+    let customer_a = Worker("customer-a") {
+        name: "customer-a",
+        namespace: customers,
+        entrypoint: "./src/user-worker.js",
+        bindings: {
+            USER_KV: customer_kv,
+            STORAGE: customer_files,
+        },
+        keep_bindings: [kv_namespace],
+    };
+
+    // The dispatch Worker: `env.DISPATCHER.get("customer-a")` reaches the user Worker.
+    let dispatcher = Worker("dispatcher") {
+        name: "platform-dispatcher",
+        entrypoint: "./src/dispatcher.js",
+        url: true,
+        bindings: { DISPATCHER: customers },
+    };
+}
+
+fn main() -> ExitCode {
+    athanor::cli::run(stack())
+}

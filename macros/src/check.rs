@@ -1,0 +1,400 @@
+//! Every rule across properties and declarations: references, duplicates, limits, and the names
+//! Cloudflare would refuse (with `athanor_core::naming`, so the macro and the runtime agree).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use athanor_core::{Kind, naming};
+use syn::Ident;
+
+use crate::ctxt::Ctxt;
+use crate::kinds;
+use crate::model::{BindingVal, Decl, KvItem, Model, Num, Text, Typed, is_constant_like};
+use crate::suggest;
+use crate::worker_env;
+
+/// Cloudflare's limit on a KV key, in bytes.
+const MAX_KV_KEY: usize = 512;
+/// Cloudflare's limit on a KV value's serialized metadata, in bytes.
+const MAX_KV_METADATA: usize = 1024;
+/// Cloudflare's shortest `expiration_ttl`, in seconds.
+const MIN_KV_TTL: u64 = 60;
+
+/// Checks the model, recording every problem in `cx`.
+pub(crate) fn check(model: &Model, cx: &Ctxt) {
+    unique_let_names_and_ids(model, cx);
+    unique_physical_names(model, cx);
+    for decl in &model.decls {
+        references(model, decl, cx);
+        names(decl, cx);
+        enumerations(decl, cx);
+        match decl.def.kind {
+            Kind::KvNamespace => kv_values(decl, cx),
+            Kind::Worker => worker(decl, cx),
+            _ => {}
+        }
+    }
+}
+
+fn unique_let_names_and_ids(model: &Model, cx: &Ctxt) {
+    let mut names: BTreeSet<String> = BTreeSet::new();
+    let mut ids: BTreeMap<String, &Decl> = BTreeMap::new();
+    for decl in &model.decls {
+        let name = decl.name.to_string();
+        if !names.insert(name.clone()) {
+            cx.error(
+                decl.name.span(),
+                format!("`{name}` is declared twice; give each resource its own `let` name"),
+            );
+        }
+        let id = decl.id.value();
+        if let Some(first) = ids.get(&id) {
+            cx.error(
+                decl.id.span(),
+                format!(
+                    "the logical id {id:?} is already used by `{}`; logical ids identify resources in state and must be unique",
+                    first.name
+                ),
+            );
+        } else {
+            ids.insert(id, decl);
+        }
+    }
+}
+
+/// Two resources that would get the same physical name at Cloudflare.
+fn unique_physical_names(model: &Model, cx: &Ctxt) {
+    let mut seen: BTreeMap<(Kind, String, String), &Decl> = BTreeMap::new();
+    for decl in &model.decls {
+        let kind = decl.def.kind;
+        let (prop, what, scope) = match kind {
+            Kind::KvNamespace => ("title", "KV namespace title", String::new()),
+            Kind::R2Bucket => (
+                "name",
+                "bucket name",
+                decl.lit_str("jurisdiction")
+                    .map(|j| j.value())
+                    .unwrap_or_default(),
+            ),
+            Kind::Worker => (
+                "name",
+                "Worker name",
+                decl.reference("namespace")
+                    .map(|n| n.to_string())
+                    .unwrap_or_default(),
+            ),
+            Kind::DispatchNamespace => ("name", "dispatch namespace name", String::new()),
+            _ => continue,
+        };
+        let Some(name) = decl.lit_str(prop) else {
+            continue;
+        };
+        let key = (kind, scope, name.value());
+        if let Some(first) = seen.get(&key) {
+            cx.error(
+                name.span(),
+                format!(
+                    "the {what} {:?} is already used by `{}`; Cloudflare keeps one per account",
+                    name.value(),
+                    first.name
+                ),
+            );
+        } else {
+            seen.insert(key, decl);
+        }
+    }
+}
+
+/// `store:`, `namespace:` and binding references name a resource of the right kind.
+fn references(model: &Model, decl: &Decl, cx: &Ctxt) {
+    for prop in &decl.props {
+        if let (Typed::Ref(target), kinds::Ty::Ref(expected)) = (&prop.value, prop.def.ty)
+            && let Some(found) = resolve(model, target, cx)
+            && found.def.kind != expected
+        {
+            cx.error(
+                target.span(),
+                format!(
+                    "`{}` of {} must be a {expected}, but `{target}` is a {}",
+                    prop.def.name,
+                    decl.describe(),
+                    found.def.kind
+                ),
+            );
+        }
+    }
+    for binding in decl.bindings() {
+        let BindingVal::Ref(target) = &binding.value else {
+            continue;
+        };
+        if model.find(target).is_none() && is_constant_like(target) {
+            continue;
+        }
+        let Some(found) = resolve(model, target, cx) else {
+            continue;
+        };
+        match found.def.kind {
+            Kind::SecretsStore => cx.error(
+                target.span(),
+                format!(
+                    "`{target}` is a SecretsStore, which cannot be bound to a Worker; bind a Secret or SecretRef in it instead"
+                ),
+            ),
+            Kind::Worker if found.name == decl.name => cx.error(
+                target.span(),
+                format!("binding `{}` binds {} to itself", binding.name, decl.describe()),
+            ),
+            Kind::Worker if found.get("namespace").is_some() => cx.error(
+                target.span(),
+                format!(
+                    "`{target}` is a user Worker inside a dispatch namespace and cannot be bound as a service; bind its DispatchNamespace instead"
+                ),
+            ),
+            _ => {}
+        }
+    }
+}
+
+/// The declaration `name` refers to; reports an unknown name with the closest one.
+fn resolve<'a>(model: &'a Model, name: &Ident, cx: &Ctxt) -> Option<&'a Decl> {
+    if let Some(found) = model.find(name) {
+        return Some(found);
+    }
+    if !model.is_broken(name) {
+        let names: Vec<String> = model.decls.iter().map(|d| d.name.to_string()).collect();
+        cx.error(
+            name.span(),
+            format!(
+                "unknown resource `{name}`{}; a reference names a `let` declared in this block",
+                suggest::did_you_mean(&name.to_string(), names.iter().map(String::as_str))
+            ),
+        );
+    }
+    None
+}
+
+/// Names Cloudflare would refuse.
+fn names(decl: &Decl, cx: &Ctxt) {
+    type Rule = fn(&str) -> Result<(), naming::NameError>;
+    let rule: Option<(&str, Rule)> = match decl.def.kind {
+        Kind::Worker => Some(("name", naming::check_worker_name)),
+        Kind::R2Bucket => Some(("name", naming::check_bucket_name)),
+        Kind::DurableObjectNamespace => Some(("class_name", naming::check_class_name)),
+        _ => None,
+    };
+    if let Some((prop, rule)) = rule
+        && let Some(name) = decl.lit_str(prop)
+        && let Err(e) = rule(&name.value())
+    {
+        cx.error(
+            name.span(),
+            format!(
+                "Cloudflare would refuse `{prop}` of {}: {e}",
+                decl.describe()
+            ),
+        );
+    }
+    if decl.def.kind == Kind::Worker
+        && let Some(date) = decl.lit_str("compatibility_date")
+        && !is_date(&date.value())
+    {
+        cx.error(
+            date.span(),
+            format!(
+                "`compatibility_date` of {} must be a date, `YYYY-MM-DD`",
+                decl.describe()
+            ),
+        );
+    }
+}
+
+fn is_date(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    let digits = |p: &str, n: usize| p.len() == n && p.bytes().all(|b| b.is_ascii_digit());
+    if parts.len() != 3 || !digits(parts[0], 4) || !digits(parts[1], 2) || !digits(parts[2], 2) {
+        return false;
+    }
+    let month: u32 = parts[1].parse().unwrap_or(0);
+    let day: u32 = parts[2].parse().unwrap_or(0);
+    (1..=12).contains(&month) && (1..=31).contains(&day)
+}
+
+/// Properties with a fixed set of values (R2 location hint, storage class, jurisdiction).
+fn enumerations(decl: &Decl, cx: &Ctxt) {
+    for prop in &decl.props {
+        let Some(allowed) = kinds::allowed_values(decl.def.kind, prop.def.name) else {
+            continue;
+        };
+        if let Typed::Str(Text::Lit(value)) = &prop.value {
+            let v = value.value();
+            if !allowed.contains(&v.as_str()) {
+                cx.error(
+                    value.span(),
+                    format!(
+                        "`{}` of {} cannot be {v:?}{}; expected one of {}",
+                        prop.def.name,
+                        decl.describe(),
+                        suggest::did_you_mean(&v, allowed.iter().copied()),
+                        allowed
+                            .iter()
+                            .map(|a| format!("\"{a}\""))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                );
+            }
+        }
+    }
+}
+
+fn kv_values(decl: &Decl, cx: &Ctxt) {
+    let Some(Typed::KvValues(items)) = decl.get("values") else {
+        return;
+    };
+    let mut keys: BTreeMap<String, ()> = BTreeMap::new();
+    for item in items {
+        kv_item(decl, item, cx);
+        if let Some(Text::Lit(key)) = &item.key
+            && keys.insert(key.value(), ()).is_some()
+        {
+            cx.error(
+                key.span(),
+                format!(
+                    "the key {:?} is given twice in {}; keep one",
+                    key.value(),
+                    decl.describe()
+                ),
+            );
+        }
+    }
+}
+
+fn kv_item(decl: &Decl, item: &KvItem, cx: &Ctxt) {
+    let what = decl.describe();
+    if let Some(Text::Lit(key)) = &item.key {
+        let len = key.value().len();
+        if len > MAX_KV_KEY {
+            cx.error(
+                key.span(),
+                format!(
+                    "a KV key of {what} is {len} bytes; Cloudflare allows at most {MAX_KV_KEY}"
+                ),
+            );
+        }
+        if key.value().is_empty() {
+            cx.error(key.span(), format!("a KV key of {what} cannot be empty"));
+        }
+    }
+    if let Some(Num::Lit(ttl, span)) = &item.expiration_ttl
+        && *ttl < MIN_KV_TTL
+    {
+        cx.error(
+                *span,
+                format!(
+                    "`expiration_ttl` of a value of {what} is {ttl} s; Cloudflare requires at least {MIN_KV_TTL} s"
+                ),
+            );
+    }
+    if let (Some(_), Some(ttl)) = (&item.expiration, &item.expiration_ttl) {
+        let span = match ttl {
+            Num::Lit(_, s) | Num::Expr(_, s) => *s,
+        };
+        cx.error(
+            span,
+            format!(
+                "a value of {what} sets both `expiration` (an epoch second) and `expiration_ttl` (seconds from now); keep one"
+            ),
+        );
+    }
+    if let Some(meta) = &item.metadata
+        && let Some(value) = &meta.value
+    {
+        let len = value.to_string().len();
+        if len > MAX_KV_METADATA {
+            cx.error(
+                    meta.span,
+                    format!(
+                        "the metadata of a value of {what} is {len} bytes serialized; Cloudflare allows at most {MAX_KV_METADATA}"
+                    ),
+                );
+        }
+    }
+}
+
+fn worker(decl: &Decl, cx: &Ctxt) {
+    let what = decl.describe();
+    if let (Some(url), Some(_)) = (decl.lit_bool("url"), decl.get("namespace"))
+        && url.value
+    {
+        cx.error(
+                url.span,
+                format!(
+                    "{what} is a user Worker inside a dispatch namespace and cannot be served on workers.dev; remove `url: true` and route requests through a dispatch Worker"
+                ),
+            );
+    }
+    if let Some(Typed::BindingTypes(types)) = decl.get("keep_bindings") {
+        for (ty, span) in types {
+            if !kinds::BINDING_TYPES.contains(&ty.as_str()) {
+                cx.error(
+                    *span,
+                    format!(
+                        "unknown binding type `{ty}` in `keep_bindings` of {what}{}; binding types are Cloudflare's, such as `kv_namespace`, `r2_bucket`, `secret_text`",
+                        suggest::did_you_mean(ty, kinds::BINDING_TYPES.iter().copied())
+                    ),
+                );
+            }
+        }
+    }
+    let mut names: BTreeMap<String, &str> = BTreeMap::new();
+    let mut accessors: BTreeMap<String, &str> = BTreeMap::new();
+    for binding in decl.bindings() {
+        if let Err(e) = naming::check_binding_name(&binding.name) {
+            cx.error(
+                binding.name_span,
+                format!("binding name {:?} of {what} is refused: {e}", binding.name),
+            );
+            continue;
+        }
+        if names.insert(binding.name.clone(), &binding.name).is_some() {
+            cx.error(
+                binding.name_span,
+                format!(
+                    "binding `{}` is given twice in {what}; a Worker's binding names are unique",
+                    binding.name
+                ),
+            );
+            continue;
+        }
+        let accessor = worker_env::accessor_name(&binding.name);
+        if worker_env::RESERVED.contains(&accessor.as_str()) {
+            cx.error(
+                binding.name_span,
+                format!(
+                    "binding `{}` of {what} would clash with `Env::{accessor}` of the generated Env; rename it",
+                    binding.name
+                ),
+            );
+        } else if let Some(other) = accessors.insert(accessor.clone(), &binding.name) {
+            cx.error(
+                binding.name_span,
+                format!(
+                    "bindings `{other}` and `{}` of {what} would both be read with `env.{accessor}()`; rename one",
+                    binding.name
+                ),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_checked_by_shape_and_range() {
+        assert!(is_date("2025-04-01"));
+        assert!(!is_date("2025-4-1"));
+        assert!(!is_date("2025-13-01"));
+        assert!(!is_date("yesterday"));
+    }
+}

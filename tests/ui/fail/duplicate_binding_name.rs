@@ -1,0 +1,11 @@
+use athanor::infra;
+
+infra! {
+    let sessions = KvNamespace("sessions");
+    let api = Worker("api") {
+        entrypoint: "./w.js",
+        bindings: { MY_KV: sessions, VERSION: "1", MY_KV: "again" },
+    };
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+use athanor::infra;
+
+infra! {
+    let assets = R2Bucket("assets") { name: "My_Bucket" };
+}
+
+fn main() {}

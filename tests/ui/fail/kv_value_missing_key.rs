@@ -1,0 +1,7 @@
+use athanor::infra;
+
+infra! {
+    let sessions = KvNamespace("sessions") { values: [{ value: "a" }, "b"] };
+}
+
+fn main() {}

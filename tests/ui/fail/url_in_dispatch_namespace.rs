@@ -1,0 +1,8 @@
+use athanor::infra;
+
+infra! {
+    let tenants = DispatchNamespace("tenants");
+    let customer = Worker("customer-a") { namespace: tenants, entrypoint: "./a.js", url: true };
+}
+
+fn main() {}
