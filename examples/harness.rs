@@ -1,0 +1,114 @@
+//! Test harness shared by the examples' end-to-end tests (included with `#[path]`): runs an
+//! example's stack binary against an emulator started by the test, and reads the API back.
+
+// Each example's test uses part of it.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use athanor_emulator::{Config, Emulator};
+use serde_json::Value;
+
+/// An emulator and a state directory, both removed with the fixture.
+pub struct Fixture {
+    pub emu: Emulator,
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    pub async fn start() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let emu = Emulator::start(Config::new(dir.path().join("emulator")))
+            .await
+            .unwrap();
+        Fixture { emu, dir }
+    }
+
+    /// Where the stack binary keeps its state (`ATHANOR_STATE_DIR`).
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    /// Runs the stack binary `bin` with `args`, pointed at the emulator as if it were
+    /// Cloudflare, with `env` added; panics with its output unless it succeeds.
+    pub async fn run(&self, bin: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut cmd = Command::new(bin);
+        cmd.args(args)
+            .env("CLOUDFLARE_API_BASE_URL", self.emu.base_url())
+            .env("CLOUDFLARE_API_TOKEN", self.emu.token())
+            .env("CLOUDFLARE_ACCOUNT_ID", self.emu.account_id())
+            .env("ATHANOR_STATE_DIR", self.state_dir())
+            .env("ATHANOR_STAGE", "test")
+            .env("ATHANOR_CI_STATE_CHECK", "false")
+            .envs(env.iter().copied());
+        let shown = format!("{bin} {args:?}");
+        let out = tokio::task::spawn_blocking(move || cmd.output().expect("run the stack binary"))
+            .await
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{shown} failed\nstdout:\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    /// Sends `method` to `/accounts/{id}{path}` with an optional JSON body.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> reqwest::Response {
+        let url = format!(
+            "{}/accounts/{}{path}",
+            self.emu.base_url(),
+            self.emu.account_id()
+        );
+        let mut req = reqwest::Client::new()
+            .request(method, url)
+            .bearer_auth(self.emu.token());
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// The `result` of a successful call.
+    pub async fn result(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let answer: Value = self.send(method, path, body).await.json().await.unwrap();
+        assert_eq!(answer["success"], true, "{path}: {answer}");
+        answer["result"].clone()
+    }
+
+    /// The `result` of a successful GET.
+    pub async fn get(&self, path: &str) -> Value {
+        self.result(reqwest::Method::GET, path, None).await
+    }
+
+    /// The names of the bindings stored for the script at `script_path` (sorted).
+    pub async fn binding_names(&self, script_path: &str) -> Vec<String> {
+        let settings = self.get(&format!("{script_path}/settings")).await;
+        let mut names: Vec<String> = settings["bindings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["name"].as_str().unwrap().to_owned())
+            .collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// The titles of every KV namespace.
+    pub async fn kv_titles(&self) -> Vec<String> {
+        self.get("/storage/kv/namespaces?per_page=100")
+            .await
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|ns| ns["title"].as_str().unwrap().to_owned())
+            .collect()
+    }
+}

@@ -1,0 +1,90 @@
+//! The quickstart binary, end to end: deploy against an emulator started here, read the result
+//! back through the API, redeploy with nothing changed, destroy.
+
+#[path = "../../harness.rs"]
+mod harness;
+
+use harness::Fixture;
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_quickstart");
+
+async fn namespace_id(fx: &Fixture, title: &str) -> String {
+    let list = fx.get("/storage/kv/namespaces?per_page=100").await;
+    let ns = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|ns| ns["title"] == title);
+    ns.unwrap_or_else(|| panic!("no namespace {title}: {list}"))["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploy_reads_back_redeploys_nothing_and_destroys() {
+    let fx = Fixture::start().await;
+
+    let out = fx.run(BIN, &["deploy"], &[]).await;
+    // The first line says the target and the stage (on stderr, beside progress).
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let first_line = stderr.lines().next().unwrap_or_default();
+    assert!(
+        first_line.contains("stage `test`") && first_line.contains("Cloudflare"),
+        "{first_line}"
+    );
+    assert!(fx.emu.stats().mutating > 0);
+
+    // The session written with a TTL expires about an hour after the deploy.
+    let sessions = namespace_id(&fx, "user-sessions").await;
+    let value = fx
+        .send(
+            reqwest::Method::GET,
+            &format!("/storage/kv/namespaces/{sessions}/values/session_123"),
+            None,
+        )
+        .await;
+    let expiration: u64 = value.headers()["expiration"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(
+        expiration > now + 3500 && expiration <= now + 3600,
+        "{expiration}"
+    );
+    let stored: Value = serde_json::from_str(&value.text().await.unwrap()).unwrap();
+    assert_eq!(stored, json!({ "userId": "user_456", "role": "admin" }));
+
+    // The asset carries its metadata.
+    let assets = namespace_id(&fx, "static-assets").await;
+    let metadata = fx
+        .get(&format!("/storage/kv/namespaces/{assets}/metadata/main.js"))
+        .await;
+    assert_eq!(
+        metadata,
+        json!({ "contentType": "application/javascript", "etag": "abc123" })
+    );
+
+    // The Worker has exactly the bindings it declares.
+    assert_eq!(
+        fx.binding_names("/workers/scripts/my-worker").await,
+        ["API_KEY", "DEBUG_MODE", "MY_KV"]
+    );
+
+    // Nothing changed: not a single request.
+    fx.emu.reset_stats();
+    fx.run(BIN, &["deploy"], &[]).await;
+    assert_eq!(fx.emu.stats().total, 0, "{:?}", fx.emu.stats().by_route);
+
+    // Destroy deletes everything but the namespace declared with `delete: false`.
+    fx.run(BIN, &["destroy", "--yes"], &[]).await;
+    assert_eq!(fx.kv_titles().await, ["preserved-namespace"]);
+    let scripts = fx.get("/workers/scripts").await;
+    assert_eq!(scripts.as_array().unwrap().len(), 0, "{scripts}");
+}
