@@ -1,11 +1,22 @@
 //! The v4 response envelope: `{success, errors, messages, result, result_info?}`.
 //!
-//! Every answer except raw downloads (KV values, script content) goes through here, so that
-//! successes and failures have exactly Cloudflare's shape; failures always carry `result: null`.
+//! Every answer goes through here, so that successes and failures have exactly Cloudflare's
+//! shape; failures always carry `result: null`. Raw downloads (KV values, R2 objects, script
+//! content) are the one exception, built by [`raw`] outside the envelope.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
+
+/// A raw download (KV value, R2 object, script code): 200 with `data` as the body, outside the
+/// envelope; `content_type` is set when it is a valid header value.
+pub(crate) fn raw(content_type: &str, data: Vec<u8>) -> Response {
+    let mut response = (StatusCode::OK, data).into_response();
+    if let Ok(v) = HeaderValue::from_str(content_type) {
+        response.headers_mut().insert(header::CONTENT_TYPE, v);
+    }
+    response
+}
 
 /// An API failure: the HTTP status, Cloudflare's numeric code and a message.
 #[derive(Debug, Clone, PartialEq, Eq)]

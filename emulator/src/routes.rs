@@ -208,8 +208,8 @@ fn v4_routes() -> Router<Arc<AppState>> {
         .route(
             &r("/workers/dispatch/namespaces/{dispatch_namespace}/scripts/{script_name}"),
             get(dispatch::get_script)
-                .put(dispatch::upload_script)
-                .delete(dispatch::delete_script),
+                .put(workers::upload)
+                .delete(workers::delete),
         )
         .route(
             &r("/workers/dispatch/namespaces/{dispatch_namespace}/scripts/{script_name}/bindings"),
@@ -217,15 +217,15 @@ fn v4_routes() -> Router<Arc<AppState>> {
         )
         .route(
             &r("/workers/dispatch/namespaces/{dispatch_namespace}/scripts/{script_name}/content"),
-            get(dispatch::get_content).put(dispatch::put_content),
+            get(workers::get_content).put(workers::put_content),
         )
         .route(
             &r("/workers/dispatch/namespaces/{dispatch_namespace}/scripts/{script_name}/settings"),
-            get(dispatch::get_settings).patch(dispatch::patch_settings),
+            get(workers::get_settings).patch(workers::patch_settings),
         )
         .route(
             &r("/workers/dispatch/namespaces/{dispatch_namespace}/scripts/{script_name}/secrets"),
-            get(dispatch::list_secrets).put(dispatch::put_secret),
+            get(workers::list_secrets).put(workers::put_secret),
         )
         .route(
             &r("/workers/dispatch/namespaces/{dispatch_namespace}/scripts/{script_name}/tags"),

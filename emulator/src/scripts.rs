@@ -83,18 +83,12 @@ pub(crate) fn save(c: &Connection, scope: &Scope, name: &str, doc: &Value) -> Re
 
 /// Every script of a scope, in creation order.
 pub(crate) fn list(c: &Connection, scope: &Scope) -> Result<Vec<Value>, ApiError> {
-    Ok(docs::list(c, SCRIPT, &scope.prefix())?
-        .into_iter()
-        .map(|(_, d)| d)
-        .collect())
+    docs::list(c, SCRIPT, &scope.prefix())
 }
 
 /// Every script of every scope.
 pub(crate) fn list_all(c: &Connection) -> Result<Vec<Value>, ApiError> {
-    Ok(docs::list(c, SCRIPT, "")?
-        .into_iter()
-        .map(|(_, d)| d)
-        .collect())
+    docs::list(c, SCRIPT, "")
 }
 
 /// Cloudflare's script name rule: `^[a-z0-9_][a-z0-9-_]*$`, at most 63 characters.

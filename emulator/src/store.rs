@@ -141,21 +141,16 @@ pub(crate) mod docs {
     }
 
     /// Every document of a kind whose id starts with `prefix`, in creation order.
-    pub fn list(
-        c: &Connection,
-        kind: &str,
-        prefix: &str,
-    ) -> Result<Vec<(String, Value)>, ApiError> {
+    pub fn list(c: &Connection, kind: &str, prefix: &str) -> Result<Vec<Value>, ApiError> {
         let mut stmt = c.prepare_cached(
-            "SELECT id, body FROM docs WHERE kind = ?1 AND substr(id, 1, ?2) = ?3 ORDER BY seq",
+            "SELECT body FROM docs WHERE kind = ?1 AND substr(id, 1, ?2) = ?3 ORDER BY seq",
         )?;
         let rows = stmt.query_map(params![kind, prefix.len() as i64, prefix], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            r.get::<_, String>(0)
         })?;
         let mut out = Vec::new();
-        for row in rows {
-            let (id, body) = row?;
-            out.push((id, parse(&body)?));
+        for body in rows {
+            out.push(parse(&body?)?);
         }
         Ok(out)
     }

@@ -1,14 +1,14 @@
 //! Workers for Platforms: dispatch namespaces (addressed by name) and the user Workers uploaded
 //! into them, with `keep_bindings` keeping the previous upload's bindings of the listed types.
+//! Upload, code, settings, secrets and deletion of those Workers are served by the `workers`
+//! handlers, which read the namespace from the path.
 
 use axum::body::Bytes;
-use axum::extract::{Path, Request};
-use axum::response::Response;
+use axum::extract::Path;
 use rusqlite::Connection;
 use serde_json::{Value, json};
 
-use super::workers;
-use super::{AppStateRef, Params, flag};
+use super::AppStateRef;
 use crate::envelope::{ApiError, ApiResult, ok, parse_json};
 use crate::ids;
 use crate::scripts::{self, MAX_TAGS, Scope};
@@ -47,7 +47,7 @@ pub(crate) async fn list(state: AppStateRef) -> ApiResult {
         .tx(|c| {
             docs::list(c, NAMESPACE, "")?
                 .iter()
-                .map(|(_, d)| view(c, d))
+                .map(|d| view(c, d))
                 .collect::<Result<Vec<_>, _>>()
         })
         .await?;
@@ -155,16 +155,6 @@ fn require_script(c: &Connection, ns: &str, name: &str) -> Result<Value, ApiErro
     scripts::require(c, &Scope::Namespace(ns.to_owned()), name)
 }
 
-/// `PUT …/dispatch/namespaces/{ns}/scripts/{script_name}`: an upload into the namespace.
-pub(crate) async fn upload_script(
-    state: AppStateRef,
-    Path((_, ns, name)): NsScriptPath,
-    q: Params,
-    req: Request,
-) -> ApiResult {
-    workers::upload_in(&state, Scope::Namespace(ns), name, &q, req).await
-}
-
 /// `GET …/dispatch/namespaces/{ns}/scripts/{script_name}`: `{created_on, modified_on,
 /// dispatch_namespace, script: {…, migration_tag}}`.
 pub(crate) async fn get_script(state: AppStateRef, Path((_, ns, name)): NsScriptPath) -> ApiResult {
@@ -180,23 +170,6 @@ pub(crate) async fn get_script(state: AppStateRef, Path((_, ns, name)): NsScript
     }))
 }
 
-/// `DELETE …/dispatch/namespaces/{ns}/scripts/{script_name}?force`.
-pub(crate) async fn delete_script(
-    state: AppStateRef,
-    Path((_, ns, name)): NsScriptPath,
-    q: Params,
-) -> ApiResult {
-    let force = flag(&q, "force");
-    state
-        .store
-        .tx(move |c| {
-            require_namespace(c, &ns)?;
-            scripts::delete(c, &Scope::Namespace(ns.clone()), &name, force)
-        })
-        .await?;
-    ok(Value::Null)
-}
-
 /// `GET …/scripts/{script_name}/bindings`: the bindings, secret values never shown.
 pub(crate) async fn bindings(state: AppStateRef, Path((_, ns, name)): NsScriptPath) -> ApiResult {
     let doc = state
@@ -204,57 +177,6 @@ pub(crate) async fn bindings(state: AppStateRef, Path((_, ns, name)): NsScriptPa
         .tx(move |c| require_script(c, &ns, &name))
         .await?;
     ok(scripts::public_bindings(&doc))
-}
-
-/// `GET …/scripts/{script_name}/content`: the entry-point module, raw.
-pub(crate) async fn get_content(
-    state: AppStateRef,
-    Path((_, ns, name)): NsScriptPath,
-) -> Result<Response, ApiError> {
-    workers::content_in(&state, Scope::Namespace(ns), name).await
-}
-
-/// `PUT …/scripts/{script_name}/content`: new code, same settings.
-pub(crate) async fn put_content(
-    state: AppStateRef,
-    Path((_, ns, name)): NsScriptPath,
-    req: Request,
-) -> ApiResult {
-    workers::put_content_in(&state, Scope::Namespace(ns), name, req).await
-}
-
-/// `GET …/scripts/{script_name}/settings`.
-pub(crate) async fn get_settings(
-    state: AppStateRef,
-    Path((_, ns, name)): NsScriptPath,
-) -> ApiResult {
-    workers::settings_in(&state, Scope::Namespace(ns), name).await
-}
-
-/// `PATCH …/scripts/{script_name}/settings`.
-pub(crate) async fn patch_settings(
-    state: AppStateRef,
-    Path((_, ns, name)): NsScriptPath,
-    req: Request,
-) -> ApiResult {
-    workers::patch_settings_in(&state, Scope::Namespace(ns), name, req).await
-}
-
-/// `GET …/scripts/{script_name}/secrets`.
-pub(crate) async fn list_secrets(
-    state: AppStateRef,
-    Path((_, ns, name)): NsScriptPath,
-) -> ApiResult {
-    workers::list_secrets_in(&state, Scope::Namespace(ns), name).await
-}
-
-/// `PUT …/scripts/{script_name}/secrets`.
-pub(crate) async fn put_secret(
-    state: AppStateRef,
-    Path((_, ns, name)): NsScriptPath,
-    body: Bytes,
-) -> ApiResult {
-    workers::put_secret_in(&state, Scope::Namespace(ns), name, body).await
 }
 
 /// `GET …/scripts/{script_name}/tags`: the tags, an array of strings.

@@ -7,16 +7,17 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Path, Request};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::Response;
 use base64::Engine;
 use rusqlite::Connection;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{AppStateRef, Params, param, sort_by_field};
-use crate::envelope::{ApiError, ApiResult, ok, ok_with_info, paginate, parse_json};
+use super::{AppStateRef, Params, is_multipart, param, sort_by_field};
+use crate::envelope::{ApiError, ApiResult, ok, ok_with_info, paginate, parse_json, raw};
 use crate::ids;
+use crate::state::AppState;
 use crate::store::{KvEntry, docs, kv};
 
 /// Document kind of namespaces.
@@ -89,22 +90,21 @@ fn check_title(title: Option<String>) -> Result<String, ApiError> {
     Ok(title)
 }
 
-fn duplicate_title() -> ApiError {
-    ApiError::bad_request(
-        10014,
-        "a namespace with this account ID and title already exists",
-    )
+/// 400 code 10014 when a namespace other than `except` already has `title`.
+fn ensure_title_free(c: &Connection, title: &str, except: Option<&str>) -> Result<(), ApiError> {
+    let taken = docs::find(c, NS, "title", title)?;
+    if taken.is_some_and(|other| Some(other.as_str()) != except) {
+        return Err(ApiError::bad_request(
+            10014,
+            "a namespace with this account ID and title already exists",
+        ));
+    }
+    Ok(())
 }
 
 /// `GET …/storage/kv/namespaces?page&per_page&order=id|title&direction=asc|desc`.
 pub(crate) async fn list_namespaces(state: AppStateRef, q: Params) -> ApiResult {
-    let mut items: Vec<Value> = state
-        .store
-        .tx(|c| docs::list(c, NS, ""))
-        .await?
-        .into_iter()
-        .map(|(_, d)| d)
-        .collect();
+    let mut items: Vec<Value> = state.store.tx(|c| docs::list(c, NS, "")).await?;
     let descending = param(&q, "direction") == Some("desc");
     match param(&q, "order") {
         Some(field @ ("id" | "title")) => sort_by_field(&mut items, field, descending),
@@ -128,9 +128,7 @@ pub(crate) async fn create_namespace(state: AppStateRef, body: Bytes) -> ApiResu
     let doc = state
         .store
         .tx(move |c| {
-            if docs::find(c, NS, "title", &title)?.is_some() {
-                return Err(duplicate_title());
-            }
+            ensure_title_free(c, &title, None)?;
             if docs::count(c, NS)? >= MAX_NAMESPACES {
                 return Err(ApiError::bad_request(
                     10018,
@@ -166,10 +164,7 @@ pub(crate) async fn rename_namespace(
         .store
         .tx(move |c| {
             let mut doc = require_namespace(c, &id)?;
-            let taken = docs::find(c, NS, "title", &title)?;
-            if taken.is_some_and(|other| other != id) {
-                return Err(duplicate_title());
-            }
+            ensure_title_free(c, &title, Some(&id))?;
             doc["title"] = json!(title);
             docs::put(c, NS, &id, &doc)?;
             Ok(doc)
@@ -294,12 +289,7 @@ pub(crate) async fn put_value(
 ) -> ApiResult {
     let expiration = int_param(&q, "expiration")?;
     let ttl = int_param(&q, "expiration_ttl")?;
-    let is_multipart = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("multipart/form-data"));
-    let (value, metadata) = if is_multipart {
+    let (value, metadata) = if is_multipart(req.headers()) {
         read_multipart_value(req).await?
     } else {
         let body = axum::body::to_bytes(req.into_body(), MAX_VALUE_BYTES + 1)
@@ -369,27 +359,29 @@ async fn read_multipart_value(req: Request) -> Result<(Vec<u8>, Option<Value>), 
     Ok((value, metadata))
 }
 
-/// `GET …/values/{key_name}`: the raw bytes, with an `expiration` header when the key has one.
-pub(crate) async fn get_value(
-    state: AppStateRef,
-    Path((_, id, key)): Path<(String, String, String)>,
-) -> Result<Response, ApiError> {
+/// The live entry under `key` in namespace `id`; 404 code 10009 when there is none.
+async fn read_entry(state: &AppState, id: String, key: String) -> Result<KvEntry, ApiError> {
     let now = state.clock.now();
-    let entry = state
+    state
         .store
         .tx(move |c| {
             require_namespace(c, &id)?;
             kv::get(c, &id, &key, now)?.ok_or_else(key_not_found)
         })
-        .await?;
-    let mut response = (StatusCode::OK, entry.value).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/octet-stream"),
-    );
+        .await
+}
+
+/// `GET …/values/{key_name}`: the raw bytes, with an `expiration` header when the key has one.
+pub(crate) async fn get_value(
+    state: AppStateRef,
+    Path((_, id, key)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    let entry = read_entry(&state, id, key).await?;
+    let mut response = raw("application/octet-stream", entry.value);
     if let Some(at) = entry.expiration {
-        headers.insert("expiration", HeaderValue::from(at));
+        response
+            .headers_mut()
+            .insert("expiration", HeaderValue::from(at));
     }
     Ok(response)
 }
@@ -414,14 +406,7 @@ pub(crate) async fn get_metadata(
     state: AppStateRef,
     Path((_, id, key)): Path<(String, String, String)>,
 ) -> ApiResult {
-    let now = state.clock.now();
-    let entry = state
-        .store
-        .tx(move |c| {
-            require_namespace(c, &id)?;
-            kv::get(c, &id, &key, now)?.ok_or_else(key_not_found)
-        })
-        .await?;
+    let entry = read_entry(&state, id, key).await?;
     ok(entry.metadata.unwrap_or(Value::Null))
 }
 

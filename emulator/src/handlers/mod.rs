@@ -5,6 +5,7 @@ pub(crate) mod admin;
 pub(crate) mod dispatch;
 pub(crate) mod kv;
 pub(crate) mod r2;
+pub(crate) mod script_address;
 pub(crate) mod secrets_store;
 pub(crate) mod workers;
 
@@ -29,6 +30,15 @@ pub(crate) fn param<'a>(q: &'a HashMap<String, String>, name: &str) -> Option<&'
 /// Whether a boolean query parameter is set to true (`?force=true`, `?force=1`, `?force`).
 pub(crate) fn flag(q: &HashMap<String, String>, name: &str) -> bool {
     matches!(param(q, name), Some("true" | "1" | ""))
+}
+
+/// Whether a request body is `multipart/form-data` (the endpoints that also take JSON or raw
+/// bodies decide by this).
+pub(crate) fn is_multipart(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("multipart/form-data"))
 }
 
 /// Sorts JSON objects by a string field, for `order=`/`direction=` query parameters.

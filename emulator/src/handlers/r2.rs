@@ -3,14 +3,14 @@
 
 use axum::body::Bytes;
 use axum::extract::Path;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
 use rusqlite::Connection;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{AppStateRef, Params, param};
-use crate::envelope::{ApiError, ApiResult, ok, ok_with_info, parse_json};
+use crate::envelope::{ApiError, ApiResult, ok, ok_with_info, parse_json, raw};
 use crate::store::{KvEntry, docs, kv};
 
 /// Document kind of buckets; ids are `{jurisdiction}/{name}`.
@@ -60,6 +60,13 @@ fn not_found(name: &str) -> ApiError {
         10006,
         format!("The specified bucket '{name}' does not exist."),
     )
+}
+
+/// A bucket's storage id (`{jurisdiction}/{name}`) and document; 404 code 10006 when missing.
+fn require_bucket(c: &Connection, j: &str, name: &str) -> Result<(String, Value), ApiError> {
+    let id = format!("{j}/{name}");
+    let doc = docs::get(c, BUCKET, &id)?.ok_or_else(|| not_found(name))?;
+    Ok((id, doc))
 }
 
 /// Whether a bucket exists (used by Worker binding validation); `jurisdiction` None = default.
@@ -148,10 +155,7 @@ pub(crate) async fn list(state: AppStateRef, headers: HeaderMap, q: Params) -> A
     let mut buckets: Vec<Value> = state
         .store
         .tx(move |c| docs::list(c, BUCKET, &prefix))
-        .await?
-        .into_iter()
-        .map(|(_, d)| d)
-        .collect();
+        .await?;
     let name_of = |b: &Value| b["name"].as_str().unwrap_or_default().to_owned();
     buckets.sort_by_key(name_of);
     let descending = param(&q, "direction") == Some("desc");
@@ -196,7 +200,7 @@ pub(crate) async fn get(
     let j = jurisdiction(&headers)?;
     let doc = state
         .store
-        .tx(move |c| docs::get(c, BUCKET, &format!("{j}/{name}"))?.ok_or_else(|| not_found(&name)))
+        .tx(move |c| Ok(require_bucket(c, &j, &name)?.1))
         .await?;
     ok(doc)
 }
@@ -215,8 +219,7 @@ pub(crate) async fn patch(
     let doc = state
         .store
         .tx(move |c| {
-            let id = format!("{j}/{name}");
-            let mut doc = docs::get(c, BUCKET, &id)?.ok_or_else(|| not_found(&name))?;
+            let (id, mut doc) = require_bucket(c, &j, &name)?;
             if let Some(class) = class {
                 if !STORAGE_CLASSES.contains(&class.as_str()) {
                     return Err(ApiError::bad_request(
@@ -243,8 +246,7 @@ pub(crate) async fn delete(
     state
         .store
         .tx(move |c| {
-            let id = format!("{j}/{name}");
-            docs::get(c, BUCKET, &id)?.ok_or_else(|| not_found(&name))?;
+            let (id, _) = require_bucket(c, &j, &name)?;
             if kv::count(c, &objects_of(&id))? > 0 {
                 return Err(ApiError::conflict(
                     10008,
@@ -311,8 +313,7 @@ pub(crate) async fn put_object(
     state
         .store
         .tx(move |c| {
-            let id = format!("{j}/{name}");
-            docs::get(c, BUCKET, &id)?.ok_or_else(|| not_found(&name))?;
+            let (id, _) = require_bucket(c, &j, &name)?;
             kv::put(
                 c,
                 &objects_of(&id),
@@ -338,8 +339,7 @@ pub(crate) async fn get_object(
     let entry = state
         .store
         .tx(move |c| {
-            let id = format!("{j}/{name}");
-            docs::get(c, BUCKET, &id)?.ok_or_else(|| not_found(&name))?;
+            let (id, _) = require_bucket(c, &j, &name)?;
             kv::get(c, &objects_of(&id), &key, i64::MIN)?.ok_or_else(|| no_such_key(&key))
         })
         .await?;
@@ -349,11 +349,7 @@ pub(crate) async fn get_object(
         .and_then(|m| m["http_metadata"]["contentType"].as_str())
         .unwrap_or("application/octet-stream")
         .to_owned();
-    let mut r = (StatusCode::OK, entry.value).into_response();
-    if let Ok(v) = HeaderValue::from_str(&content_type) {
-        r.headers_mut().insert(header::CONTENT_TYPE, v);
-    }
-    Ok(r)
+    Ok(raw(&content_type, entry.value))
 }
 
 /// `DELETE …/r2/buckets/{bucket_name}/objects/{key}` (deleting a missing key succeeds).
@@ -366,8 +362,7 @@ pub(crate) async fn delete_object(
     state
         .store
         .tx(move |c| {
-            let id = format!("{j}/{name}");
-            docs::get(c, BUCKET, &id)?.ok_or_else(|| not_found(&name))?;
+            let (id, _) = require_bucket(c, &j, &name)?;
             kv::delete(c, &objects_of(&id), &key)
         })
         .await?;

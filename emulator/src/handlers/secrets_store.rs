@@ -45,11 +45,19 @@ fn require_store(c: &Connection, id: &str) -> Result<Value, ApiError> {
     docs::get(c, STORE, id)?.ok_or_else(|| store_not_found(id))
 }
 
+/// The document id of secret `id` of `store`: secrets are listed by their `{store}/` prefix.
+fn secret_doc_id(store: &str, id: &str) -> String {
+    format!("{store}/{id}")
+}
+
+/// A secret of a store: 404 code 1001 for an unknown store, 1002 for an unknown secret.
+fn require_secret(c: &Connection, store: &str, id: &str) -> Result<Value, ApiError> {
+    require_store(c, store)?;
+    docs::get(c, SECRET, &secret_doc_id(store, id))?.ok_or_else(|| secret_not_found(id))
+}
+
 fn secrets_of(c: &Connection, store: &str) -> Result<Vec<Value>, ApiError> {
-    Ok(docs::list(c, SECRET, &format!("{store}/"))?
-        .into_iter()
-        .map(|(_, d)| d)
-        .collect())
+    docs::list(c, SECRET, &format!("{store}/"))
 }
 
 /// Whether `store` holds a secret named `name` (used by Worker binding validation).
@@ -172,7 +180,7 @@ pub(crate) async fn create_store(state: AppStateRef, body: Bytes) -> ApiResult {
             let existing = docs::list(c, STORE, "")?;
             let mut out = Vec::new();
             for name in names {
-                let taken = existing.iter().any(|(_, d)| d["name"] == name.as_str())
+                let taken = existing.iter().any(|d| d["name"] == name.as_str())
                     || out.iter().any(|d: &Value| d["name"] == name.as_str());
                 if taken {
                     return Err(ApiError::conflict(1003, format!("store_already_exists: a store named '{name}' already exists")));
@@ -194,13 +202,7 @@ pub(crate) async fn create_store(state: AppStateRef, body: Bytes) -> ApiResult {
 
 /// `GET …/secrets_store/stores?page&per_page&order&direction`.
 pub(crate) async fn list_stores(state: AppStateRef, q: Params) -> ApiResult {
-    let items: Vec<Value> = state
-        .store
-        .tx(|c| docs::list(c, STORE, ""))
-        .await?
-        .into_iter()
-        .map(|(_, d)| d)
-        .collect();
+    let items = state.store.tx(|c| docs::list(c, STORE, "")).await?;
     sorted_page(items, &q, &["name", "created", "modified"])
 }
 
@@ -231,7 +233,7 @@ pub(crate) async fn delete_store(
                 ));
             }
             for s in secrets {
-                docs::delete(c, SECRET, &format!("{id}/{}", s["id"].as_str().unwrap_or("")))?;
+                docs::delete(c, SECRET, &secret_doc_id(&id, s["id"].as_str().unwrap_or("")))?;
             }
             docs::delete(c, STORE, &id)
         })
@@ -299,7 +301,7 @@ pub(crate) async fn create_secrets(
                 if !comment.is_null() {
                     doc["comment"] = comment;
                 }
-                docs::put(c, SECRET, &format!("{store}/{id}"), &doc)?;
+                docs::put(c, SECRET, &secret_doc_id(&store, &id), &doc)?;
                 out.push(doc);
             }
             Ok(out)
@@ -342,10 +344,7 @@ pub(crate) async fn get_secret(
 ) -> ApiResult {
     let doc = state
         .store
-        .tx(move |c| {
-            require_store(c, &store)?;
-            docs::get(c, SECRET, &format!("{store}/{id}"))?.ok_or_else(|| secret_not_found(&id))
-        })
+        .tx(move |c| require_secret(c, &store, &id))
         .await?;
     ok(secret_view(&doc))
 }
@@ -361,9 +360,7 @@ pub(crate) async fn patch_secret(
     let doc = state
         .store
         .tx(move |c| {
-            require_store(c, &store)?;
-            let key = format!("{store}/{id}");
-            let mut doc = docs::get(c, SECRET, &key)?.ok_or_else(|| secret_not_found(&id))?;
+            let mut doc = require_secret(c, &store, &id)?;
             if let Some(name) = patch.get("name")
                 && *name != doc["name"]
             {
@@ -386,7 +383,7 @@ pub(crate) async fn patch_secret(
                 doc["comment"] = comment.clone();
             }
             doc["modified"] = json!(now);
-            docs::put(c, SECRET, &key, &doc)?;
+            docs::put(c, SECRET, &secret_doc_id(&store, &id), &doc)?;
             Ok(doc)
         })
         .await?;
@@ -406,8 +403,7 @@ pub(crate) async fn duplicate_secret(
     let doc = state
         .store
         .tx(move |c| {
-            require_store(c, &store)?;
-            let source = docs::get(c, SECRET, &format!("{store}/{id}"))?.ok_or_else(|| secret_not_found(&id))?;
+            let source = require_secret(c, &store, &id)?;
             if secrets_of(c, &store)?.iter().any(|d| d["name"] == name.as_str()) {
                 return Err(ApiError::conflict(
                     1005,
@@ -426,7 +422,7 @@ pub(crate) async fn duplicate_secret(
             if !body["comment"].is_null() {
                 doc["comment"] = body["comment"].clone();
             }
-            docs::put(c, SECRET, &format!("{store}/{new_id}"), &doc)?;
+            docs::put(c, SECRET, &secret_doc_id(&store, &new_id), &doc)?;
             Ok(doc)
         })
         .await?;
@@ -442,7 +438,7 @@ pub(crate) async fn delete_secret(
         .store
         .tx(move |c| {
             require_store(c, &store)?;
-            if !docs::delete(c, SECRET, &format!("{store}/{id}"))? {
+            if !docs::delete(c, SECRET, &secret_doc_id(&store, &id))? {
                 return Err(secret_not_found(&id));
             }
             Ok(())
@@ -463,12 +459,12 @@ pub(crate) async fn delete_secrets(
         .tx(move |c| {
             require_store(c, &store)?;
             for id in &ids {
-                if docs::get(c, SECRET, &format!("{store}/{id}"))?.is_none() {
+                if docs::get(c, SECRET, &secret_doc_id(&store, id))?.is_none() {
                     return Err(secret_not_found(id));
                 }
             }
             for id in &ids {
-                docs::delete(c, SECRET, &format!("{store}/{id}"))?;
+                docs::delete(c, SECRET, &secret_doc_id(&store, id))?;
             }
             Ok(())
         })

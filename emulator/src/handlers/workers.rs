@@ -4,12 +4,12 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, Request};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::{Map, Value, json};
 
-use super::{AppStateRef, Params, flag, param};
-use crate::envelope::{ApiError, ApiResult, ok, ok_with_info, paginate, parse_json};
+use super::script_address::ScriptAddress;
+use super::{AppStateRef, Params, flag, is_multipart, param};
+use crate::envelope::{ApiError, ApiResult, ok, ok_with_info, paginate, parse_json, raw};
 use crate::scripts::{self, Scope, UploadContext};
 use crate::state::AppState;
 use crate::store::{docs, parts};
@@ -18,6 +18,37 @@ use crate::store::{docs, parts};
 const SUBDOMAIN: (&str, &str) = ("account_subdomain", "account");
 
 type ScriptPath = Path<(String, String)>;
+
+/// Checks that the dispatch namespace of `scope` exists (404 code 10007 otherwise); the account
+/// always does.
+fn require_scope(c: &rusqlite::Connection, scope: &Scope) -> Result<(), ApiError> {
+    if let Scope::Namespace(ns) = scope {
+        super::dispatch::require_namespace(c, ns)?;
+    }
+    Ok(())
+}
+
+/// The stored document of script `name` in `scope`; 404 when there is none.
+async fn require_script(state: &AppState, scope: Scope, name: String) -> Result<Value, ApiError> {
+    state
+        .store
+        .tx(move |c| scripts::require(c, &scope, &name))
+        .await
+}
+
+/// Applies a settings patch to script `name` in `scope`, answering the updated document.
+async fn patch_script(
+    state: &AppState,
+    scope: Scope,
+    name: String,
+    patch: Map<String, Value>,
+) -> Result<Value, ApiError> {
+    let now = state.clock.rfc3339();
+    state
+        .store
+        .tx(move |c| scripts::patch_settings(c, &scope, &name, &patch, &now))
+        .await
+}
 
 /// `GET …/workers/scripts`: every account script.
 pub(crate) async fn list(state: AppStateRef) -> ApiResult {
@@ -28,33 +59,21 @@ pub(crate) async fn list(state: AppStateRef) -> ApiResult {
     ok(Value::Array(all.iter().map(scripts::view).collect()))
 }
 
-/// `PUT …/workers/scripts/{script_name}`: a multipart upload (metadata + modules).
+/// `PUT …/scripts/{script_name}`: a multipart upload (metadata + modules), into the account or
+/// a dispatch namespace.
 pub(crate) async fn upload(
     state: AppStateRef,
-    Path((_, name)): ScriptPath,
+    ScriptAddress { scope, name }: ScriptAddress,
     q: Params,
     req: Request,
 ) -> ApiResult {
-    upload_in(&state, Scope::Account, name, &q, req).await
-}
-
-/// An upload into `scope` (shared with dispatch namespaces).
-pub(crate) async fn upload_in(
-    state: &AppState,
-    scope: Scope,
-    name: String,
-    q: &std::collections::HashMap<String, String>,
-    req: Request,
-) -> ApiResult {
     let upload = scripts::read_upload(req, "metadata").await?;
-    let strict = param(q, "bindings_inherit") == Some("strict");
+    let strict = param(&q, "bindings_inherit") == Some("strict");
     let now = state.clock.rfc3339();
     let doc = state
         .store
         .tx(move |c| {
-            if let Scope::Namespace(ns) = &scope {
-                super::dispatch::require_namespace(c, ns)?;
-            }
+            require_scope(c, &scope)?;
             let ctx = UploadContext {
                 scope: &scope,
                 name: &name,
@@ -72,20 +91,11 @@ pub(crate) async fn download(
     state: AppStateRef,
     Path((_, name)): ScriptPath,
 ) -> Result<Response, ApiError> {
-    download_in(&state, Scope::Account, name).await
-}
-
-/// Downloads the code of a script in `scope`.
-pub(crate) async fn download_in(
-    state: &AppState,
-    scope: Scope,
-    name: String,
-) -> Result<Response, ApiError> {
     let all = state
         .store
         .tx(move |c| {
-            scripts::require(c, &scope, &name)?;
-            parts::all(c, &scope.id(&name))
+            scripts::require(c, &Scope::Account, &name)?;
+            parts::all(c, &Scope::Account.id(&name))
         })
         .await?;
     if let [only] = all.as_slice() {
@@ -111,27 +121,11 @@ pub(crate) async fn download_in(
     ))
 }
 
-fn raw(content_type: &str, data: Vec<u8>) -> Response {
-    let mut r = (StatusCode::OK, data).into_response();
-    if let Ok(v) = HeaderValue::from_str(content_type) {
-        r.headers_mut().insert(header::CONTENT_TYPE, v);
-    }
-    r
-}
-
-/// `GET …/content/v2`: the entry-point module, raw.
+/// `GET …/content/v2` (account) or `GET …/content` (dispatch namespace): the entry-point module,
+/// raw.
 pub(crate) async fn get_content(
     state: AppStateRef,
-    Path((_, name)): ScriptPath,
-) -> Result<Response, ApiError> {
-    content_in(&state, Scope::Account, name).await
-}
-
-/// The entry-point module of a script in `scope`, raw.
-pub(crate) async fn content_in(
-    state: &AppState,
-    scope: Scope,
-    name: String,
+    ScriptAddress { scope, name }: ScriptAddress,
 ) -> Result<Response, ApiError> {
     let part = state
         .store
@@ -143,17 +137,7 @@ pub(crate) async fn content_in(
 /// `PUT …/content`: new code (multipart: `metadata` + modules), same settings.
 pub(crate) async fn put_content(
     state: AppStateRef,
-    Path((_, name)): ScriptPath,
-    req: Request,
-) -> ApiResult {
-    put_content_in(&state, Scope::Account, name, req).await
-}
-
-/// Replaces the code of a script in `scope`.
-pub(crate) async fn put_content_in(
-    state: &AppState,
-    scope: Scope,
-    name: String,
+    ScriptAddress { scope, name }: ScriptAddress,
     req: Request,
 ) -> ApiResult {
     let upload = scripts::read_upload(req, "metadata").await?;
@@ -166,41 +150,21 @@ pub(crate) async fn put_content_in(
 }
 
 /// `GET …/settings`: bindings (secret values never shown), compatibility, tags, …
-pub(crate) async fn get_settings(state: AppStateRef, Path((_, name)): ScriptPath) -> ApiResult {
-    settings_in(&state, Scope::Account, name).await
-}
-
-/// The settings of a script in `scope`.
-pub(crate) async fn settings_in(state: &AppState, scope: Scope, name: String) -> ApiResult {
-    let doc = state
-        .store
-        .tx(move |c| scripts::require(c, &scope, &name))
-        .await?;
+pub(crate) async fn get_settings(
+    state: AppStateRef,
+    ScriptAddress { scope, name }: ScriptAddress,
+) -> ApiResult {
+    let doc = require_script(&state, scope, name).await?;
     ok(scripts::settings(&doc))
 }
 
 /// `PATCH …/settings`: multipart with a `settings` JSON part (a JSON body is accepted too).
 pub(crate) async fn patch_settings(
     state: AppStateRef,
-    Path((_, name)): ScriptPath,
+    ScriptAddress { scope, name }: ScriptAddress,
     req: Request,
 ) -> ApiResult {
-    patch_settings_in(&state, Scope::Account, name, req).await
-}
-
-/// Patches the settings of a script in `scope`.
-pub(crate) async fn patch_settings_in(
-    state: &AppState,
-    scope: Scope,
-    name: String,
-    req: Request,
-) -> ApiResult {
-    let is_multipart = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("multipart/form-data"));
-    let patch: Map<String, Value> = if is_multipart {
+    let patch: Map<String, Value> = if is_multipart(req.headers()) {
         scripts::read_upload(req, "settings").await?.metadata
     } else {
         let body = axum::body::to_bytes(req.into_body(), scripts::MAX_SCRIPT_BYTES)
@@ -208,11 +172,7 @@ pub(crate) async fn patch_settings_in(
             .map_err(|_| ApiError::bad_request(10027, "settings body too large"))?;
         parse_json(&body, 10006, "Worker settings")?
     };
-    let now = state.clock.rfc3339();
-    let doc = state
-        .store
-        .tx(move |c| scripts::patch_settings(c, &scope, &name, &patch, &now))
-        .await?;
+    let doc = patch_script(&state, scope, name, patch).await?;
     ok(scripts::settings(&doc))
 }
 
@@ -221,10 +181,7 @@ pub(crate) async fn get_script_settings(
     state: AppStateRef,
     Path((_, name)): ScriptPath,
 ) -> ApiResult {
-    let doc = state
-        .store
-        .tx(move |c| scripts::require(c, &Scope::Account, &name))
-        .await?;
+    let doc = require_script(&state, Scope::Account, name).await?;
     ok(scripts::script_settings(&doc))
 }
 
@@ -244,34 +201,30 @@ pub(crate) async fn patch_script_settings(
             )
         })
         .collect();
-    let now = state.clock.rfc3339();
-    let doc = state
-        .store
-        .tx(move |c| scripts::patch_settings(c, &Scope::Account, &name, &allowed, &now))
-        .await?;
+    let doc = patch_script(&state, Scope::Account, name, allowed).await?;
     ok(scripts::script_settings(&doc))
 }
 
-/// `DELETE …/workers/scripts/{script_name}?force`.
+/// `DELETE …/scripts/{script_name}?force`, in the account or a dispatch namespace.
 pub(crate) async fn delete(
     state: AppStateRef,
-    Path((_, name)): ScriptPath,
+    ScriptAddress { scope, name }: ScriptAddress,
     q: Params,
 ) -> ApiResult {
     let force = flag(&q, "force");
     state
         .store
-        .tx(move |c| scripts::delete(c, &Scope::Account, &name, force))
+        .tx(move |c| {
+            require_scope(c, &scope)?;
+            scripts::delete(c, &scope, &name, force)
+        })
         .await?;
     ok(Value::Null)
 }
 
 /// `GET …/deployments`: the current deployment, 100% on the latest upload.
 pub(crate) async fn deployments(state: AppStateRef, Path((_, name)): ScriptPath) -> ApiResult {
-    let doc = state
-        .store
-        .tx(move |c| scripts::require(c, &Scope::Account, &name))
-        .await?;
+    let doc = require_script(&state, Scope::Account, name).await?;
     ok(json!({"deployments": [{
         "id": doc["deployment_id"],
         "source": "api",
@@ -360,10 +313,7 @@ pub(crate) async fn get_script_subdomain(
     state: AppStateRef,
     Path((_, name)): ScriptPath,
 ) -> ApiResult {
-    let doc = state
-        .store
-        .tx(move |c| scripts::require(c, &Scope::Account, &name))
-        .await?;
+    let doc = require_script(&state, Scope::Account, name).await?;
     ok(doc["subdomain"].clone())
 }
 
@@ -414,33 +364,18 @@ fn set_subdomain(
 }
 
 /// `GET …/secrets`: `[{name, type}]`.
-pub(crate) async fn list_secrets(state: AppStateRef, Path((_, name)): ScriptPath) -> ApiResult {
-    list_secrets_in(&state, Scope::Account, name).await
-}
-
-/// The secrets of a script in `scope`.
-pub(crate) async fn list_secrets_in(state: &AppState, scope: Scope, name: String) -> ApiResult {
-    let doc = state
-        .store
-        .tx(move |c| scripts::require(c, &scope, &name))
-        .await?;
+pub(crate) async fn list_secrets(
+    state: AppStateRef,
+    ScriptAddress { scope, name }: ScriptAddress,
+) -> ApiResult {
+    let doc = require_script(&state, scope, name).await?;
     ok(Value::Array(scripts::secrets(&doc)))
 }
 
 /// `PUT …/secrets` with `{name, text, type: "secret_text"}`.
 pub(crate) async fn put_secret(
     state: AppStateRef,
-    Path((_, name)): ScriptPath,
-    body: Bytes,
-) -> ApiResult {
-    put_secret_in(&state, Scope::Account, name, body).await
-}
-
-/// Adds a secret to a script in `scope`.
-pub(crate) async fn put_secret_in(
-    state: &AppState,
-    scope: Scope,
-    name: String,
+    ScriptAddress { scope, name }: ScriptAddress,
     body: Bytes,
 ) -> ApiResult {
     let body: Value = parse_json(&body, 10001, "Worker secret")?;
@@ -456,10 +391,7 @@ pub(crate) async fn get_secret(
     state: AppStateRef,
     Path((_, name, secret)): Path<(String, String, String)>,
 ) -> ApiResult {
-    let doc = state
-        .store
-        .tx(move |c| scripts::require(c, &Scope::Account, &name))
-        .await?;
+    let doc = require_script(&state, Scope::Account, name).await?;
     scripts::secrets(&doc)
         .into_iter()
         .find(|s| s["name"] == secret.as_str())
@@ -529,10 +461,7 @@ pub(crate) async fn durable_objects(state: AppStateRef, Path((_, id)): ScriptPat
 
 /// `GET …/usage-model`: `{usage_model}`.
 pub(crate) async fn get_usage_model(state: AppStateRef, Path((_, name)): ScriptPath) -> ApiResult {
-    let doc = state
-        .store
-        .tx(move |c| scripts::require(c, &Scope::Account, &name))
-        .await?;
+    let doc = require_script(&state, Scope::Account, name).await?;
     ok(json!({"usage_model": doc["usage_model"]}))
 }
 
@@ -553,20 +482,13 @@ pub(crate) async fn put_usage_model(
     let patch: Map<String, Value> = [("usage_model".to_owned(), json!(model))]
         .into_iter()
         .collect();
-    let now = state.clock.rfc3339();
-    let doc = state
-        .store
-        .tx(move |c| scripts::patch_settings(c, &Scope::Account, &name, &patch, &now))
-        .await?;
+    let doc = patch_script(&state, Scope::Account, name, patch).await?;
     ok(json!({"usage_model": doc["usage_model"]}))
 }
 
 /// `GET …/schedules`: the cron triggers, `{schedules: [{cron, created_on, modified_on}]}`.
 pub(crate) async fn get_schedules(state: AppStateRef, Path((_, name)): ScriptPath) -> ApiResult {
-    let doc = state
-        .store
-        .tx(move |c| scripts::require(c, &Scope::Account, &name))
-        .await?;
+    let doc = require_script(&state, Scope::Account, name).await?;
     let schedules = if doc["schedules"].is_array() {
         doc["schedules"].clone()
     } else {
@@ -612,10 +534,7 @@ pub(crate) async fn list_versions(
     Path((_, name)): ScriptPath,
     q: Params,
 ) -> ApiResult {
-    let doc = state
-        .store
-        .tx(move |c| scripts::require(c, &Scope::Account, &name))
-        .await?;
+    let doc = require_script(&state, Scope::Account, name).await?;
     let mut items: Vec<Value> = doc["versions"]
         .as_array()
         .cloned()
@@ -633,10 +552,7 @@ pub(crate) async fn get_version(
     state: AppStateRef,
     Path((_, name, version)): Path<(String, String, String)>,
 ) -> ApiResult {
-    let doc = state
-        .store
-        .tx(move |c| scripts::require(c, &Scope::Account, &name))
-        .await?;
+    let doc = require_script(&state, Scope::Account, name).await?;
     doc["versions"]
         .as_array()
         .into_iter()
