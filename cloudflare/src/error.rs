@@ -157,36 +157,18 @@ impl Error {
 
     /// Converts into the engine's error, adding which resource and which step failed.
     pub fn context(self, what: &str, action: &str) -> ProviderError {
-        match self {
-            Error::Api {
-                method,
-                path,
-                status,
-                codes,
-                message,
-                ..
-            } => {
-                let advice = advice_for_status(status);
-                ProviderError::Api {
-                    method,
-                    path,
-                    status,
-                    codes,
-                    message: format!("{message} (while {action} {what}; {advice})"),
-                }
+        let advice = self.advice();
+        let mut err = ProviderError::from(self);
+        match &mut err {
+            ProviderError::Api { message, .. } | ProviderError::Transport { message, .. } => {
+                *message = format!("{message} (while {action} {what}; {advice})");
             }
-            Error::Transport {
-                target, message, ..
-            } => ProviderError::Transport {
-                target,
-                message: format!(
-                    "{message} (while {action} {what}; check the network and the API base URL, then deploy again)"
-                ),
-            },
-            other => ProviderError::Local {
-                message: format!("{what}: {action} failed: {other}"),
-            },
+            ProviderError::Local { message } => {
+                *message = format!("{what}: {action} failed: {message}");
+            }
+            ProviderError::AlreadyExists { .. } | ProviderError::NotFound { .. } => {}
         }
+        err
     }
 }
 

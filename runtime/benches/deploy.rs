@@ -86,6 +86,18 @@ async fn provider(emulator: &Emulator) -> Arc<dyn Provider> {
     ))
 }
 
+/// An emulator, a provider connected to it and a state directory, all in one temporary
+/// directory, removed when the returned `TempDir` is dropped.
+async fn start() -> (tempfile::TempDir, Emulator, Arc<dyn Provider>, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let emulator = Emulator::start(Config::new(tmp.path().join("emulator")))
+        .await
+        .unwrap();
+    let provider = provider(&emulator).await;
+    let state = tmp.path().join("state");
+    (tmp, emulator, provider, state)
+}
+
 fn session(stack: Stack, provider: &Arc<dyn Provider>, state: &Path, stage: &str) -> Session {
     let options = SessionOptions::new(stage)
         .state_dir(state)
@@ -94,12 +106,7 @@ fn session(stack: Stack, provider: &Arc<dyn Provider>, state: &Path, stage: &str
 }
 
 async fn deploy_bench() {
-    let tmp = tempfile::tempdir().unwrap();
-    let emulator = Emulator::start(Config::new(tmp.path().join("emulator")))
-        .await
-        .unwrap();
-    let provider = provider(&emulator).await;
-    let state = tmp.path().join("state");
+    let (_tmp, emulator, provider, state) = start().await;
 
     // Calibrate: the requests one namespace and one chained Worker cost, without latency.
     let one_kv = Stack::new("calib", root()).with(kv("kv-0".into()));
@@ -160,12 +167,7 @@ async fn deploy_bench() {
 }
 
 async fn plan_bench() {
-    let tmp = tempfile::tempdir().unwrap();
-    let emulator = Emulator::start(Config::new(tmp.path().join("emulator")))
-        .await
-        .unwrap();
-    let provider = provider(&emulator).await;
-    let state = tmp.path().join("state");
+    let (_tmp, emulator, provider, state) = start().await;
     let stack = generated("plan", 500, 10);
     // State that matches the stack, written directly: what a deploy would have recorded.
     let store = StateStore::new(&state, "plan", "bench");

@@ -229,17 +229,6 @@ fn dependencies(resource: &Resource) -> Vec<String> {
         .collect()
 }
 
-fn provider_error(
-    resource_id: &str,
-    kind: athanor_core::Kind,
-) -> impl Fn(athanor_core::ProviderError) -> Error {
-    move |source| Error::Provider {
-        id: resource_id.to_owned(),
-        kind,
-        source: Box::new(source),
-    }
-}
-
 async fn run_action(
     ctx: &Context<'_>,
     resource: &Resource,
@@ -249,7 +238,7 @@ async fn run_action(
     desired: &Desired<'_>,
     dep_digests: &BTreeMap<String, String>,
 ) -> Result<Output> {
-    let perr = provider_error(&resource.id, resource.kind());
+    let perr = Error::provider(&resource.id, resource.kind());
     let sealed = seal(ctx, resource, desired.secrets)?;
     let new_record = |status: Status, output: Option<Output>, superseded: Vec<Instance>| Record {
         schema_version: SCHEMA_VERSION,
@@ -276,17 +265,10 @@ async fn run_action(
             unreachable!("apply_one handles {action} elsewhere")
         }
         Action::Update => {
-            let record = record.expect("an updated resource has a record");
-            let previous = record
-                .output
-                .as_ref()
+            let existing = record
+                .expect("an updated resource has a record")
+                .existing()
                 .expect("an updated resource has an output");
-            let existing = Existing {
-                id: &resource.id,
-                props: &record.props,
-                output: previous,
-                delete: record.delete,
-            };
             let output = ctx
                 .provider
                 .update(desired, existing)
@@ -299,60 +281,52 @@ async fn run_action(
             .await?;
             Ok(output)
         }
-        Action::Create => {
-            write_record(
-                ctx.store,
-                new_record(Status::Creating, None, carried.clone()),
-            )
-            .await?;
-            let output = ctx.provider.create(desired).await.map_err(&perr)?;
-            write_record(
-                ctx.store,
-                new_record(Status::Created, Some(output.clone()), carried),
-            )
-            .await?;
-            Ok(output)
-        }
+        Action::Create => create_recorded(ctx, desired, &perr, &new_record, carried).await,
         Action::Replace => {
             let record = record.expect("a replaced resource has a record");
-            let previous = record
-                .output
-                .as_ref()
+            let existing = record
+                .existing()
                 .expect("a replaced resource has an output");
             let mut superseded = carried;
             if step.delete_first {
                 if record.delete {
-                    let existing = Existing {
-                        id: &resource.id,
-                        props: &record.props,
-                        output: previous,
-                        delete: record.delete,
-                    };
                     ctx.provider.delete(existing).await.map_err(&perr)?;
                 }
             } else {
                 superseded.push(Instance {
                     name: record.name.clone(),
                     props: record.props.clone(),
-                    output: previous.clone(),
+                    output: existing.output.clone(),
                     delete: record.delete,
                     dependencies: record.dependencies.clone(),
                 });
             }
-            write_record(
-                ctx.store,
-                new_record(Status::Creating, None, superseded.clone()),
-            )
-            .await?;
-            let output = ctx.provider.create(desired).await.map_err(&perr)?;
-            write_record(
-                ctx.store,
-                new_record(Status::Created, Some(output.clone()), superseded),
-            )
-            .await?;
-            Ok(output)
+            create_recorded(ctx, desired, &perr, &new_record, superseded).await
         }
     }
+}
+
+/// Creates the resource between two writes of its record: `creating` first, so that an
+/// interrupted run finds it and adopts what the create made, then `created` with the output.
+async fn create_recorded(
+    ctx: &Context<'_>,
+    desired: &Desired<'_>,
+    perr: &impl Fn(athanor_core::ProviderError) -> Error,
+    new_record: &impl Fn(Status, Option<Output>, Vec<Instance>) -> Record,
+    superseded: Vec<Instance>,
+) -> Result<Output> {
+    write_record(
+        ctx.store,
+        new_record(Status::Creating, None, superseded.clone()),
+    )
+    .await?;
+    let output = ctx.provider.create(desired).await.map_err(perr)?;
+    write_record(
+        ctx.store,
+        new_record(Status::Created, Some(output.clone()), superseded),
+    )
+    .await?;
+    Ok(output)
 }
 
 fn seal(
@@ -416,11 +390,7 @@ async fn delete_leftovers(ctx: &Context<'_>, plan: &Plan) -> Result<()> {
             leftovers.push(Leftover {
                 id: record.id.clone(),
                 kind: inst.output.kind(),
-                action: if inst.delete {
-                    Action::Delete
-                } else {
-                    Action::Forget
-                },
+                action: Action::for_instance(inst),
                 name: inst.name.clone(),
                 props: inst.props.clone(),
                 output: Some(inst.output.clone()),
@@ -463,7 +433,7 @@ async fn delete_leftovers(ctx: &Context<'_>, plan: &Plan) -> Result<()> {
                     ctx.provider
                         .delete(existing)
                         .await
-                        .map_err(provider_error(&left.id, left.kind))?;
+                        .map_err(Error::provider(&left.id, left.kind))?;
                 }
                 match &left.instance {
                     None => remove_record(ctx.store, &left.id).await,

@@ -76,20 +76,11 @@ pub async fn destroy(
                 action,
             });
             let result: Result<()> = async {
-                if let (Action::Delete, Some(output)) = (action, &record.output) {
+                if let (Action::Delete, Some(existing)) = (action, record.existing()) {
                     provider
-                        .delete(Existing {
-                            id: &record.id,
-                            props: &record.props,
-                            output,
-                            delete: true,
-                        })
+                        .delete(existing)
                         .await
-                        .map_err(|source| Error::Provider {
-                            id: record.id.clone(),
-                            kind: record.kind,
-                            source: Box::new(source),
-                        })?;
+                        .map_err(Error::provider(&record.id, record.kind))?;
                 }
                 remove_record(store, &record.id).await
             }
@@ -155,9 +146,8 @@ async fn delete_instance(
             delete: true,
         })
         .await
-        .map_err(|source| Error::Provider {
-            id: format!("{id} (replaced instance {})", old.name),
-            kind: old.output.kind(),
-            source: Box::new(source),
-        })
+        .map_err(Error::provider(
+            &format!("{id} (replaced instance {})", old.name),
+            old.output.kind(),
+        ))
 }

@@ -212,6 +212,16 @@ impl Error {
             source,
         }
     }
+
+    /// Wraps a provider's failure on the resource `id` of `kind` (for `map_err`), so every
+    /// provider error names the resource it concerns.
+    pub(crate) fn provider(id: &str, kind: Kind) -> impl Fn(ProviderError) -> Self {
+        move |source| Error::Provider {
+            id: id.to_owned(),
+            kind,
+            source: Box::new(source),
+        }
+    }
 }
 
 /// The runtime's result type.

@@ -17,7 +17,7 @@ use athanor_core::{Kind, Output, Stack};
 use crate::diff::{self, Change};
 use crate::error::Result;
 use crate::graph::Graph;
-use crate::state::{Digests, Snapshot, Status};
+use crate::state::{Digests, Instance, Snapshot, Status};
 
 /// What a deploy does to one resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -46,6 +46,16 @@ impl Action {
             Action::Replace => "replace",
             Action::Delete => "delete",
             Action::Forget => "forget",
+        }
+    }
+
+    /// What becomes of a replaced instance: deleted, or only forgotten when it was declared
+    /// with `delete: false`.
+    pub(crate) fn for_instance(instance: &Instance) -> Action {
+        if instance.delete {
+            Action::Delete
+        } else {
+            Action::Forget
         }
     }
 
@@ -437,11 +447,7 @@ fn deletions(stack: &Stack, state: &Snapshot, inputs: &Inputs) -> Result<Vec<Ste
             steps.push(Step {
                 id: rec.id.clone(),
                 kind: old.output.kind(),
-                action: if old.delete {
-                    Action::Delete
-                } else {
-                    Action::Forget
-                },
+                action: Action::for_instance(old),
                 name: old.name.clone(),
                 changes: Vec::new(),
                 adopt: false,

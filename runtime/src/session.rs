@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use secrecy::SecretString;
 
-use athanor_core::provider::{Desired, Existing};
+use athanor_core::provider::Desired;
 use athanor_core::{Output, Provider, Stack};
 
 use crate::apply::{self, Context};
@@ -284,34 +284,20 @@ impl Session {
                 .provider
                 .fingerprint(&desired)
                 .await
-                .map_err(|source| Error::Provider {
-                    id: resource.id.clone(),
-                    kind: resource.kind(),
-                    source: Box::new(source),
-                })?;
+                .map_err(Error::provider(&resource.id, resource.kind()))?;
             inputs.fingerprints.insert(resource.id.clone(), fingerprint);
         }
         if self.options.refresh {
             let mut live = std::collections::BTreeMap::new();
             for record in state.records.values() {
-                let Some(output) = &record.output else {
+                let Some(existing) = record.existing() else {
                     continue;
                 };
-                let existing = Existing {
-                    id: &record.id,
-                    props: &record.props,
-                    output,
-                    delete: record.delete,
-                };
-                let read =
-                    self.provider
-                        .read(existing)
-                        .await
-                        .map_err(|source| Error::Provider {
-                            id: record.id.clone(),
-                            kind: record.kind,
-                            source: Box::new(source),
-                        })?;
+                let read = self
+                    .provider
+                    .read(existing)
+                    .await
+                    .map_err(Error::provider(&record.id, record.kind))?;
                 live.insert(record.id.clone(), read);
             }
             inputs.live = Some(live);

@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
+use athanor_core::provider::Existing;
 use athanor_core::{Kind, Output, Props};
 
 use crate::error::{Error, Result};
@@ -121,6 +122,19 @@ pub struct Record {
     /// Replaced instances still to delete.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub superseded: Vec<Instance>,
+}
+
+impl Record {
+    /// The recorded resource as a provider sees it; `None` while it has no output (`creating`).
+    pub fn existing(&self) -> Option<Existing<'_>> {
+        let output = self.output.as_ref()?;
+        Some(Existing {
+            id: &self.id,
+            props: &self.props,
+            output,
+            delete: self.delete,
+        })
+    }
 }
 
 /// Everything in the state of one stage.

@@ -7,7 +7,7 @@ use athanor_core::{Kind, Output, ProviderError};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{describe, wrong_kind};
+use super::{delete_if_exists, describe, may_adopt, read_if_exists, wrong_kind};
 use crate::client::{Client, Request};
 
 #[derive(Debug, Deserialize)]
@@ -35,9 +35,7 @@ pub(crate) async fn create(client: &Client, d: &Desired<'_>) -> Result<Output, P
     match client.call_as::<Namespace>(req).await {
         Ok(ns) => Ok(output(ns)),
         Err(e) if e.is_conflict() => {
-            if !d.adopt && !e.maybe_applied_before() {
-                return Err(ProviderError::AlreadyExists { what });
-            }
+            may_adopt(d, &e, &what)?;
             client
                 .call_as::<Namespace>(Request::get(namespace_path(client, d.name)))
                 .await
@@ -60,10 +58,7 @@ pub(crate) fn update(e: Existing<'_>) -> Result<Output, ProviderError> {
 pub(crate) async fn delete(client: &Client, e: Existing<'_>) -> Result<(), ProviderError> {
     let name = e.output.name();
     let what = describe(Kind::DispatchNamespace, e.id, name);
-    client
-        .delete_if_exists(Request::delete(namespace_path(client, name)))
-        .await
-        .map_err(|err| err.context(&what, "deleting"))
+    delete_if_exists(client, Request::delete(namespace_path(client, name)), &what).await
 }
 
 /// Reads the namespace back.
@@ -73,9 +68,7 @@ pub(crate) async fn read(
 ) -> Result<Option<Output>, ProviderError> {
     let name = e.output.name();
     let what = describe(Kind::DispatchNamespace, e.id, name);
-    client
-        .get_if_exists::<Namespace>(Request::get(namespace_path(client, name)))
+    read_if_exists::<Namespace>(client, Request::get(namespace_path(client, name)), &what)
         .await
         .map(|ns| ns.map(output))
-        .map_err(|err| err.context(&what, "reading"))
 }

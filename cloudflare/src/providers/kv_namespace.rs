@@ -16,7 +16,7 @@ use athanor_core::{Kind, Output, ProviderError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{describe, wrong_kind};
+use super::{delete_if_exists, describe, may_adopt, read_if_exists, wrong_kind};
 use crate::client::{Client, Request};
 use crate::error::Error;
 
@@ -71,9 +71,7 @@ pub(crate) async fn create(client: &Client, d: &Desired<'_>) -> Result<Output, P
         Ok(ns) => (ns, true),
         // 10014: a namespace with this title already exists.
         Err(e) if e.has_code(10014) || e.is_conflict() => {
-            if !d.adopt && !e.maybe_applied_before() {
-                return Err(ProviderError::AlreadyExists { what });
-            }
+            may_adopt(d, &e, &what)?;
             let found = find_by_title(client, d.name)
                 .await
                 .map_err(|e| e.context(&what, "looking up, to adopt,"))?;
@@ -134,10 +132,7 @@ pub(crate) async fn delete(client: &Client, e: Existing<'_>) -> Result<(), Provi
     let Some(id) = e.output.id() else {
         return Err(wrong_kind(Kind::KvNamespace, e.id));
     };
-    client
-        .delete_if_exists(Request::delete(namespace_path(client, id)))
-        .await
-        .map_err(|err| err.context(&what, "deleting"))
+    delete_if_exists(client, Request::delete(namespace_path(client, id)), &what).await
 }
 
 /// Reads the namespace back.
@@ -149,11 +144,9 @@ pub(crate) async fn read(
     let Some(id) = e.output.id() else {
         return Err(wrong_kind(Kind::KvNamespace, e.id));
     };
-    client
-        .get_if_exists::<Namespace>(Request::get(namespace_path(client, id)))
+    read_if_exists::<Namespace>(client, Request::get(namespace_path(client, id)), &what)
         .await
         .map(|ns| ns.map(output))
-        .map_err(|err| err.context(&what, "reading"))
 }
 
 async fn find_by_title(client: &Client, title: &str) -> Result<Option<Namespace>, Error> {

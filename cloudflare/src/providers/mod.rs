@@ -14,7 +14,12 @@ pub(crate) mod secret_ref;
 pub(crate) mod secrets_store;
 pub(crate) mod worker;
 
+use athanor_core::provider::Desired;
 use athanor_core::{Kind, ProviderError};
+use serde::de::DeserializeOwned;
+
+use crate::client::{Client, Request};
+use crate::error::Error;
 
 /// How a kind is named in messages.
 pub(crate) fn label(kind: Kind) -> &'static str {
@@ -41,4 +46,41 @@ pub(crate) fn wrong_kind(expected: Kind, id: &str) -> ProviderError {
             "{expected} \"{id}\": the properties handed to the provider are not {expected} properties (a bug in the engine)"
         ),
     }
+}
+
+/// After a create was refused because the name is taken: go on and take the resource over only
+/// with `adopt`, or when an earlier attempt of this create may have made it; otherwise the error
+/// saying that `what` is not ours.
+pub(crate) fn may_adopt(d: &Desired<'_>, refused: &Error, what: &str) -> Result<(), ProviderError> {
+    if d.adopt || refused.maybe_applied_before() {
+        Ok(())
+    } else {
+        Err(ProviderError::AlreadyExists {
+            what: what.to_owned(),
+        })
+    }
+}
+
+/// Deletes `what` with `req`; one already gone is fine.
+pub(crate) async fn delete_if_exists(
+    client: &Client,
+    req: Request,
+    what: &str,
+) -> Result<(), ProviderError> {
+    client
+        .delete_if_exists(req)
+        .await
+        .map_err(|err| err.context(what, "deleting"))
+}
+
+/// Reads `what` back with `req`; `None` when it no longer exists.
+pub(crate) async fn read_if_exists<T: DeserializeOwned>(
+    client: &Client,
+    req: Request,
+    what: &str,
+) -> Result<Option<T>, ProviderError> {
+    client
+        .get_if_exists::<T>(req)
+        .await
+        .map_err(|err| err.context(what, "reading"))
 }

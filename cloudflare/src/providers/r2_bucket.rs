@@ -8,7 +8,7 @@ use athanor_core::{Kind, Output, ProviderError};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{describe, wrong_kind};
+use super::{describe, may_adopt, read_if_exists, wrong_kind};
 use crate::client::{Client, Request};
 
 /// The header carrying a bucket's jurisdiction.
@@ -80,9 +80,7 @@ pub(crate) async fn create(client: &Client, d: &Desired<'_>) -> Result<Output, P
     match client.call_as::<Bucket>(req).await {
         Ok(b) => Ok(output(b, p)),
         Err(e) if e.is_conflict() => {
-            if !d.adopt && !e.maybe_applied_before() {
-                return Err(ProviderError::AlreadyExists { what });
-            }
+            may_adopt(d, &e, &what)?;
             let req = with_jurisdiction(
                 Request::get(bucket_path(client, d.name)),
                 p.jurisdiction.as_deref(),
@@ -165,17 +163,14 @@ pub(crate) async fn read(
         Request::get(bucket_path(client, &o.name)),
         o.jurisdiction.as_deref(),
     );
-    match client.call_as::<Bucket>(req).await {
-        Ok(b) => {
-            let declared = match e.props {
-                Props::R2Bucket(p) => p.clone(),
-                _ => R2Bucket::default(),
-            };
-            Ok(Some(output(b, &declared)))
-        }
-        Err(err) if err.is_not_found() => Ok(None),
-        Err(err) => Err(err.context(&what, "reading")),
-    }
+    let found = read_if_exists::<Bucket>(client, req, &what).await?;
+    Ok(found.map(|b| {
+        let declared = match e.props {
+            Props::R2Bucket(p) => p.clone(),
+            _ => R2Bucket::default(),
+        };
+        output(b, &declared)
+    }))
 }
 
 #[cfg(test)]

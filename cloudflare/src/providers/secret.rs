@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::secrets_store::DefaultStoreCache;
-use super::{describe, wrong_kind};
+use super::{delete_if_exists, describe, may_adopt, read_if_exists, wrong_kind};
 use crate::client::{Client, Request, decode};
 use crate::error::Error;
 
@@ -116,9 +116,7 @@ pub(crate) async fn create(
             Ok(output(item.id, item.name, store_id))
         }
         Err(e) if e.is_conflict() => {
-            if !d.adopt && !e.maybe_applied_before() {
-                return Err(ProviderError::AlreadyExists { what });
-            }
+            may_adopt(d, &e, &what)?;
             let found = find(client, &store_id, d.name)
                 .await
                 .map_err(|e| e.context(&what, "looking up, to adopt,"))?
@@ -186,10 +184,7 @@ pub(crate) async fn delete(client: &Client, e: Existing<'_>) -> Result<(), Provi
     };
     let what = describe(Kind::Secret, e.id, &o.name);
     let path = format!("{}/{}", secrets_path(client, &o.store_id), o.id);
-    client
-        .delete_if_exists(Request::delete(path))
-        .await
-        .map_err(|err| err.context(&what, "deleting"))
+    delete_if_exists(client, Request::delete(path), &what).await
 }
 
 /// Reads a secret back by id (for Secret and SecretRef).
@@ -202,19 +197,16 @@ pub(crate) async fn read(
     };
     let what = describe(e.output.kind(), e.id, &o.name);
     let path = format!("{}/{}", secrets_path(client, &o.store_id), o.id);
-    match client.call_as::<SecretItem>(Request::get(path)).await {
-        Ok(item) => {
-            let out = SecretOutput {
-                id: item.id,
-                name: item.name,
-                store_id: o.store_id.clone(),
-            };
-            Ok(Some(match e.output {
-                Output::SecretRef(_) => Output::SecretRef(out),
-                _ => Output::Secret(out),
-            }))
+    let found = read_if_exists::<SecretItem>(client, Request::get(path), &what).await?;
+    Ok(found.map(|item| {
+        let out = SecretOutput {
+            id: item.id,
+            name: item.name,
+            store_id: o.store_id.clone(),
+        };
+        match e.output {
+            Output::SecretRef(_) => Output::SecretRef(out),
+            _ => Output::Secret(out),
         }
-        Err(err) if err.is_not_found() => Ok(None),
-        Err(err) => Err(err.context(&what, "reading")),
-    }
+    }))
 }

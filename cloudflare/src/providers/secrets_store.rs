@@ -9,7 +9,7 @@ use athanor_core::{Kind, Output, ProviderError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{describe, wrong_kind};
+use super::{describe, may_adopt, read_if_exists, wrong_kind};
 use crate::client::{Client, Request, decode};
 use crate::error::Error;
 
@@ -85,9 +85,7 @@ pub(crate) async fn create(client: &Client, d: &Desired<'_>) -> Result<Output, P
             // Made in between: by an earlier attempt of ours whose answer was lost, or by
             // someone else.
             let ours = e.maybe_applied_before();
-            if !ours && !d.adopt {
-                return Err(ProviderError::AlreadyExists { what });
-            }
+            may_adopt(d, &e, &what)?;
             let store = find(client, d.name)
                 .await
                 .map_err(|e| e.context(&what, "looking up"))?
@@ -156,15 +154,14 @@ pub(crate) async fn read(
     };
     let what = describe(Kind::SecretsStore, e.id, &o.name);
     let path = client.account_path(&format!("/secrets_store/stores/{}", o.id));
-    match client.call_as::<Store>(Request::get(path)).await {
-        Ok(s) => Ok(Some(Output::SecretsStore(SecretsStoreOutput {
+    let found = read_if_exists::<Store>(client, Request::get(path), &what).await?;
+    Ok(found.map(|s| {
+        Output::SecretsStore(SecretsStoreOutput {
             id: s.id,
             name: s.name,
             created: o.created,
-        }))),
-        Err(err) if err.is_not_found() => Ok(None),
-        Err(err) => Err(err.context(&what, "reading")),
-    }
+        })
+    }))
 }
 
 /// The default store, looked up (or created) once per provider and shared by every Secret and

@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::durable_object::{self, BoundClass, Migration};
-use super::{describe, wrong_kind};
+use super::{delete_if_exists, describe, wrong_kind};
 use crate::client::{Client, Part, Request};
 use crate::error::Error;
 use crate::modules::{self, WorkerModules};
@@ -505,10 +505,7 @@ pub(crate) async fn delete(client: &Client, e: Existing<'_>) -> Result<(), Provi
     };
     let what = describe(Kind::Worker, e.id, &o.name);
     let path = script_path(client, &o.name, o.namespace.as_deref());
-    client
-        .delete_if_exists(Request::delete(path).query("force", "true"))
-        .await
-        .map_err(|err| err.context(&what, "deleting"))
+    delete_if_exists(client, Request::delete(path).query("force", "true"), &what).await
 }
 
 /// Whether the script still exists; its recorded output stands.
