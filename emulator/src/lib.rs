@@ -164,6 +164,12 @@ impl Emulator {
         format!("http://{}/client/v4", self.addr)
     }
 
+    /// The full URL of `rest` under this emulator's account: `{base_url}/accounts/{id}{rest}`,
+    /// for tests and tools that call the API directly.
+    pub fn account_url(&self, rest: &str) -> String {
+        format!("{}/accounts/{}{rest}", self.base_url(), self.account_id())
+    }
+
     /// The socket address the emulator listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr

@@ -55,11 +55,7 @@ impl Env {
 
     /// GET an API path of the emulator (under /client/v4), returning `result`.
     pub async fn get(&self, path: &str) -> serde_json::Value {
-        let url = format!(
-            "{}/accounts/{}{path}",
-            self.emulator.base_url(),
-            self.emulator.account_id()
-        );
+        let url = self.emulator.account_url(path);
         let body: serde_json::Value = reqwest::Client::new()
             .get(url)
             .bearer_auth(self.emulator.token())

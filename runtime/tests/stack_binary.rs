@@ -251,11 +251,7 @@ fn a_process_killed_after_its_first_create_is_recovered_without_a_duplicate() {
         let mut config = athanor_emulator::Config::new(&local);
         config.token = Some(identity["token"].as_str().unwrap().to_owned());
         let emulator = athanor_emulator::Emulator::start(config).await.unwrap();
-        let url = format!(
-            "{}/accounts/{}/storage/kv/namespaces?per_page=100",
-            emulator.base_url(),
-            emulator.account_id()
-        );
+        let url = emulator.account_url("/storage/kv/namespaces?per_page=100");
         let body: serde_json::Value = reqwest::Client::new()
             .get(url)
             .bearer_auth(emulator.token())

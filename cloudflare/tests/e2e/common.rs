@@ -55,11 +55,7 @@ pub async fn start() -> Fixture {
 impl Fixture {
     /// `GET` through the API with the raw HTTP client: the envelope's `result`.
     pub async fn api_get(&self, rest: &str) -> (u16, Value) {
-        let url = format!(
-            "{}/accounts/{}{rest}",
-            self.emulator.base_url(),
-            self.emulator.account_id()
-        );
+        let url = self.emulator.account_url(rest);
         let resp = reqwest::Client::new()
             .get(url)
             .bearer_auth(self.emulator.token())
@@ -73,11 +69,7 @@ impl Fixture {
 
     /// A request through the API with a JSON body; the whole envelope.
     pub async fn api_send(&self, method: reqwest::Method, rest: &str, body: Value) -> (u16, Value) {
-        let url = format!(
-            "{}/accounts/{}{rest}",
-            self.emulator.base_url(),
-            self.emulator.account_id()
-        );
+        let url = self.emulator.account_url(rest);
         let resp = reqwest::Client::new()
             .request(method, url)
             .bearer_auth(self.emulator.token())
@@ -91,11 +83,9 @@ impl Fixture {
 
     /// A KV value's raw bytes and its `expiration` header.
     pub async fn kv_value(&self, ns: &str, key: &str) -> (u16, String, Option<String>) {
-        let url = format!(
-            "{}/accounts/{}/storage/kv/namespaces/{ns}/values/{key}",
-            self.emulator.base_url(),
-            self.emulator.account_id()
-        );
+        let url = self
+            .emulator
+            .account_url(&format!("/storage/kv/namespaces/{ns}/values/{key}"));
         let resp = reqwest::Client::new()
             .get(url)
             .bearer_auth(self.emulator.token())

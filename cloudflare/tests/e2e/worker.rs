@@ -292,11 +292,7 @@ async fn upload_foreign(fx: &Fixture, name: &str) {
                 .mime_str("application/javascript+module")
                 .unwrap(),
         );
-    let url = format!(
-        "{}/accounts/{}/workers/scripts/{name}",
-        fx.emulator.base_url(),
-        fx.emulator.account_id()
-    );
+    let url = fx.emulator.account_url(&format!("/workers/scripts/{name}"));
     let resp = reqwest::Client::new()
         .put(url)
         .bearer_auth(fx.emulator.token())

@@ -1,7 +1,7 @@
 //! The quickstart binary, end to end: deploy against an emulator started here, read the result
 //! back through the API, redeploy with nothing changed, destroy.
 
-#[path = "../../harness.rs"]
+#[path = "../../support/harness.rs"]
 mod harness;
 
 use harness::Fixture;

@@ -2,7 +2,7 @@
 //! existing default store, a SecretRef binds a secret made outside the stack, no value shows up in
 //! output or state, a redeploy sends nothing, and destroy keeps what the stack did not create.
 
-#[path = "../../harness.rs"]
+#[path = "../../support/harness.rs"]
 mod harness;
 
 use harness::Fixture;

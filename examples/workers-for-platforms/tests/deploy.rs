@@ -3,7 +3,7 @@
 //! the namespace, a redeploy sends nothing, and destroy removes it all. (`keep_bindings` itself is
 //! covered by athanor-cloudflare's end-to-end tests.)
 
-#[path = "../../harness.rs"]
+#[path = "../../support/harness.rs"]
 mod harness;
 
 use harness::Fixture;

@@ -62,11 +62,7 @@ impl Fixture {
         path: &str,
         body: Option<Value>,
     ) -> reqwest::Response {
-        let url = format!(
-            "{}/accounts/{}{path}",
-            self.emu.base_url(),
-            self.emu.account_id()
-        );
+        let url = self.emu.account_url(path);
         let mut req = reqwest::Client::new()
             .request(method, url)
             .bearer_auth(self.emu.token());
