@@ -242,13 +242,6 @@ impl Kind {
             Kind::Worker => &["name", "namespace"],
         }
     }
-
-    /// Whether a resource of this kind exists on its own at Cloudflare (and so has a create and
-    /// delete call). A Durable Object namespace lives in its Worker's migrations; a SecretRef
-    /// only points at a secret managed elsewhere.
-    pub fn is_standalone(self) -> bool {
-        !matches!(self, Kind::DurableObjectNamespace | Kind::SecretRef)
-    }
 }
 
 impl std::fmt::Display for Kind {
