@@ -6,8 +6,9 @@
 //!   parts; import specifiers are rewritten to the uploaded part names (`./x.ts` -> `./x.js`).
 //! - A workers-rs `worker-build` output (`build/worker/shim.mjs`, found from the crate
 //!   directory or its `Cargo.toml`) is the same graph, its `.wasm` becoming a wasm part.
-//! - Only when code imports a bare package (from `node_modules`) is esbuild run, from the
-//!   project's `node_modules/.bin` or `PATH`; without it the error says how to get it.
+//! - Only when code imports a bare package (from `node_modules`) is esbuild run: the one
+//!   [`ESBUILD_ENV`] names, else the project's `node_modules/.bin`, else `PATH`; without it the
+//!   error says how to get it.
 //!
 //! [`WorkerModules::content_hash`] covers every part's name and bytes and the main module's name,
 //! so any code change is a change for the engine.
@@ -35,6 +36,10 @@ pub const WASM: &str = "application/wasm";
 pub const TEXT: &str = "text/plain";
 /// The content type of a binary data part.
 pub const DATA: &str = "application/octet-stream";
+
+/// The environment variable naming the esbuild executable to bundle with, before any search:
+/// for an esbuild installed outside the project and `PATH`, or a pinned one.
+pub const ESBUILD_ENV: &str = "ATHANOR_ESBUILD";
 
 /// One uploaded module part.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -437,8 +442,32 @@ fn relative_specifier(from: &str, to: &str) -> String {
     }
 }
 
-/// Finds esbuild: the project's `node_modules/.bin` (from `root` upwards), then `PATH`.
-fn find_esbuild(root: &Path) -> Option<PathBuf> {
+/// Finds esbuild: the file [`ESBUILD_ENV`] names (an error if it names none), else the
+/// project's `node_modules/.bin` (from `root` upwards), then `PATH`.
+fn find_esbuild(root: &Path) -> Result<Option<PathBuf>, Error> {
+    locate_esbuild(
+        root,
+        std::env::var_os(ESBUILD_ENV),
+        std::env::var_os("PATH"),
+    )
+}
+
+/// [`find_esbuild`] with the values of [`ESBUILD_ENV`] and `PATH` given.
+fn locate_esbuild(
+    root: &Path,
+    explicit: Option<std::ffi::OsString>,
+    path_var: Option<std::ffi::OsString>,
+) -> Result<Option<PathBuf>, Error> {
+    if let Some(explicit) = explicit.filter(|v| !v.is_empty()) {
+        let path = PathBuf::from(explicit);
+        if path.is_file() {
+            return Ok(Some(path));
+        }
+        return Err(Error::Local(format!(
+            "{ESBUILD_ENV} is set to {}, which is not a file: point it at an esbuild executable, or unset it to use the project's node_modules/.bin or PATH",
+            path.display()
+        )));
+    }
     let exe = if cfg!(windows) {
         "esbuild.cmd"
     } else {
@@ -448,22 +477,22 @@ fn find_esbuild(root: &Path) -> Option<PathBuf> {
     while let Some(d) = dir {
         let candidate = d.join("node_modules").join(".bin").join(exe);
         if candidate.is_file() {
-            return Some(candidate);
+            return Ok(Some(candidate));
         }
         dir = d.parent();
     }
-    std::env::var_os("PATH").and_then(|paths| {
+    Ok(path_var.and_then(|paths| {
         std::env::split_paths(&paths)
             .map(|p| p.join(exe))
             .find(|p| p.is_file())
-    })
+    }))
 }
 
 /// Bundles the Worker with esbuild into one ES module (code importing bare packages).
 fn bundle_with_esbuild(root: &Path, entry: &Path, bare: &[String]) -> Result<WorkerModules, Error> {
-    let Some(esbuild) = find_esbuild(root) else {
+    let Some(esbuild) = find_esbuild(root)? else {
         return Err(Error::Local(format!(
-            "{} imports the package{} {}, which needs bundling with esbuild, and esbuild was found neither in node_modules/.bin nor on PATH: run `npm install --save-dev esbuild` in {}",
+            "{} imports the package{} {}, which needs bundling with esbuild, and esbuild was found neither in node_modules/.bin nor on PATH: run `npm install --save-dev esbuild` in {} (or set {ESBUILD_ENV} to an esbuild executable)",
             entry.display(),
             if bare.len() == 1 { "" } else { "s" },
             bare.iter()
@@ -687,7 +716,7 @@ mod tests {
             "node_modules/tiny-pkg/index.js",
             "export function shout(s) { return s.toUpperCase() + '!tiny-pkg-marker'; }\n",
         );
-        match find_esbuild(dir.path()) {
+        match find_esbuild(dir.path()).unwrap() {
             None => {
                 let err = collect(dir.path(), Path::new("w.ts")).unwrap_err();
                 let text = err.to_string();
@@ -704,6 +733,39 @@ mod tests {
                 assert!(!code.contains("from \"tiny-pkg\""), "{code}");
             }
         }
+    }
+
+    #[test]
+    fn an_explicit_esbuild_comes_first_and_must_exist() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "node_modules/.bin/esbuild", "#!/bin/sh\n");
+        write(dir.path(), "tools/esbuild", "#!/bin/sh\n");
+        let project = dir.path().join("app/src");
+        std::fs::create_dir_all(&project).unwrap();
+        let explicit = dir.path().join("tools/esbuild");
+        assert_eq!(
+            locate_esbuild(&project, Some(explicit.clone().into()), None).unwrap(),
+            Some(explicit)
+        );
+        // Unset or empty: the nearest node_modules/.bin upwards.
+        for unset in [None, Some("".into())] {
+            assert_eq!(
+                locate_esbuild(&project, unset, None).unwrap(),
+                Some(dir.path().join("node_modules/.bin/esbuild"))
+            );
+        }
+        let missing = dir.path().join("nowhere/esbuild");
+        let err = locate_esbuild(&project, Some(missing.into()), None).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains(ESBUILD_ENV) && text.contains("nowhere/esbuild"),
+            "{text}"
+        );
+        let bin = dir.path().join("tools");
+        assert_eq!(
+            locate_esbuild(Path::new("/"), None, Some(bin.clone().into_os_string())).unwrap(),
+            Some(bin.join("esbuild"))
+        );
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //! (a Worker's KV binding needs the namespace id) and prints it after `deploy`. The generated
 //! typed outputs of a stack read these structs.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::stack::Kind;
@@ -52,8 +54,7 @@ impl Output {
             Output::SecretsStore(o) => Some(&o.id),
             Output::Secret(o) | Output::SecretRef(o) => Some(&o.id),
             Output::DispatchNamespace(o) => Some(&o.id),
-            Output::DurableObjectNamespace(o) => o.namespace_id.as_deref(),
-            Output::R2Bucket(_) | Output::Worker(_) => None,
+            Output::DurableObjectNamespace(_) | Output::R2Bucket(_) | Output::Worker(_) => None,
         }
     }
 
@@ -103,6 +104,10 @@ pub struct R2BucketOutput {
 }
 
 /// A Durable Object namespace, as its Worker's migrations declare it.
+///
+/// It has no id here: the namespace comes into being with the upload of the Worker exporting
+/// the class, after this resource is applied, so its id is in that Worker's
+/// [`WorkerOutput::durable_objects`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DurableObjectNamespaceOutput {
     /// The class name.
@@ -113,8 +118,6 @@ pub struct DurableObjectNamespaceOutput {
     pub environment: Option<String>,
     /// Whether the class uses SQLite storage.
     pub sqlite: bool,
-    /// The namespace id, once a Worker exporting the class is deployed.
-    pub namespace_id: Option<String>,
 }
 
 /// A Secrets Store.
@@ -163,4 +166,38 @@ pub struct WorkerOutput {
     pub migration_tag: Option<String>,
     /// A hash of the uploaded modules.
     pub content_hash: String,
+    /// The Durable Object namespace id of each class the script exports, by class name, as
+    /// Cloudflare lists them after the upload. Empty for a Worker without Durable Objects.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub durable_objects: BTreeMap<String, String>,
+    /// The type of each binding of the script, by binding name (never a value), so that a
+    /// binding removed or retyped outside athanor shows as drift.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub bindings: BTreeMap<String, String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outputs_recorded_before_the_new_fields_still_load() {
+        let worker: Output = serde_json::from_str(
+            r#"{"kind":"Worker","name":"w","namespace":null,"url":null,"etag":"e","migration_tag":null,"content_hash":"h"}"#,
+        )
+        .unwrap();
+        let Output::Worker(w) = &worker else {
+            panic!("{worker:?}")
+        };
+        assert!(w.durable_objects.is_empty() && w.bindings.is_empty());
+        // Empty maps are left out, so an output recorded before them keeps its digest.
+        assert!(!serde_json::to_string(&worker).unwrap().contains("bindings"));
+
+        let class: Output = serde_json::from_str(
+            r#"{"kind":"DurableObjectNamespace","class_name":"Counter","script_name":null,"environment":null,"sqlite":true,"namespace_id":null}"#,
+        )
+        .unwrap();
+        assert_eq!(class.name(), "Counter");
+        assert_eq!(class.id(), None);
+    }
 }

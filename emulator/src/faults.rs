@@ -1,43 +1,76 @@
 //! Injected faults: latency, 429 with `Retry-After`, 5xx answers, dropped connections and
-//! Cloudflare's sliding-window rate limit, so clients can be tested against a Cloudflare that
-//! misbehaves the ways the real one does.
+//! Cloudflare's rate limit, so clients can be tested against a Cloudflare that misbehaves the ways
+//! the real one does.
+//!
+//! The rate limit behaves as Cloudflare documents its global API limit: requests are counted over
+//! a sliding window (1,200 per 5 minutes), and the request that exceeds it starts a block during
+//! which every request is answered 429 (code 971, `Retry-After`, `x-ratelimit-reset`) for the next
+//! window's length (5 minutes). Requests refused during the block do not count; when it ends, the
+//! count starts from zero. Time is the emulator's [`Clock`](crate::Clock), so tests advance it
+//! instead of sleeping.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use crate::clock::http_date;
 use crate::envelope::ApiError;
 use crate::server::ConnectionDrop;
 use crate::state::{AppState, read};
 use crate::{Faults, RateLimit};
 
-/// The configured faults and the rate-limit window's recent requests.
+/// The configured faults and the rate limit's recent requests and block.
 pub(crate) struct FaultState {
     faults: RwLock<Faults>,
-    window: Mutex<VecDeque<Instant>>,
+    limiter: Mutex<Limiter>,
+}
+
+/// The rate limit's memory: arrival times (ms since the epoch) inside the window, and the end of
+/// the current block, if any.
+#[derive(Debug, Default)]
+struct Limiter {
+    window: VecDeque<i64>,
+    blocked_until: Option<i64>,
+}
+
+/// What the rate limit decided about one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Admission {
+    /// Admitted: `remaining` requests are left in the window, which frees its oldest slot in
+    /// `reset_secs`.
+    Allowed { remaining: u32, reset_secs: u64 },
+    /// Refused: the block ends at `until_ms` (ms since the epoch), `retry_after` seconds from now
+    /// (rounded up).
+    Blocked { retry_after: u64, until_ms: i64 },
+}
+
+/// Whole seconds in `ms` milliseconds, rounded up.
+fn ceil_secs(ms: i64) -> u64 {
+    u64::try_from(ms.max(0)).unwrap_or(0).div_ceil(1000)
+}
+
+fn window_ms(limit: RateLimit) -> i64 {
+    i64::try_from(limit.window.as_millis()).unwrap_or(i64::MAX)
 }
 
 impl FaultState {
-    /// Starts with `faults` and an empty window.
+    /// Starts with `faults`, an empty window and no block.
     pub fn new(faults: Faults) -> FaultState {
         FaultState {
             faults: RwLock::new(faults),
-            window: Mutex::new(VecDeque::new()),
+            limiter: Mutex::new(Limiter::default()),
         }
     }
 
-    /// Replaces the faults (and forgets the window).
+    /// Replaces the faults (and forgets the window and any block).
     pub fn set(&self, faults: Faults) {
         *self.faults.write().unwrap_or_else(|p| p.into_inner()) = faults;
-        self.window
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
+        *self.limiter.lock().unwrap_or_else(|p| p.into_inner()) = Limiter::default();
     }
 
     /// The current faults.
@@ -45,23 +78,38 @@ impl FaultState {
         read(&self.faults)
     }
 
-    /// Admits one request under `limit`: `Ok(remaining)`, or `Err(seconds until a slot frees)`.
-    fn admit(&self, limit: RateLimit, now: Instant) -> Result<u32, u64> {
-        let mut window = self.window.lock().unwrap_or_else(|p| p.into_inner());
-        while let Some(&oldest) = window.front() {
-            if now.duration_since(oldest) >= limit.window {
-                window.pop_front();
-            } else {
-                break;
+    /// Admits or refuses one request arriving at `now_ms` (ms since the epoch) under `limit`.
+    fn admit(&self, limit: RateLimit, now_ms: i64) -> Admission {
+        let mut l = self.limiter.lock().unwrap_or_else(|p| p.into_inner());
+        let window = window_ms(limit);
+        if let Some(until) = l.blocked_until {
+            if now_ms < until {
+                return Admission::Blocked {
+                    retry_after: ceil_secs(until - now_ms).max(1),
+                    until_ms: until,
+                };
             }
+            // The block is over: counting starts again from zero.
+            *l = Limiter::default();
         }
-        if window.len() as u64 >= u64::from(limit.requests) {
-            let oldest = window.front().copied().unwrap_or(now);
-            let wait = limit.window.saturating_sub(now.duration_since(oldest));
-            return Err(wait.as_secs_f64().ceil().max(1.0) as u64);
+        while l.window.front().is_some_and(|&t| now_ms - t >= window) {
+            l.window.pop_front();
         }
-        window.push_back(now);
-        Ok(limit.requests - window.len() as u32)
+        if l.window.len() as u64 >= u64::from(limit.requests) {
+            let until = now_ms.saturating_add(window);
+            l.window.clear();
+            l.blocked_until = Some(until);
+            return Admission::Blocked {
+                retry_after: ceil_secs(window).max(1),
+                until_ms: until,
+            };
+        }
+        l.window.push_back(now_ms);
+        let oldest = l.window.front().copied().unwrap_or(now_ms);
+        Admission::Allowed {
+            remaining: limit.requests - l.window.len() as u32,
+            reset_secs: ceil_secs(oldest + window - now_ms),
+        }
     }
 }
 
@@ -78,6 +126,25 @@ fn too_many(retry_after: u64) -> Response {
     r
 }
 
+/// Sets the rate-limit headers Cloudflare sends: `x-ratelimit-limit` and `x-ratelimit-remaining`,
+/// and the `Ratelimit` / `Ratelimit-Policy` pair (remaining quota and seconds to reset; quota and
+/// window).
+fn limit_headers(h: &mut HeaderMap, limit: RateLimit, remaining: u32, reset_secs: u64) {
+    h.insert("x-ratelimit-limit", HeaderValue::from(limit.requests));
+    h.insert("x-ratelimit-remaining", HeaderValue::from(remaining));
+    if let Ok(v) = HeaderValue::from_str(&format!("\"default\";r={remaining};t={reset_secs}")) {
+        h.insert("ratelimit", v);
+    }
+    let policy = format!(
+        "\"default\";q={};w={}",
+        limit.requests,
+        limit.window.as_secs()
+    );
+    if let Ok(v) = HeaderValue::from_str(&policy) {
+        h.insert("ratelimit-policy", v);
+    }
+}
+
 /// Middleware for `/client/v4`: applies the current faults before the request reaches a handler.
 pub(crate) async fn inject(
     State(state): State<Arc<AppState>>,
@@ -88,16 +155,22 @@ pub(crate) async fn inject(
     if !faults.latency.is_zero() {
         tokio::time::sleep(faults.latency).await;
     }
-    let mut remaining = None;
+    let mut admitted = None;
     if let Some(limit) = faults.rate_limit {
-        match state.faults.admit(limit, Instant::now()) {
-            Ok(left) => remaining = Some((limit.requests, left)),
-            Err(wait) => {
-                let mut r = too_many(wait);
-                r.headers_mut()
-                    .insert("x-ratelimit-limit", HeaderValue::from(limit.requests));
-                r.headers_mut()
-                    .insert("x-ratelimit-remaining", HeaderValue::from(0u32));
+        match state.faults.admit(limit, state.clock.now_millis()) {
+            Admission::Allowed {
+                remaining,
+                reset_secs,
+            } => admitted = Some((limit, remaining, reset_secs)),
+            Admission::Blocked {
+                retry_after,
+                until_ms,
+            } => {
+                let mut r = too_many(retry_after);
+                limit_headers(r.headers_mut(), limit, 0, retry_after);
+                if let Ok(v) = HeaderValue::from_str(&http_date(ceil_secs(until_ms) as i64)) {
+                    r.headers_mut().insert("x-ratelimit-reset", v);
+                }
                 return r;
             }
         }
@@ -122,13 +195,8 @@ pub(crate) async fn inject(
             .into_response();
     }
     let mut response = next.run(req).await;
-    if let Some((limit, left)) = remaining {
-        response
-            .headers_mut()
-            .insert("x-ratelimit-limit", HeaderValue::from(limit));
-        response
-            .headers_mut()
-            .insert("x-ratelimit-remaining", HeaderValue::from(left));
+    if let Some((limit, remaining, reset_secs)) = admitted {
+        limit_headers(response.headers_mut(), limit, remaining, reset_secs);
     }
     response
 }
@@ -185,18 +253,93 @@ impl FaultsBody {
 mod tests {
     use super::*;
 
+    const S: i64 = 1000;
+
+    fn limit(requests: u32, window_secs: u64) -> RateLimit {
+        RateLimit {
+            requests,
+            window: Duration::from_secs(window_secs),
+        }
+    }
+
     #[test]
-    fn window_admits_then_refuses_then_frees() {
+    fn the_window_slides_while_under_the_limit() {
         let s = FaultState::new(Faults::default());
-        let limit = RateLimit {
-            requests: 2,
-            window: Duration::from_secs(10),
-        };
-        let t0 = Instant::now();
-        assert_eq!(s.admit(limit, t0), Ok(1));
-        assert_eq!(s.admit(limit, t0), Ok(0));
-        assert_eq!(s.admit(limit, t0 + Duration::from_secs(3)), Err(7));
-        assert!(s.admit(limit, t0 + Duration::from_secs(10)).is_ok());
+        let l = limit(2, 10);
+        assert_eq!(
+            s.admit(l, 0),
+            Admission::Allowed {
+                remaining: 1,
+                reset_secs: 10
+            }
+        );
+        assert_eq!(
+            s.admit(l, 4 * S),
+            Admission::Allowed {
+                remaining: 0,
+                reset_secs: 6
+            }
+        );
+        // The first request has left the window: a slot is free again, no block.
+        assert_eq!(
+            s.admit(l, 10 * S),
+            Admission::Allowed {
+                remaining: 0,
+                reset_secs: 4
+            }
+        );
+    }
+
+    #[test]
+    fn exceeding_blocks_every_request_for_a_whole_window() {
+        let s = FaultState::new(Faults::default());
+        let l = limit(2, 300);
+        assert!(matches!(s.admit(l, 0), Admission::Allowed { .. }));
+        assert!(matches!(s.admit(l, S), Admission::Allowed { .. }));
+        let start = 2 * S;
+        assert_eq!(
+            s.admit(l, start),
+            Admission::Blocked {
+                retry_after: 300,
+                until_ms: start + 300 * S
+            }
+        );
+        // Still blocked long after the window of the first two requests has passed.
+        assert_eq!(
+            s.admit(l, start + 299 * S + 500),
+            Admission::Blocked {
+                retry_after: 1,
+                until_ms: start + 300 * S
+            }
+        );
+        // Once the block ends, the count starts from zero.
+        assert_eq!(
+            s.admit(l, start + 300 * S),
+            Admission::Allowed {
+                remaining: 1,
+                reset_secs: 300
+            }
+        );
+    }
+
+    #[test]
+    fn new_faults_lift_a_block() {
+        let s = FaultState::new(Faults::default());
+        let l = limit(1, 60);
+        assert!(matches!(s.admit(l, 0), Admission::Allowed { .. }));
+        assert!(matches!(s.admit(l, 0), Admission::Blocked { .. }));
+        s.set(Faults::default());
+        assert!(matches!(s.admit(l, 0), Admission::Allowed { .. }));
+    }
+
+    #[test]
+    fn headers_name_limit_remaining_and_policy() {
+        let mut h = HeaderMap::new();
+        limit_headers(&mut h, RateLimit::cloudflare(), 7, 42);
+        assert_eq!(h["x-ratelimit-limit"], "1200");
+        assert_eq!(h["x-ratelimit-remaining"], "7");
+        assert_eq!(h["ratelimit"], "\"default\";r=7;t=42");
+        assert_eq!(h["ratelimit-policy"], "\"default\";q=1200;w=300");
     }
 
     #[test]

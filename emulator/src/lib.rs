@@ -2,15 +2,16 @@
 //!
 //! It serves, over loopback HTTP under `/client/v4`, the paths athanor (and wrangler) use: accounts
 //! and token verification, Workers KV, R2 buckets, Workers scripts with bindings and Durable Object
-//! migrations, Secrets Store and Workers for Platforms. State lives in SQLite inside a data
-//! directory, so what was deployed is still there after a restart.
+//! migrations, their versions and deployments, Secrets Store and Workers for Platforms. State lives
+//! in SQLite inside a data directory, so what was deployed is still there after a restart.
 //!
 //! The emulator is the default target when no Cloudflare credentials are set, and the test suite's
 //! Cloudflare: it counts requests ([`Stats`]) and can be slowed down or broken ([`Faults`]).
 //!
 //! Layout: [`routes`] holds the whole route table; `handlers` one module per resource family;
-//! `store` the SQLite storage; `envelope` the v4 response shapes; `auth`, `faults` and `stats`
-//! the middleware around every request.
+//! `scripts` the Worker model and `versions` its versions and deployments; `store` the SQLite
+//! storage; `envelope` the v4 response shapes; `auth`, `faults` and `stats` the middleware around
+//! every request; `clock` the time they all read.
 
 mod auth;
 mod clock;
@@ -25,6 +26,7 @@ mod server;
 mod state;
 mod stats;
 mod store;
+mod versions;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -90,16 +92,22 @@ pub struct Faults {
     pub share_5xx: f64,
     /// Share (0.0..=1.0) of requests whose connection is closed without an answer.
     pub share_dropped: f64,
-    /// Cloudflare's request budget per window (1,200 per 5 minutes) when set.
+    /// Cloudflare's global API rate limit (1,200 requests per 5 minutes) when set: past the
+    /// budget, every request is answered 429 for the next window's length.
     pub rate_limit: Option<RateLimit>,
 }
 
-/// A request budget: at most `requests` in any `window`; beyond it, 429 with `Retry-After`.
+/// A request budget, applied the way Cloudflare applies its global API limit: at most `requests`
+/// in any sliding `window`; the request past the budget starts a block, and every request is then
+/// answered 429 (code 971, `Retry-After`, `x-ratelimit-reset`) until `window` has passed again.
+///
+/// Cloudflare blocks for as long as its window (5 minutes each), so one length sets both; tests
+/// shorten it, or advance [`Emulator::clock`] past it instead of sleeping.
 #[derive(Debug, Clone, Copy)]
 pub struct RateLimit {
     /// Requests allowed per window.
     pub requests: u32,
-    /// The length of the sliding window.
+    /// The length of the sliding window, and of the block that follows exceeding it.
     pub window: Duration,
 }
 
@@ -200,7 +208,8 @@ impl Emulator {
         self.state.faults.set(faults);
     }
 
-    /// The emulator's clock; tests advance it to expire KV values without sleeping.
+    /// The emulator's clock; tests advance it to expire KV values, or to outwait a rate-limit
+    /// block, without sleeping.
     pub fn clock(&self) -> &Clock {
         &self.state.clock
     }

@@ -8,7 +8,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post, put};
 
-use crate::handlers::{accounts, admin, dispatch, kv, r2, secrets_store, workers};
+use crate::handlers::{accounts, admin, dispatch, kv, r2, secrets_store, versions, workers};
 use crate::state::AppState;
 
 /// The prefix of the v4 API, as in `https://api.cloudflare.com/client/v4`.
@@ -47,7 +47,7 @@ fn v4_routes() -> Router<Arc<AppState>> {
     Router::new()
         // Accounts, users and tokens.
         .route("/accounts", get(accounts::list))
-        .route(A, get(accounts::get))
+        .route(A, get(accounts::get).put(accounts::update))
         .route("/memberships", get(accounts::memberships))
         .route("/user", get(accounts::user))
         .route("/user/tokens/verify", get(accounts::verify_token))
@@ -125,11 +125,11 @@ fn v4_routes() -> Router<Arc<AppState>> {
         )
         .route(
             &r("/workers/scripts/{script_name}/versions"),
-            get(workers::list_versions),
+            get(versions::list_versions).post(versions::upload_version),
         )
         .route(
             &r("/workers/scripts/{script_name}/versions/{version_id}"),
-            get(workers::get_version),
+            get(versions::get_version),
         )
         .route(
             &r("/workers/scripts/{script_name}/usage-model"),
@@ -141,7 +141,7 @@ fn v4_routes() -> Router<Arc<AppState>> {
         )
         .route(
             &r("/workers/scripts/{script_name}/deployments"),
-            get(workers::deployments),
+            get(versions::list_deployments).post(versions::create_deployment),
         )
         .route(
             &r("/workers/scripts/{script_name}/subdomain"),

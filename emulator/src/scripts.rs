@@ -103,9 +103,9 @@ pub(crate) fn check_name(name: &str) -> Result<(), ApiError> {
         Ok(())
     } else {
         Err(ApiError::bad_request(
-            10004,
+            10016,
             format!(
-                "invalid Worker name {name:?}: use 1 to 63 lowercase letters, digits, '-' and '_', not starting with '-'"
+                "workers.api.error.invalid_script_name: {name:?} is not a valid Worker name; use 1 to 63 lowercase letters, digits, '-' and '_', not starting with '-'"
             ),
         ))
     }
@@ -236,13 +236,29 @@ pub(crate) struct UploadContext<'a> {
     pub now: String,
 }
 
-/// Applies an upload inside a transaction: validates it, stores the script and its parts, and
-/// returns the stored document.
+/// Applies an upload inside a transaction: validates it, stores the script and its parts (and a
+/// snapshot of them as the new version), and returns the stored document.
 pub(crate) fn apply_upload(
     c: &Connection,
     ctx: &UploadContext<'_>,
     upload: Upload,
 ) -> Result<Value, ApiError> {
+    let previous = load(c, ctx.scope, ctx.name)?;
+    let (mut doc, new_parts) = prepare_upload(c, ctx, upload)?;
+    crate::versions::record_upload(&mut doc, previous.as_ref(), &ctx.now);
+    save(c, ctx.scope, ctx.name, &doc)?;
+    parts::replace(c, &ctx.scope.id(ctx.name), &new_parts)?;
+    crate::versions::keep(c, ctx.scope, ctx.name, &doc, &new_parts)?;
+    Ok(doc)
+}
+
+/// Validates an upload and builds the document it would store, its new version (numbered after
+/// the last one, and the deployment's) appended to `versions`; stores nothing.
+pub(crate) fn prepare_upload(
+    c: &Connection,
+    ctx: &UploadContext<'_>,
+    upload: Upload,
+) -> Result<(Value, Vec<Part>), ApiError> {
     check_name(ctx.name)?;
     let Upload {
         metadata: m,
@@ -386,9 +402,7 @@ pub(crate) fn apply_upload(
         "versions": versions,
         "parts": new_parts.iter().map(|p| json!({"name": p.name, "content_type": p.content_type})).collect::<Vec<_>>(),
     });
-    save(c, ctx.scope, ctx.name, &doc)?;
-    parts::replace(c, &ctx.scope.id(ctx.name), &new_parts)?;
-    Ok(doc)
+    Ok((doc, new_parts))
 }
 
 /// A JSON array of strings (anything else is empty).
@@ -595,7 +609,18 @@ fn hash_secret(mut b: Value) -> Value {
     b
 }
 
-/// Checks that every binding names something that exists (400, code 10021 otherwise).
+/// Cloudflare's codes for a binding to something that does not exist (400 each).
+mod missing {
+    pub const KV_NAMESPACE: u32 = 10041;
+    pub const DURABLE_OBJECT_CLASS: u32 = 10061;
+    pub const R2_BUCKET: u32 = 10085;
+    pub const SERVICE: u32 = 10144;
+    pub const SECRETS_STORE_SECRET: u32 = 10182;
+    pub const DISPATCH_NAMESPACE: u32 = 100_119;
+}
+
+/// Checks that every binding names something that exists: 400 with the code Cloudflare gives for
+/// that kind of binding (see [`missing`]), or 10021 (validation) for a malformed binding.
 pub(crate) fn validate_bindings(
     c: &Connection,
     scope: &Scope,
@@ -626,42 +651,57 @@ pub(crate) fn validate_bindings(
             "kv_namespace" => {
                 let id = s("namespace_id");
                 if !kv::namespace_exists(c, id)? {
-                    return Err(invalid(format!(
-                        "KV namespace '{id}' is not valid. (binding '{name}'): create the namespace first or fix its id"
-                    )));
+                    return Err(ApiError::bad_request(
+                        missing::KV_NAMESPACE,
+                        format!(
+                            "KV namespace '{id}' is not valid. (binding '{name}'): create the namespace first or fix its id"
+                        ),
+                    ));
                 }
             }
             "r2_bucket" => {
                 let bucket = s("bucket_name");
                 let j = b.get("jurisdiction").and_then(Value::as_str);
                 if !r2::bucket_exists(c, bucket, j)? {
-                    return Err(invalid(format!(
-                        "R2 bucket '{bucket}' not found (binding '{name}'): create the bucket first or fix its name"
-                    )));
+                    return Err(ApiError::bad_request(
+                        missing::R2_BUCKET,
+                        format!(
+                            "R2 bucket '{bucket}' not found (binding '{name}'): create the bucket first or fix its name"
+                        ),
+                    ));
                 }
             }
             "secrets_store_secret" => {
                 let (store, secret) = (s("store_id"), s("secret_name"));
                 if !secrets_store::secret_exists(c, store, secret)? {
-                    return Err(invalid(format!(
-                        "Secrets Store secret '{secret}' in store '{store}' not found (binding '{name}'): create the secret first or fix the store id and secret name"
-                    )));
+                    return Err(ApiError::bad_request(
+                        missing::SECRETS_STORE_SECRET,
+                        format!(
+                            "Secrets Store secret '{secret}' in store '{store}' not found (binding '{name}'): create the secret first or fix the store id and secret name"
+                        ),
+                    ));
                 }
             }
             "dispatch_namespace" => {
                 let ns = s("namespace");
                 if !dispatch::namespace_exists(c, ns)? {
-                    return Err(invalid(format!(
-                        "dispatch namespace '{ns}' not found (binding '{name}'): create the namespace first"
-                    )));
+                    return Err(ApiError::bad_request(
+                        missing::DISPATCH_NAMESPACE,
+                        format!(
+                            "dispatch namespace '{ns}' not found (binding '{name}'): create the namespace first"
+                        ),
+                    ));
                 }
             }
             "service" => {
                 let service = s("service");
                 if service != script && load(c, &Scope::Account, service)?.is_none() {
-                    return Err(invalid(format!(
-                        "Could not resolve service binding '{name}'. Target script '{service}' not found."
-                    )));
+                    return Err(ApiError::bad_request(
+                        missing::SERVICE,
+                        format!(
+                            "Could not resolve service binding '{name}'. Target script '{service}' not found."
+                        ),
+                    ));
                 }
             }
             "durable_object_namespace" => {
@@ -678,9 +718,12 @@ pub(crate) fn validate_bindings(
                         .is_some_and(|ks| ks.iter().any(|k| k["class"] == class)),
                 };
                 if class.is_empty() || !known {
-                    return Err(invalid(format!(
-                        "Cannot create binding for class '{class}' because it is not currently configured to implement Durable Objects. Did you forget to apply a Durable Object migration? (binding '{name}')"
-                    )));
+                    return Err(ApiError::bad_request(
+                        missing::DURABLE_OBJECT_CLASS,
+                        format!(
+                            "Cannot create binding for class '{class}' because it is not currently configured to implement Durable Objects. Did you forget to apply a Durable Object migration? (binding '{name}')"
+                        ),
+                    ));
                 }
             }
             "wasm_module" | "text_blob" | "data_blob" => {
@@ -853,7 +896,8 @@ pub(crate) fn delete(
         }
     }
     docs::delete(c, SCRIPT, &scope.id(name))?;
-    parts::delete_all(c, &scope.id(name))
+    parts::delete_all(c, &scope.id(name))?;
+    crate::versions::forget_all(c, scope, name)
 }
 
 /// Replaces a script's code (`PUT …/content`), keeping its settings and bindings.
@@ -964,7 +1008,9 @@ pub(crate) fn delete_secret(
     if bindings.len() == before {
         return Err(ApiError::not_found(
             10056,
-            format!("Worker '{script}' has no secret named '{secret}'"),
+            format!(
+                "workers.api.error.binding_not_found: Worker '{script}' has no secret named '{secret}'"
+            ),
         ));
     }
     doc["bindings"] = json!(bindings);

@@ -1,4 +1,5 @@
-//! The standalone emulator binary, driven by a real client no one here wrote: wrangler 4.
+//! The standalone emulator binary, driven by a real client no one here wrote: wrangler 4 (KV,
+//! R2, `deploy`, and `versions upload` / `versions deploy` / `rollback`).
 //!
 //! `.ci/run` installs wrangler with `npm ci --prefix emulator/tests/wrangler` and exports
 //! `ATHANOR_WRANGLER`. Without wrangler the test says why and passes, unless `CI` is set.
@@ -66,6 +67,22 @@ impl Standalone {
             .await
             .unwrap();
         r.json().await.unwrap()
+    }
+
+    /// The deployed code of account Worker `name`.
+    async fn content(&self, name: &str) -> String {
+        reqwest::Client::new()
+            .get(format!(
+                "{}/accounts/{}/workers/scripts/{name}/content/v2",
+                self.base_url, self.account_id
+            ))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
     }
 }
 
@@ -210,18 +227,38 @@ async fn wrangler_drives_the_standalone_emulator() {
     );
     let sub = emu.api("/workers/scripts/wrangler-worker/subdomain").await;
     assert_eq!(sub["result"]["enabled"], true, "{sub}");
-    let content = reqwest::Client::new()
-        .get(format!(
-            "{}/accounts/{}/workers/scripts/wrangler-worker/content/v2",
-            emu.base_url, emu.account_id
-        ))
-        .bearer_auth(&emu.token)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let content = emu.content("wrangler-worker").await;
+    assert!(content.contains("env.MY_KV.get"), "{content}");
+
+    // A version uploaded without deploying, deployed, then rolled back.
+    let deployments = emu
+        .api("/workers/scripts/wrangler-worker/deployments")
+        .await;
+    let first = deployments["result"]["deployments"][0]["versions"][0]["version_id"]
+        .as_str()
+        .expect("the deploy is listed")
+        .to_owned();
+    let code = "export default { async fetch() { return new Response('version two'); } };\n";
+    std::fs::write(work.join("src/index.js"), code).unwrap();
+    let uploaded = w(&["versions", "upload"]).await;
+    let second = uploaded
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Worker Version ID: "))
+        .unwrap_or_else(|| panic!("no version id in:\n{uploaded}"))
+        .trim()
+        .to_owned();
+    assert!(!emu.content("wrangler-worker").await.contains("version two"));
+    let target = format!("{second}@100%");
+    wrangler(&bin, &emu, &work, &["versions", "deploy", &target, "-y"]).await;
+    assert!(emu.content("wrangler-worker").await.contains("version two"));
+    wrangler(
+        &bin,
+        &emu,
+        &work,
+        &["rollback", &first, "-y", "--message", "back to the first"],
+    )
+    .await;
+    let content = emu.content("wrangler-worker").await;
     assert!(content.contains("env.MY_KV.get"), "{content}");
     drop(emu.child);
 }

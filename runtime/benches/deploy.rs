@@ -186,6 +186,8 @@ async fn plan_bench() {
                 etag: None,
                 migration_tag: None,
                 content_hash: String::new(),
+                durable_objects: Default::default(),
+                bindings: Default::default(),
             }),
         };
         let deps: BTreeMap<String, Output> = r

@@ -4,8 +4,10 @@
 //! `--stage` (default `ATHANOR_STAGE`, else the user name, else `dev`), `--yes`, `--json`,
 //! `--concurrency`, `--refresh`, `-v`, `--force-unlock`, and `plan --detailed-exitcode`. The
 //! first line (on stderr) names the target and the stage; results go to stdout, progress to
-//! stderr. Exit codes: 0 success, 1 failure, 2 usage error (or, with `plan
-//! --detailed-exitcode`, changes present).
+//! stderr (live lines on a terminal, plain lines otherwise). `destroy` asks for confirmation when
+//! stdin is a terminal, unless `--yes`. Exit codes: 0 success, 1 failure (a declined `destroy`
+//! included: nothing was deleted), 2 usage error (or, with `plan --detailed-exitcode`, changes
+//! present).
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
@@ -24,7 +26,7 @@ use crate::outputs;
 use crate::session::{DEFAULT_CONCURRENCY, Session, SessionOptions};
 use crate::state::{self, StateStore};
 use crate::target::{Target, TargetKind, ci_guard};
-use crate::terminal::Progress;
+use crate::terminal::{Progress, TICK};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -35,7 +37,7 @@ struct Cli {
     #[command(subcommand)]
     command: Command,
     /// The stage to work on [default: ATHANOR_STAGE, else the user name, else `dev`].
-    #[arg(long, global = true)]
+    #[arg(long, global = true, value_parser = clap::builder::NonEmptyStringValueParser::new())]
     stage: Option<String>,
     /// Do not ask before destroying.
     #[arg(long, short = 'y', global = true)]
@@ -49,7 +51,7 @@ struct Cli {
     /// Read the live resources first, show drift, and repair it on deploy.
     #[arg(long, global = true)]
     refresh: bool,
-    /// More logging (-v: debug, -vv: trace).
+    /// More logging (-v: debug, -vv: trace, -vvv: the embedded emulator's debug lines too).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
     /// Remove the stage lock left by another run first (only when that run is known gone).
@@ -138,25 +140,35 @@ pub fn run_with_args(
 }
 
 fn init_logging(verbose: u8) {
+    // The embedded emulator's debug lines come at -vvv only: they would come before the first
+    // line, which names the target (and the emulator's address).
     let level = match verbose {
         0 => "warn",
         1 => "athanor_runtime=debug,athanor_cloudflare=debug,athanor_emulator=info,warn",
+        2 => "athanor_runtime=trace,athanor_cloudflare=trace,athanor_emulator=info,info",
         _ => "athanor_runtime=trace,athanor_cloudflare=trace,athanor_emulator=debug,info",
     };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(level))
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .without_time()
         .try_init();
 }
 
 /// The stage: `--stage`, else `ATHANOR_STAGE`, else the user name, else `dev`.
 fn stage(flag: Option<String>) -> String {
-    flag.or_else(|| std::env::var("ATHANOR_STAGE").ok())
-        .or_else(|| std::env::var("USER").ok())
-        .or_else(|| std::env::var("USERNAME").ok())
+    stage_from(flag, |name| std::env::var(name).ok())
+}
+
+/// [`stage`] with the environment read through `env`. A blank value counts as unset, so an empty
+/// `ATHANOR_STAGE` falls through to the user name (`USER`, `USERNAME` on Windows, `LOGNAME`).
+fn stage_from(flag: Option<String>, env: impl Fn(&str) -> Option<String>) -> String {
+    std::iter::once(flag)
+        .chain(["ATHANOR_STAGE", "USER", "USERNAME", "LOGNAME"].map(env))
+        .flatten()
         .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
+        .find(|s| !s.is_empty())
         .unwrap_or_else(|| "dev".to_owned())
 }
 
@@ -203,7 +215,12 @@ async fn execute(stack: Stack, cli: Cli) -> Result<ExitCode> {
     if target.kind == TargetKind::Cloudflare {
         ci_guard(target.kind, store.dir())?;
     }
-    let progress = Arc::new(Progress::new(std::io::stderr().is_terminal()));
+    let progress = Arc::new(Progress::new(live_progress(
+        std::io::stderr().is_terminal(),
+        cli.verbose,
+    )));
+    // On a terminal, elapsed times count up between events too.
+    let ticker = progress.start_ticker(TICK);
     let options = SessionOptions {
         stage: stage.clone(),
         state_dir: Some(base.clone()),
@@ -215,6 +232,9 @@ async fn execute(stack: Stack, cli: Cli) -> Result<ExitCode> {
     let session =
         Session::new(stack, target.provider.clone(), options).with_observer(progress.clone());
     let result = command(&session, &cli, &progress).await;
+    if let Some(ticker) = ticker {
+        ticker.stop().await;
+    }
     if let Some(emulator) = target.emulator() {
         // What the run cost in API requests: the same calls would go to Cloudflare.
         let stats = emulator.stats();
@@ -268,9 +288,19 @@ async fn command(session: &Session, cli: &Cli, progress: &Progress) -> Result<Ex
                 println!("Nothing to destroy in stage `{}`.", session.stage());
                 return Ok(ExitCode::SUCCESS);
             }
-            if !cli.yes && std::io::stdin().is_terminal() && !confirm(session, count)? {
-                println!("Destroy cancelled.");
-                return Ok(ExitCode::SUCCESS);
+            if !cli.yes && std::io::stdin().is_terminal() {
+                let confirmed = confirm(
+                    &session.stack().app,
+                    session.stage(),
+                    count,
+                    &mut std::io::stdin().lock(),
+                    &mut std::io::stderr(),
+                )?;
+                if !confirmed {
+                    // Not a success: what was asked for did not happen.
+                    eprintln!("Destroy cancelled: nothing was deleted.");
+                    return Ok(ExitCode::FAILURE);
+                }
             }
             let result = session.destroy().await;
             let table = progress.finish();
@@ -299,21 +329,32 @@ async fn command(session: &Session, cli: &Cli, progress: &Progress) -> Result<Ex
     }
 }
 
-fn confirm(session: &Session, count: usize) -> Result<bool> {
-    let mut err = std::io::stderr();
+/// Asks on `prompt` whether to delete the `count` resources of `app`/`stage`; `yes` or `y` on
+/// `input` confirms, anything else (an empty line, end of input) cancels.
+fn confirm(
+    app: &str,
+    stage: &str,
+    count: usize,
+    input: &mut impl BufRead,
+    prompt: &mut impl Write,
+) -> Result<bool> {
     let _ = write!(
-        err,
-        "Delete all {count} resources of app `{}`, stage `{}`? Type `yes` to confirm: ",
-        session.stack().app,
-        session.stage()
+        prompt,
+        "Delete all {count} resources of app `{app}`, stage `{stage}`? Type `yes` to confirm: "
     );
-    let _ = err.flush();
+    let _ = prompt.flush();
     let mut answer = String::new();
-    std::io::stdin()
-        .lock()
+    input
         .read_line(&mut answer)
         .map_err(|e| Error::io("read", "stdin", e))?;
-    Ok(matches!(answer.trim(), "yes" | "y"))
+    let answer = answer.trim();
+    Ok(answer.eq_ignore_ascii_case("yes") || answer.eq_ignore_ascii_case("y"))
+}
+
+/// Whether progress is drawn as live lines: on a terminal, unless `-v` logs go there too (a log
+/// line between two redraws would be erased in place of a live line).
+fn live_progress(stderr_is_terminal: bool, verbose: u8) -> bool {
+    stderr_is_terminal && verbose == 0
 }
 
 /// The first line for commands that do not contact the target.
@@ -447,8 +488,54 @@ mod tests {
     }
 
     #[test]
-    fn an_explicit_stage_wins() {
-        assert_eq!(stage(Some("prod".into())), "prod");
+    fn the_stage_comes_from_the_flag_then_athanor_stage_then_the_user_then_dev() {
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                vars.iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        let all = env(&[("ATHANOR_STAGE", "staging"), ("USER", "ada")]);
+        assert_eq!(stage_from(Some("prod".into()), all), "prod");
+        assert_eq!(stage_from(None, all), "staging");
+        assert_eq!(stage_from(None, env(&[("USER", "ada")])), "ada");
+        assert_eq!(stage_from(None, env(&[("USERNAME", "grace")])), "grace");
+        assert_eq!(stage_from(None, env(&[("LOGNAME", "alan")])), "alan");
+        // Blank values count as unset.
+        let blank = env(&[("ATHANOR_STAGE", " "), ("USER", "ada")]);
+        assert_eq!(stage_from(None, blank), "ada");
+        assert_eq!(stage_from(None, env(&[])), "dev");
         assert!(!stage(None).is_empty());
+        assert!(Cli::try_parse_from(["s", "plan", "--stage", ""]).is_err());
+    }
+
+    #[test]
+    fn live_lines_only_on_a_terminal_without_logs() {
+        assert!(live_progress(true, 0));
+        assert!(!live_progress(true, 1));
+        assert!(!live_progress(false, 0));
+    }
+
+    #[test]
+    fn destroy_goes_ahead_only_on_yes() {
+        for (answer, expected) in [
+            ("yes\n", true),
+            ("y\n", true),
+            ("YES\r\n", true),
+            ("no\n", false),
+            ("\n", false),
+            ("", false),
+            ("yess\n", false),
+        ] {
+            let mut prompt = Vec::new();
+            let confirmed = confirm("app", "prod", 3, &mut answer.as_bytes(), &mut prompt).unwrap();
+            assert_eq!(confirmed, expected, "answer {answer:?}");
+            let prompt = String::from_utf8(prompt).unwrap();
+            assert_eq!(
+                prompt,
+                "Delete all 3 resources of app `app`, stage `prod`? Type `yes` to confirm: "
+            );
+        }
     }
 }

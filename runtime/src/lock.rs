@@ -3,11 +3,16 @@
 //! The lock is a file, `<stage dir>/lock`, created with `O_EXCL` (`create_new`) so that exactly
 //! one process wins, holding the owner's pid, host and start time as JSON. A second run fails at
 //! once naming the holder. A lock whose pid no longer runs on this host is stale and is taken
-//! over; `--force-unlock` removes any lock (for a holder on another host that is known gone).
+//! over, and so is one recorded with this process's own pid that this process does not hold (an
+//! earlier run that had the same pid: pids are reused, and in a container every run may be pid
+//! 1). `--force-unlock` removes any lock (for a holder on another host that is known gone).
 
+use std::collections::BTreeSet;
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -38,6 +43,21 @@ impl Holder {
     pub fn is_stale(&self) -> bool {
         self.host == host_name() && !pid_alive(self.pid)
     }
+
+    /// Whether the holder of the lock file `path` is gone: [`Holder::is_stale`], or it names this
+    /// process although this process does not hold `path` (an earlier process with this pid).
+    fn is_gone(&self, path: &Path) -> bool {
+        self.is_stale()
+            || (self.host == host_name()
+                && self.pid == std::process::id()
+                && !held().contains(path))
+    }
+}
+
+/// The lock files this process holds now.
+fn held() -> std::sync::MutexGuard<'static, BTreeSet<PathBuf>> {
+    static HELD: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+    HELD.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A held stage lock; released when dropped.
@@ -59,22 +79,23 @@ impl StageLock {
                 Err(e) => return Err(Error::io("remove", path, e)),
             }
         }
-        // Two attempts: the second after removing a stale lock.
-        for _ in 0..2 {
+        // A few attempts: each after taking a stale lock away.
+        for _ in 0..3 {
             match OpenOptions::new().write(true).create_new(true).open(&path) {
                 Ok(mut file) => {
                     let body = serde_json::to_vec_pretty(&Holder::me()).expect("lock serializes");
                     file.write_all(&body)
                         .and_then(|()| file.sync_all())
                         .map_err(|e| Error::io("write", &path, e))?;
+                    held().insert(path.clone());
                     return Ok(StageLock { path });
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                     let holder = read_holder(&path);
                     match holder {
-                        Some(h) if h.is_stale() => {
+                        Some(h) if h.is_gone(&path) => {
                             tracing::warn!(pid = h.pid, host = %h.host, since = %h.since, "removing a stale lock");
-                            let _ = fs::remove_file(&path);
+                            take_away_stale(&path, &h)?;
                         }
                         Some(h) => {
                             return Err(Error::Locked {
@@ -120,7 +141,36 @@ impl Drop for StageLock {
         if read_holder(&self.path).is_some_and(|h| h.pid == std::process::id()) {
             let _ = fs::remove_file(&self.path);
         }
+        held().remove(&self.path);
     }
+}
+
+/// Removes the lock file `path` that `stale` held, but never a lock another run took meanwhile.
+///
+/// Two runs can find the same stale lock; if both simply removed the file, the slower one could
+/// remove the lock the faster one had just taken, and both would run. So the file is first
+/// renamed aside (atomic: exactly one run gets it), then read again: a live lock moved aside by
+/// mistake is linked back into place.
+fn take_away_stale(path: &Path, stale: &Holder) -> Result<()> {
+    static ASIDE: AtomicU64 = AtomicU64::new(0);
+    let aside = path.with_file_name(format!(
+        "lock.stale-{}-{}",
+        std::process::id(),
+        ASIDE.fetch_add(1, Ordering::Relaxed)
+    ));
+    match fs::rename(path, &aside) {
+        Ok(()) => {}
+        // Another run took it away first: try again to create ours.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io("move aside", path, e)),
+    }
+    if read_holder(&aside).as_ref() != Some(stale) {
+        // Not the stale lock any more: give it back (unless yet another run holds the stage
+        // now, which is fine too: the stage is locked either way).
+        let _ = fs::hard_link(&aside, path);
+    }
+    let _ = fs::remove_file(&aside);
+    Ok(())
 }
 
 /// The holder recorded in a lock file, if it can be read.
@@ -213,6 +263,60 @@ mod tests {
         .unwrap();
         let lock = StageLock::acquire(tmp.path(), "dev", false).unwrap();
         assert_eq!(read_holder(lock.path()).unwrap().pid, std::process::id());
+    }
+
+    #[test]
+    fn taking_a_stale_lock_away_never_removes_a_lock_taken_meanwhile() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("lock");
+        let stale = Holder {
+            pid: u32::MAX,
+            host: host_name(),
+            since: "2026-01-01T00:00:00Z".into(),
+        };
+        // Another run (a live process on this host: init) found the same stale lock first and
+        // replaced it with its own.
+        let live = Holder {
+            pid: 1,
+            host: host_name(),
+            since: "2026-01-01T00:00:01Z".into(),
+        };
+        fs::write(&path, serde_json::to_vec(&live).unwrap()).unwrap();
+        take_away_stale(&path, &stale).unwrap();
+        assert_eq!(read_holder(&path), Some(live));
+        let err = StageLock::acquire(tmp.path(), "dev", false).unwrap_err();
+        assert!(matches!(err, Error::Locked { .. }), "{err}");
+
+        // The stale lock itself goes, and nothing is left aside.
+        fs::write(&path, serde_json::to_vec(&stale).unwrap()).unwrap();
+        take_away_stale(&path, &stale).unwrap();
+        assert!(!path.exists());
+        // Already gone (another run took it away): nothing to do.
+        take_away_stale(&path, &stale).unwrap();
+        let names: Vec<_> = fs::read_dir(tmp.path()).unwrap().collect();
+        assert!(names.is_empty(), "{names:?}");
+    }
+
+    #[test]
+    fn a_lock_with_this_pid_that_this_process_does_not_hold_is_stale() {
+        let tmp = tempfile::tempdir().unwrap();
+        let earlier = Holder {
+            pid: std::process::id(),
+            host: host_name(),
+            since: "2026-01-01T00:00:00Z".into(),
+        };
+        fs::write(
+            tmp.path().join("lock"),
+            serde_json::to_vec(&earlier).unwrap(),
+        )
+        .unwrap();
+        let lock = StageLock::acquire(tmp.path(), "dev", false).unwrap();
+        let now = read_holder(lock.path()).unwrap();
+        assert_ne!(now.since, earlier.since);
+        // Held now: the same process is refused.
+        assert!(StageLock::acquire(tmp.path(), "dev", false).is_err());
+        drop(lock);
+        assert!(!held().contains(&tmp.path().join("lock")));
     }
 
     #[test]

@@ -98,6 +98,8 @@ mod tests {
                     etag: None,
                     migration_tag: None,
                     content_hash: "h".into(),
+                    durable_objects: Default::default(),
+                    bindings: Default::default(),
                 }),
             ),
             (

@@ -56,7 +56,6 @@ impl MemoryProvider {
                     script_name: None,
                     environment: None,
                     sqlite: p.sqlite,
-                    namespace_id: None,
                 })
             }
             Props::SecretsStore(_) => Output::SecretsStore(SecretsStoreOutput {
@@ -85,6 +84,8 @@ impl MemoryProvider {
                     .filter_map(|o| o.id().map(str::to_owned))
                     .collect::<Vec<_>>()
                     .join(","),
+                durable_objects: Default::default(),
+                bindings: Default::default(),
             }),
         }
     }

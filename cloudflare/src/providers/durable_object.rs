@@ -6,14 +6,22 @@
 //! state) into one migration step: new classes (`new_sqlite_classes` when SQLite-backed),
 //! renamed classes (same logical id, another class name) and deleted classes, with
 //! `old_tag`/`new_tag`.
+//!
+//! The namespace ids exist only once the Worker's upload has created the classes, so they are
+//! read after that upload, from the account's namespace list, into the Worker's output.
+
+use std::collections::BTreeMap;
 
 use athanor_core::output::DurableObjectNamespaceOutput;
 use athanor_core::provider::{Desired, Existing};
 use athanor_core::stack::Props;
 use athanor_core::{Kind, Output};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::wrong_kind;
+use crate::client::Client;
+use crate::error::Error;
 
 /// The tag prefix marking a Durable Object class bound by a Worker.
 pub(crate) const CLASS_TAG_PREFIX: &str = "athanor:do:";
@@ -29,7 +37,6 @@ pub(crate) fn output(d: &Desired<'_>) -> Result<Output, athanor_core::ProviderEr
             script_name: p.script_name.clone(),
             environment: p.environment.clone(),
             sqlite: p.sqlite,
-            namespace_id: None,
         },
     ))
 }
@@ -37,6 +44,39 @@ pub(crate) fn output(d: &Desired<'_>) -> Result<Output, athanor_core::ProviderEr
 /// The namespace as recorded; it lives in its Worker.
 pub(crate) fn read(e: Existing<'_>) -> Option<Output> {
     Some(e.output.clone())
+}
+
+/// The most namespaces one page of the namespace list holds (what wrangler asks for too).
+const NAMESPACES_PER_PAGE: u32 = 1000;
+
+/// One item of `GET /accounts/{a}/workers/durable_objects/namespaces`.
+#[derive(Debug, Deserialize)]
+struct ListedNamespace {
+    id: String,
+    #[serde(default)]
+    script: Option<String>,
+    #[serde(default)]
+    class: Option<String>,
+}
+
+/// The namespace id of every class the account script `script` exports, by class name: one
+/// request per 1,000 namespaces of the account.
+pub(crate) async fn namespace_ids(
+    client: &Client,
+    script: &str,
+) -> Result<BTreeMap<String, String>, Error> {
+    let listed: Vec<ListedNamespace> = client
+        .list_pages(
+            &client.account_path("/workers/durable_objects/namespaces"),
+            &[],
+            NAMESPACES_PER_PAGE,
+        )
+        .await?;
+    Ok(listed
+        .into_iter()
+        .filter(|n| n.script.as_deref() == Some(script))
+        .filter_map(|n| Some((n.class?, n.id)))
+        .collect())
 }
 
 /// A class a Worker exports and binds.

@@ -43,6 +43,10 @@ async fn create_store(client: &Client, name: &str) -> Result<Store, Error> {
     decode("POST", &path, value)
 }
 
+/// Cloudflare's Secrets Store code for a limit reached (`maximum_stores_exceeded`) and for a name
+/// taken.
+const STORE_LIMIT_CODE: u32 = 1003;
+
 /// The default store's id: found by name, or created when `create` is set.
 pub(crate) async fn default_store(client: &Client, create: bool) -> Result<Option<Store>, Error> {
     if let Some(store) = find(client, DEFAULT_SECRETS_STORE).await? {
@@ -53,8 +57,14 @@ pub(crate) async fn default_store(client: &Client, create: bool) -> Result<Optio
     }
     match create_store(client, DEFAULT_SECRETS_STORE).await {
         Ok(store) => Ok(Some(store)),
-        // Someone (a concurrent run) created it in between.
-        Err(e) if e.is_conflict() => find(client, DEFAULT_SECRETS_STORE).await,
+        // Someone (a concurrent run) created it in between: a name conflict, or, while an
+        // account may hold one store only, the store limit.
+        Err(e) if e.is_conflict() || e.has_code(STORE_LIMIT_CODE) => {
+            match find(client, DEFAULT_SECRETS_STORE).await? {
+                Some(store) => Ok(Some(store)),
+                None => Err(e),
+            }
+        }
         Err(e) => Err(e),
     }
 }

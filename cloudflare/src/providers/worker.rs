@@ -5,8 +5,14 @@
 //!
 //! An existing script of the same name without this stack's tags is not taken over without
 //! `adopt`. Requests are kept to the minimum: one settings read when the script may exist or
-//! carries Durable Objects, one upload, and a workers.dev call only when its state changes; the
-//! account subdomain is read once per client.
+//! carries Durable Objects, one upload, one read of the account's Durable Object namespace list
+//! when the script has classes (their ids go into the output), and for a script that existed
+//! before the call a read of its workers.dev state (which may have been switched outside
+//! athanor), then a workers.dev call only when that state must change; the account subdomain is
+//! read once per client.
+//!
+//! [`read`] builds the output from live data (etag, migration tag, bindings, workers.dev,
+//! Durable Object namespace ids), so that `--refresh` sees a Worker changed outside athanor.
 
 use std::collections::BTreeMap;
 
@@ -35,18 +41,39 @@ const APP_TAG: &str = "athanor:app:";
 const STAGE_TAG: &str = "athanor:stage:";
 const ID_TAG: &str = "athanor:id:";
 
+/// What athanor reads of `GET …/settings`.
 #[derive(Debug, Default, Deserialize)]
 struct Settings {
     #[serde(default)]
     tags: Option<Vec<String>>,
+    #[serde(default)]
+    bindings: Option<Vec<ListedBinding>>,
 }
 
+/// A binding as the settings list it: only its name and type are read (a secret's value is
+/// never returned, and never kept).
+#[derive(Debug, Deserialize)]
+struct ListedBinding {
+    #[serde(default)]
+    name: String,
+    #[serde(default, rename = "type")]
+    kind: String,
+}
+
+/// The script fields athanor records, from the upload's answer or a read of the script.
 #[derive(Debug, Default, Deserialize)]
-struct Uploaded {
+struct ScriptInfo {
     #[serde(default)]
     etag: Option<String>,
     #[serde(default)]
     migration_tag: Option<String>,
+}
+
+/// `GET …/scripts/{name}/subdomain`.
+#[derive(Debug, Deserialize)]
+struct WorkersDev {
+    #[serde(default)]
+    enabled: bool,
 }
 
 fn props<'p>(props: &'p Props, id: &str) -> Result<&'p Worker, ProviderError> {
@@ -283,30 +310,85 @@ async fn read_settings(client: &Client, path: &str) -> Result<Option<Settings>, 
         .await
 }
 
-/// The script's current migration tag, read after an expected-tag mismatch.
-async fn read_migration_tag(
+/// The script's etag and migration tag, `None` when it does not exist: from
+/// `GET …/workers/services/{name}` (`default_environment.script`) for an account script, from
+/// `GET …/dispatch/namespaces/{ns}/scripts/{name}` (`script`) for a user Worker. One request
+/// either way, where the account's script list would grow with the account.
+async fn read_script_info(
     client: &Client,
     name: &str,
     namespace: Option<&str>,
-) -> Result<Option<String>, Error> {
-    match namespace {
-        Some(_) => {
-            let v: Value = client
-                .call_as(Request::get(script_path(client, name, namespace)))
-                .await?;
-            Ok(v["script"]["migration_tag"].as_str().map(str::to_owned))
-        }
-        None => {
-            let scripts: Vec<Value> = client
-                .call_as(Request::get(client.account_path("/workers/scripts")))
-                .await?;
-            Ok(scripts
-                .iter()
-                .find(|s| s["id"].as_str() == Some(name))
-                .and_then(|s| s["migration_tag"].as_str())
-                .map(str::to_owned))
-        }
+) -> Result<Option<ScriptInfo>, Error> {
+    #[derive(Debug, Default, Deserialize)]
+    struct Environment {
+        #[serde(default)]
+        script: ScriptInfo,
     }
+    #[derive(Debug, Deserialize)]
+    struct Service {
+        #[serde(default)]
+        default_environment: Environment,
+    }
+    match namespace {
+        Some(_) => Ok(client
+            .get_if_exists::<Environment>(Request::get(script_path(client, name, namespace)))
+            .await?
+            .map(|e| e.script)),
+        None => Ok(client
+            .get_if_exists::<Service>(Request::get(
+                client.account_path(&format!("/workers/services/{name}")),
+            ))
+            .await?
+            .map(|s| s.default_environment.script)),
+    }
+}
+
+/// Whether the account script at `path` is served on workers.dev; `None` when it does not exist.
+async fn read_workers_dev(client: &Client, path: &str) -> Result<Option<bool>, Error> {
+    Ok(client
+        .get_if_exists::<WorkersDev>(Request::get(format!("{path}/subdomain")))
+        .await?
+        .map(|s| s.enabled))
+}
+
+/// `https://NAME.SUBDOMAIN.workers.dev`.
+async fn workers_dev_url(client: &Client, name: &str) -> Result<String, Error> {
+    let sub = client.workers_subdomain().await?;
+    Ok(format!("https://{name}.{sub}.workers.dev"))
+}
+
+/// The type of each binding of the upload, by name (the values are left out).
+fn declared_binding_types(bindings: &[Value]) -> BTreeMap<String, String> {
+    bindings
+        .iter()
+        .filter_map(|b| {
+            Some((
+                b["name"].as_str()?.to_owned(),
+                b["type"].as_str()?.to_owned(),
+            ))
+        })
+        .collect()
+}
+
+/// The live bindings as [`declared_binding_types`] records them: the type of each by name,
+/// leaving out the bindings `keep_bindings` kept from earlier uploads that the stack does not
+/// declare (they are meant to be managed elsewhere, so they are no drift).
+fn live_binding_types(
+    live: Vec<ListedBinding>,
+    recorded: &BTreeMap<String, String>,
+    keep_bindings: &[String],
+) -> BTreeMap<String, String> {
+    live.into_iter()
+        .filter(|b| recorded.contains_key(&b.name) || !keep_bindings.contains(&b.kind))
+        .map(|b| (b.name, b.kind))
+        .collect()
+}
+
+/// Whether the Durable Object namespace list is read for a script: an account script (the
+/// list is not documented to cover user Workers in a dispatch namespace) that has had a
+/// migration or exports classes.
+fn lists_namespaces(namespace: Option<&str>, migration_tag: Option<&str>, classes: bool) -> bool {
+    namespace.is_none() && (classes || migration_tag.is_some())
 }
 
 fn is_tag_mismatch(e: &Error) -> bool {
@@ -370,6 +452,7 @@ async fn deploy(
         });
     }
     let bindings = bindings_json(d.name, p, d.deps, d.secrets, &what)?;
+    let binding_types = declared_binding_types(&bindings);
 
     // One read: whether the script exists and whose it is, and which classes it carries.
     let had_classes = previous.is_some_and(|o| o.migration_tag.is_some());
@@ -408,7 +491,7 @@ async fn deploy(
         let req = Request::put(path.clone()).multipart(parts(&modules, &metadata));
         async move {
             client
-                .call_as::<Uploaded>(req)
+                .call_as::<ScriptInfo>(req)
                 .await
                 .map(|u| (u, migration))
         }
@@ -418,8 +501,8 @@ async fn deploy(
         Err(err) if is_tag_mismatch(&err) && migration.is_some() => {
             // The deployed tag differs from the recorded one: read it, or failing that take
             // it from the error message.
-            let current = match read_migration_tag(client, d.name, ns).await {
-                Ok(tag) => tag,
+            let current = match read_script_info(client, d.name, ns).await {
+                Ok(info) => info.and_then(|i| i.migration_tag),
                 Err(read_err) => durable_object::expected_tag_in(&err.to_string())
                     .ok_or_else(|| read_err.context(&what, "reading the migration tag of"))?,
             };
@@ -433,8 +516,8 @@ async fn deploy(
 
     let url = match ns {
         None => {
-            let existed_unrecorded = previous.is_none() && settings.is_some();
-            workers_dev(client, d, p, &path, previous, existed_unrecorded)
+            let existed = previous.is_some() || settings.is_some();
+            workers_dev(client, d, p, &path, existed)
                 .await
                 .map_err(|(action, e)| e.context(&what, action))?
         }
@@ -448,33 +531,51 @@ async fn deploy(
         }
     };
 
+    let migration_tag = uploaded
+        .migration_tag
+        .or_else(|| migration.map(|m| m.new_tag))
+        .or(old_tag);
+    let durable_objects = if lists_namespaces(ns, migration_tag.as_deref(), !bound.is_empty()) {
+        durable_object::namespace_ids(client, d.name)
+            .await
+            .map_err(|e| e.context(&what, "listing the Durable Object namespaces of"))?
+    } else {
+        BTreeMap::new()
+    };
+
     Ok(Output::Worker(WorkerOutput {
         name: d.name.to_owned(),
         namespace,
         url,
         etag: uploaded.etag,
-        migration_tag: uploaded
-            .migration_tag
-            .or_else(|| migration.map(|m| m.new_tag))
-            .or(old_tag),
+        migration_tag,
         content_hash: modules.content_hash(),
+        durable_objects,
+        bindings: binding_types,
     }))
 }
 
-/// Brings workers.dev to the declared state with a request only when it changes, and returns
-/// the URL when it is on. `existed_unrecorded`: the script was there before this stack recorded
-/// it (adopted or recovered), so its workers.dev state is unknown.
+/// Brings workers.dev to the declared state with a call only when it changes, and returns the
+/// URL when it is on. A script this call created starts with workers.dev off; for one that
+/// `existed` before (recorded, adopted or recovered) the state is read, since it may have been
+/// switched outside athanor, and an update after `--refresh` must repair that.
 async fn workers_dev(
     client: &Client,
     d: &Desired<'_>,
     p: &Worker,
     path: &str,
-    previous: Option<&WorkerOutput>,
-    existed_unrecorded: bool,
+    existed: bool,
 ) -> Result<Option<String>, (&'static str, Error)> {
-    let was_enabled = previous.is_some_and(|o| o.url.is_some());
+    let enabled = if existed {
+        read_workers_dev(client, path)
+            .await
+            .map_err(|e| ("reading the workers.dev state of", e))?
+            .unwrap_or(false)
+    } else {
+        false
+    };
     let subdomain_path = format!("{path}/subdomain");
-    if p.url && !was_enabled {
+    if p.url && !enabled {
         // Cloudflare refuses preview URLs for Workers with Durable Objects.
         let previews = !binds_durable_objects(p, d.deps);
         let body = json!({"enabled": true, "previews_enabled": previews});
@@ -482,7 +583,7 @@ async fn workers_dev(
             .call(Request::post(&subdomain_path).json(body))
             .await
             .map_err(|e| ("enabling workers.dev for", e))?;
-    } else if !p.url && (was_enabled || existed_unrecorded) {
+    } else if !p.url && enabled {
         client
             .call(Request::post(&subdomain_path).json(json!({"enabled": false})))
             .await
@@ -491,11 +592,10 @@ async fn workers_dev(
     if !p.url {
         return Ok(None);
     }
-    let sub = client
-        .workers_subdomain()
+    workers_dev_url(client, d.name)
         .await
-        .map_err(|e| ("reading the account's workers.dev subdomain for", e))?;
-    Ok(Some(format!("https://{}.{sub}.workers.dev", d.name)))
+        .map(Some)
+        .map_err(|e| ("reading the account's workers.dev subdomain for", e))
 }
 
 /// Deletes the script (with `force`, so bindings to it do not block); one already gone is fine.
@@ -508,7 +608,15 @@ pub(crate) async fn delete(client: &Client, e: Existing<'_>) -> Result<(), Provi
     delete_if_exists(client, Request::delete(path).query("force", "true"), &what).await
 }
 
-/// Whether the script still exists; its recorded output stands.
+/// Reads the Worker from live data, `None` when the script is gone: the etag and migration tag
+/// from the script, the bindings (names and types, never values) from its settings, workers.dev
+/// on or off (the URL), and the Durable Object namespace ids; only the content hash, which
+/// Cloudflare does not report (and the etag, if an answer lacks it), is the recorded one. When
+/// nothing changed outside athanor, the result equals what the deploy recorded.
+///
+/// Requests: three reads sent together (settings, script, workers.dev state; two for a user
+/// Worker in a dispatch namespace), one more of the namespace list when the script has Durable
+/// Objects, and the account's workers.dev subdomain once per client.
 pub(crate) async fn read(
     client: &Client,
     e: Existing<'_>,
@@ -516,13 +624,57 @@ pub(crate) async fn read(
     let Output::Worker(o) = e.output else {
         return Err(wrong_kind(Kind::Worker, e.id));
     };
+    let p = props(e.props, e.id)?;
     let what = describe(Kind::Worker, e.id, &o.name);
-    let path = script_path(client, &o.name, o.namespace.as_deref());
-    match read_settings(client, &path).await {
-        Ok(Some(_)) => Ok(Some(e.output.clone())),
-        Ok(None) => Ok(None),
-        Err(err) => Err(err.context(&what, "reading")),
-    }
+    let ns = o.namespace.as_deref();
+    let path = script_path(client, &o.name, ns);
+    let workers_dev = async {
+        match ns {
+            Some(_) => Ok(Some(false)),
+            None => read_workers_dev(client, &path).await,
+        }
+    };
+    let (settings, info, enabled) = tokio::try_join!(
+        read_settings(client, &path),
+        read_script_info(client, &o.name, ns),
+        workers_dev,
+    )
+    .map_err(|err| err.context(&what, "reading"))?;
+    let (Some(settings), Some(info), Some(enabled)) = (settings, info, enabled) else {
+        return Ok(None);
+    };
+    let classes = !o.durable_objects.is_empty();
+    let durable_objects = if lists_namespaces(ns, info.migration_tag.as_deref(), classes) {
+        durable_object::namespace_ids(client, &o.name)
+            .await
+            .map_err(|err| err.context(&what, "listing the Durable Object namespaces of"))?
+    } else {
+        BTreeMap::new()
+    };
+    let url = if enabled {
+        Some(
+            workers_dev_url(client, &o.name)
+                .await
+                .map_err(|err| err.context(&what, "reading the workers.dev subdomain for"))?,
+        )
+    } else {
+        None
+    };
+    Ok(Some(Output::Worker(WorkerOutput {
+        name: o.name.clone(),
+        namespace: o.namespace.clone(),
+        url,
+        // An answer without an etag cannot tell a change: the recorded one stands.
+        etag: info.etag.or_else(|| o.etag.clone()),
+        migration_tag: info.migration_tag,
+        content_hash: o.content_hash.clone(),
+        durable_objects,
+        bindings: live_binding_types(
+            settings.bindings.unwrap_or_default(),
+            &o.bindings,
+            &p.keep_bindings,
+        ),
+    })))
 }
 
 #[cfg(test)]
@@ -557,7 +709,6 @@ mod tests {
                 script_name: None,
                 environment: None,
                 sqlite: true,
-                namespace_id: None,
             }),
         );
         deps.insert(
@@ -567,7 +718,6 @@ mod tests {
                 script_name: Some("chat".into()),
                 environment: None,
                 sqlite: false,
-                namespace_id: None,
             }),
         );
         deps.insert(
@@ -594,6 +744,8 @@ mod tests {
                 etag: None,
                 migration_tag: None,
                 content_hash: String::new(),
+                durable_objects: BTreeMap::new(),
+                bindings: BTreeMap::new(),
             }),
         );
         deps
@@ -703,6 +855,54 @@ mod tests {
         let m = metadata_json("worker.js", &p, vec![], None, &tags);
         assert_eq!(m["compatibility_date"], "2024-01-01");
         assert!(m.get("keep_bindings").is_none() && m.get("migrations").is_none());
+    }
+
+    #[test]
+    fn recorded_bindings_hold_names_and_types_but_no_value() {
+        let mut secrets = BTreeMap::new();
+        secrets.insert("TOKEN".to_owned(), SecretString::from("tok-secret-value"));
+        let b = bindings_json("my-worker", &worker(), &deps(), &secrets, "W").unwrap();
+        let types = declared_binding_types(&b);
+        assert_eq!(types.len(), worker().bindings.len());
+        assert_eq!(types["TOKEN"], "secret_text");
+        assert_eq!(types["COUNTER"], "durable_object_namespace");
+        assert_eq!(types["DEBUG_MODE"], "json");
+        let text = serde_json::to_string(&types).unwrap();
+        assert!(
+            !text.contains("tok-secret-value") && !text.contains("1.0.0"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn kept_bindings_the_stack_does_not_declare_are_no_drift() {
+        let listed = |name: &str, kind: &str| ListedBinding {
+            name: name.into(),
+            kind: kind.into(),
+        };
+        let recorded = BTreeMap::from([("KV".to_owned(), "kv_namespace".to_owned())]);
+        let live = vec![
+            listed("KV", "kv_namespace"),
+            listed("TOKEN", "secret_text"),
+            listed("EXTRA", "plain_text"),
+        ];
+        let seen = live_binding_types(live, &recorded, &["secret_text".to_owned()]);
+        assert_eq!(
+            seen.keys().map(String::as_str).collect::<Vec<_>>(),
+            ["EXTRA", "KV"]
+        );
+        // A declared binding of a kept type is still compared.
+        let recorded = BTreeMap::from([("TOKEN".to_owned(), "secret_text".to_owned())]);
+        let seen = live_binding_types(vec![], &recorded, &["secret_text".to_owned()]);
+        assert!(seen.is_empty());
+    }
+
+    #[test]
+    fn the_namespace_list_is_read_only_for_account_scripts_with_classes() {
+        assert!(lists_namespaces(None, None, true));
+        assert!(lists_namespaces(None, Some("v2"), false));
+        assert!(!lists_namespaces(None, None, false));
+        assert!(!lists_namespaces(Some("customers"), Some("v1"), true));
     }
 
     #[test]

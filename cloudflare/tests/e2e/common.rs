@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use athanor_cloudflare::{Auth, Client, ClientConfig, CloudflareProvider, RetryPolicy};
+use athanor_core::output::{DurableObjectNamespaceOutput, WorkerOutput};
 use athanor_core::provider::{Desired, Existing};
 use athanor_core::{Output, Props, Resource};
 use athanor_emulator::{Config, Emulator, Stats};
@@ -185,4 +186,22 @@ impl Decl {
             delete: self.resource.delete,
         }
     }
+}
+
+/// The Worker output inside `out`; panics on another kind.
+pub fn worker_output(out: &Output) -> &WorkerOutput {
+    match out {
+        Output::Worker(w) => w,
+        other => panic!("not a Worker output: {other:?}"),
+    }
+}
+
+/// The output of a Durable Object namespace for `class`, exported by the Worker that binds it.
+pub fn do_output(class: &str, sqlite: bool) -> Output {
+    Output::DurableObjectNamespace(DurableObjectNamespaceOutput {
+        class_name: class.into(),
+        script_name: None,
+        environment: None,
+        sqlite,
+    })
 }

@@ -5,9 +5,11 @@
 mod client;
 mod common;
 mod dispatch_namespace;
+mod esbuild;
 mod kv_namespace;
 mod lost_answer;
 mod quickstart;
 mod r2_bucket;
 mod secrets;
 mod worker;
+mod worker_read;

@@ -3,7 +3,6 @@
 
 use std::path::Path;
 
-use athanor_core::output::{DurableObjectNamespaceOutput, WorkerOutput};
 use athanor_core::stack::{
     DispatchNamespace, DurableObjectNamespace, KvNamespace, R2Bucket, ResourceRef, Secret,
     SecretsStore, Worker,
@@ -11,7 +10,7 @@ use athanor_core::stack::{
 use athanor_core::{Binding, BindingValue, Output, Provider, ProviderError, SecretSource};
 use serde_json::json;
 
-use crate::common::{Decl, Fixture, count, start};
+use crate::common::{Decl, Fixture, count, do_output, start, worker_output};
 
 const UPLOAD: &str = "PUT /accounts/{account_id}/workers/scripts/{script_name}";
 const WFP_UPLOAD: &str = "PUT /accounts/{account_id}/workers/dispatch/namespaces/{dispatch_namespace}/scripts/{script_name}";
@@ -24,23 +23,6 @@ fn write(root: &Path, rel: &str, text: &str) {
 
 fn res(id: &str) -> BindingValue {
     BindingValue::Resource(ResourceRef::new(id))
-}
-
-fn worker_output(out: &Output) -> &WorkerOutput {
-    match out {
-        Output::Worker(w) => w,
-        other => panic!("not a Worker output: {other:?}"),
-    }
-}
-
-fn do_output(class: &str, sqlite: bool) -> Output {
-    Output::DurableObjectNamespace(DurableObjectNamespaceOutput {
-        class_name: class.into(),
-        script_name: None,
-        environment: None,
-        sqlite,
-        namespace_id: None,
-    })
 }
 
 async fn classes(fx: &Fixture, script: &str) -> Vec<String> {
@@ -186,6 +168,37 @@ async fn the_quickstart_worker_gets_exactly_its_bindings_and_a_workers_dev_url()
     let (_, subdomain) = fx.api_get("/workers/scripts/my-worker/subdomain").await;
     assert_eq!(subdomain["enabled"], true);
     assert_eq!(classes(&fx, "my-worker").await, ["Counter"]);
+    let (_, listed) = fx
+        .api_get("/workers/durable_objects/namespaces?per_page=1000")
+        .await;
+    let counter_id = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["script"] == "my-worker" && n["class"] == "Counter")
+        .expect("the upload created the Counter namespace")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        w.durable_objects,
+        std::collections::BTreeMap::from([("Counter".to_owned(), counter_id)])
+    );
+    assert_eq!(
+        w.bindings.keys().map(String::as_str).collect::<Vec<_>>(),
+        [
+            "COUNTER",
+            "DEBUG_MODE",
+            "MY_KV",
+            "SIGNING_KEY",
+            "STORAGE",
+            "TENANTS",
+            "TOKEN",
+            "VERSION"
+        ]
+    );
+    assert_eq!(w.bindings["TOKEN"], "secret_text");
+    assert!(!serde_json::to_string(&out).unwrap().contains("token-value"));
     assert_eq!(
         p.read(decl.existing(&out)).await.unwrap(),
         Some(out.clone())
@@ -360,8 +373,15 @@ async fn url_false_disables_workers_dev_and_delete_removes_the_script() {
     );
     assert_eq!(count(&stats, UPLOAD), 1);
     assert_eq!(
-        stats.total, 2,
-        "no read for a Worker without Durable Objects: {stats:?}"
+        count(
+            &stats,
+            "GET /accounts/{account_id}/workers/scripts/{script_name}/subdomain"
+        ),
+        1
+    );
+    assert_eq!(
+        stats.total, 3,
+        "no settings or namespace read for a Worker without Durable Objects: {stats:?}"
     );
     let (_, sub) = fx.api_get("/workers/scripts/site/subdomain").await;
     assert_eq!(sub["enabled"], false);
@@ -437,6 +457,17 @@ async fn a_user_worker_in_a_dispatch_namespace_keeps_the_binding_types_named() {
             ("USER_KV".to_owned(), "kv_namespace".to_owned()),
         ]
     );
+    // The kept secret is not declared any more: it is no drift. Two reads, no namespace list.
+    fx.reset();
+    assert_eq!(
+        fx.provider
+            .read(second.existing(&updated))
+            .await
+            .unwrap()
+            .as_ref(),
+        Some(&updated)
+    );
+    assert_eq!(fx.stats().total, 2, "{:?}", fx.stats());
     fx.provider.delete(second.existing(&updated)).await.unwrap();
     let (status, _) = fx
         .api_get("/workers/dispatch/namespaces/customers/scripts/customer-a/settings")

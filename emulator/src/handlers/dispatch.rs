@@ -19,8 +19,38 @@ const NAMESPACE: &str = "dispatch_namespace";
 type NsPath = Path<(String, String)>;
 type NsScriptPath = Path<(String, String, String)>;
 
+/// Cloudflare's code for an unknown dispatch namespace.
+const NAMESPACE_NOT_FOUND: u32 = 100_119;
+/// Cloudflare's code for a dispatch namespace name that is taken.
+const NAMESPACE_EXISTS: u32 = 100_120;
+
 fn not_found(name: &str) -> ApiError {
-    ApiError::not_found(10007, format!("dispatch namespace '{name}' not found"))
+    ApiError::not_found(
+        NAMESPACE_NOT_FOUND,
+        format!("dispatch namespace '{name}' not found; list the namespaces, or create it first"),
+    )
+}
+
+fn already_exists(name: &str) -> ApiError {
+    ApiError::conflict(
+        NAMESPACE_EXISTS,
+        format!(
+            "a dispatch namespace named '{name}' already exists; choose another name, or use it"
+        ),
+    )
+}
+
+/// Checks a namespace name with the Worker name rules, answering 400 (code 10021, validation)
+/// when it breaks them.
+fn check_namespace_name(name: &str) -> Result<(), ApiError> {
+    scripts::check_name(name).map_err(|_| {
+        ApiError::bad_request(
+            10021,
+            format!(
+                "invalid dispatch namespace name {name:?}: use 1 to 63 lowercase letters, digits, '-' and '_', not starting with '-'"
+            ),
+        )
+    })
 }
 
 /// Whether a dispatch namespace with this name exists (used by Worker binding validation).
@@ -58,17 +88,14 @@ pub(crate) async fn list(state: AppStateRef) -> ApiResult {
 pub(crate) async fn create(state: AppStateRef, body: Bytes) -> ApiResult {
     let body: Value = parse_json(&body, 10001, "dispatch namespace create")?;
     let name = body["name"].as_str().unwrap_or("").to_owned();
-    scripts::check_name(&name)?;
+    check_namespace_name(&name)?;
     let now = state.clock.rfc3339();
     let account = state.account_id.clone();
     let doc = state
         .store
         .tx(move |c| {
             if docs::get(c, NAMESPACE, &name)?.is_some() {
-                return Err(ApiError::conflict(
-                    10026,
-                    format!("a dispatch namespace named '{name}' already exists"),
-                ));
+                return Err(already_exists(&name));
             }
             let doc = json!({
                 "namespace_id": ids::uuid(),
@@ -100,7 +127,7 @@ pub(crate) async fn get(state: AppStateRef, Path((_, name)): NsPath) -> ApiResul
 pub(crate) async fn rename(state: AppStateRef, Path((_, old)): NsPath, body: Bytes) -> ApiResult {
     let body: Value = parse_json(&body, 10001, "dispatch namespace rename")?;
     let new = body["name"].as_str().unwrap_or("").to_owned();
-    scripts::check_name(&new)?;
+    check_namespace_name(&new)?;
     let now = state.clock.rfc3339();
     let doc = state
         .store
@@ -108,10 +135,7 @@ pub(crate) async fn rename(state: AppStateRef, Path((_, old)): NsPath, body: Byt
             let mut doc = require_namespace(c, &old)?;
             if new != old {
                 if docs::get(c, NAMESPACE, &new)?.is_some() {
-                    return Err(ApiError::conflict(
-                        10026,
-                        format!("a dispatch namespace named '{new}' already exists"),
-                    ));
+                    return Err(already_exists(&new));
                 }
                 let old_scope = Scope::Namespace(old.clone());
                 let new_scope = Scope::Namespace(new.clone());

@@ -7,6 +7,7 @@ pub(crate) mod kv;
 pub(crate) mod r2;
 pub(crate) mod script_address;
 pub(crate) mod secrets_store;
+pub(crate) mod versions;
 pub(crate) mod workers;
 
 use std::collections::HashMap;

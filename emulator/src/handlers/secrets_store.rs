@@ -1,6 +1,14 @@
 //! Secrets Store: stores (create from an object or an array body, list, get, delete with 409 while
 //! not empty unless forced) and secrets (bulk create, list, get, patch, duplicate, delete).
 //! Secret values are never returned and never stored: only their SHA-256 is kept.
+//!
+//! The open beta's limits are enforced with Cloudflare's answers: one store per account
+//! (`maximum_stores_exceeded`, 400, code 1003), 100 secrets per account
+//! (`maximum_secrets_exceeded`), values of at most 65,536 bytes, non-empty names without spaces
+//! and at least one known scope. Cloudflare's Secrets Store codes: 1001 for validation and
+//! not-found (`store_not_found`, `secret_not_found`, `secret_name_empty`, `secret_scope_invalid`,
+//! `secret_scopes_empty`, `invalid_json_body`), 1003 for limits and name conflicts
+//! (`maximum_stores_exceeded`, `secret_name_already_exists`).
 
 use axum::body::Bytes;
 use axum::extract::Path;
@@ -14,10 +22,20 @@ use crate::store::docs;
 
 const STORE: &str = "secrets_store";
 const SECRET: &str = "secrets_store_secret";
-/// Largest secret value, in bytes (the Secrets Store documentation's limit).
-pub(crate) const MAX_VALUE_BYTES: usize = 1024;
-/// Longest secret or store name.
+/// Largest secret value, in bytes (64 KiB: the API reference and the current documentation; the
+/// documentation said 1,024 bytes before September 2026).
+pub(crate) const MAX_VALUE_BYTES: usize = 65_536;
+/// Longest secret or store name (Cloudflare documents none; a generous bound).
 pub(crate) const MAX_NAME_BYTES: usize = 255;
+/// Stores an account may hold during the open beta.
+pub(crate) const MAX_STORES_PER_ACCOUNT: usize = 1;
+/// Secrets an account may hold during the open beta, across its stores (what
+/// `GET /secrets_store/quota` reports).
+pub(crate) const MAX_SECRETS_PER_ACCOUNT: usize = 100;
+/// Cloudflare's Secrets Store code for validation failures and unknown stores or secrets.
+const INVALID: u32 = 1001;
+/// Cloudflare's Secrets Store code for exceeded limits and taken names.
+const EXCEEDED: u32 = 1003;
 const SCOPES: [&str; 6] = [
     "workers",
     "ai_gateway",
@@ -29,16 +47,41 @@ const SCOPES: [&str; 6] = [
 
 fn store_not_found(id: &str) -> ApiError {
     ApiError::not_found(
-        1001,
-        format!("store_not_found: no Secrets Store with id '{id}'"),
+        INVALID,
+        format!(
+            "store_not_found: no Secrets Store with id '{id}' in this account; list the stores to find its id"
+        ),
     )
 }
 
 fn secret_not_found(id: &str) -> ApiError {
     ApiError::not_found(
-        1002,
-        format!("secret_not_found: no secret with id '{id}' in this store"),
+        INVALID,
+        format!(
+            "secret_not_found: no secret with id '{id}' in this store; list its secrets to find the id"
+        ),
     )
+}
+
+fn name_taken(name: &str) -> ApiError {
+    ApiError::conflict(
+        EXCEEDED,
+        format!(
+            "secret_name_already_exists: {name} (a secret of that name is already in this store; patch it, or delete it first)"
+        ),
+    )
+}
+
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError::bad_request(INVALID, message)
+}
+
+/// Parses a JSON body; 400 `invalid_json_body` (code 1001) when it is not.
+fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiError> {
+    parse_json(body, INVALID, what).map_err(|mut e| {
+        e.message = format!("invalid_json_body: {}", e.message);
+        e
+    })
 }
 
 fn require_store(c: &Connection, id: &str) -> Result<Value, ApiError> {
@@ -50,7 +93,7 @@ fn secret_doc_id(store: &str, id: &str) -> String {
     format!("{store}/{id}")
 }
 
-/// A secret of a store: 404 code 1001 for an unknown store, 1002 for an unknown secret.
+/// A secret of a store: 404 code 1001 (`store_not_found` or `secret_not_found`).
 fn require_secret(c: &Connection, store: &str, id: &str) -> Result<Value, ApiError> {
     require_store(c, store)?;
     docs::get(c, SECRET, &secret_doc_id(store, id))?.ok_or_else(|| secret_not_found(id))
@@ -78,52 +121,71 @@ fn secret_view(doc: &Value) -> Value {
 }
 
 fn check_name(name: &str, what: &str) -> Result<(), ApiError> {
-    if name.is_empty() || name.len() > MAX_NAME_BYTES || name.chars().any(char::is_whitespace) {
-        return Err(ApiError::bad_request(
-            1000,
-            format!("invalid {what} name {name:?}: 1 to {MAX_NAME_BYTES} characters, no spaces"),
-        ));
+    if name.is_empty() {
+        return Err(invalid(format!("{what}_name_empty: a {what} needs a name")));
+    }
+    if name.len() > MAX_NAME_BYTES || name.chars().any(char::is_whitespace) {
+        return Err(invalid(format!(
+            "{what}_name_invalid: {name:?} must be 1 to {MAX_NAME_BYTES} bytes without spaces"
+        )));
     }
     Ok(())
 }
 
 fn check_value(name: &str, value: &str) -> Result<(), ApiError> {
     if value.len() > MAX_VALUE_BYTES {
-        return Err(ApiError::bad_request(
-            1000,
-            format!(
-                "the value of secret '{name}' is {} bytes; the limit is {MAX_VALUE_BYTES} (the value is not shown)",
-                value.len()
-            ),
-        ));
+        return Err(invalid(format!(
+            "secret_value_too_large: the value of secret '{name}' is {} bytes; the limit is {MAX_VALUE_BYTES} (the value is not shown)",
+            value.len()
+        )));
     }
     Ok(())
 }
 
+/// The scopes of a secret: a missing list means `["workers"]` (lenient: the API requires the
+/// field); an empty list, a non-string or an unknown scope is refused.
 fn check_scopes(scopes: &Value) -> Result<Vec<String>, ApiError> {
     let list = match scopes {
-        Value::Null => vec!["workers".to_owned()],
+        Value::Null => return Ok(vec!["workers".to_owned()]),
         Value::Array(a) => a
             .iter()
-            .filter_map(|s| s.as_str().map(str::to_owned))
-            .collect(),
+            .map(|s| s.as_str().map(str::to_owned))
+            .collect::<Option<Vec<String>>>()
+            .ok_or_else(|| invalid("secret_scope_invalid: scopes must be strings"))?,
         _ => {
-            return Err(ApiError::bad_request(
-                1000,
-                "scopes must be an array of strings",
+            return Err(invalid(
+                "secret_scope_invalid: scopes must be an array of strings",
             ));
         }
     };
+    if list.is_empty() {
+        return Err(invalid(format!(
+            "secret_scopes_empty: give at least one scope ({})",
+            SCOPES.join(", ")
+        )));
+    }
     if let Some(bad) = list.iter().find(|s| !SCOPES.contains(&s.as_str())) {
+        return Err(invalid(format!(
+            "secret_scope_invalid: {bad:?} is not a scope; expected one of {}",
+            SCOPES.join(", ")
+        )));
+    }
+    Ok(list)
+}
+
+/// Refuses `adding` more secrets when the account would hold more than
+/// [`MAX_SECRETS_PER_ACCOUNT`].
+fn check_secret_quota(c: &Connection, adding: usize) -> Result<(), ApiError> {
+    let used = docs::list(c, SECRET, "")?.len();
+    if used + adding > MAX_SECRETS_PER_ACCOUNT {
         return Err(ApiError::bad_request(
-            1000,
+            EXCEEDED,
             format!(
-                "unknown scope {bad:?}: expected one of {}",
-                SCOPES.join(", ")
+                "maximum_secrets_exceeded: max {MAX_SECRETS_PER_ACCOUNT} (the account holds {used}; delete some before adding {adding})"
             ),
         ));
     }
-    Ok(list)
+    Ok(())
 }
 
 fn sorted_page(
@@ -135,13 +197,10 @@ fn sorted_page(
     match param(q, "order") {
         Some(f) if fields.contains(&f) => sort_by_field(&mut items, f, descending),
         Some(other) => {
-            return Err(ApiError::bad_request(
-                1000,
-                format!(
-                    "invalid order {other:?}: expected one of {}",
-                    fields.join(", ")
-                ),
-            ));
+            return Err(invalid(format!(
+                "invalid order {other:?}: expected one of {}",
+                fields.join(", ")
+            )));
         }
         None if descending => items.reverse(),
         None => {}
@@ -153,7 +212,7 @@ fn sorted_page(
 /// `POST …/secrets_store/stores` with `{"name"}` (answers one store) or `[{"name"}]` (answers an
 /// array).
 pub(crate) async fn create_store(state: AppStateRef, body: Bytes) -> ApiResult {
-    let body: Value = parse_json(&body, 1000, "Secrets Store create")?;
+    let body: Value = parse_body(&body, "Secrets Store create")?;
     let (names, as_array): (Vec<String>, bool) = match &body {
         Value::Array(a) => (
             a.iter()
@@ -163,9 +222,8 @@ pub(crate) async fn create_store(state: AppStateRef, body: Bytes) -> ApiResult {
         ),
         Value::Object(_) => (vec![body["name"].as_str().unwrap_or("").to_owned()], false),
         _ => {
-            return Err(ApiError::bad_request(
-                1000,
-                "expected {\"name\"} or [{\"name\"}]",
+            return Err(invalid(
+                "invalid_json_body: expected {\"name\"} or [{\"name\"}]",
             ));
         }
     };
@@ -178,13 +236,21 @@ pub(crate) async fn create_store(state: AppStateRef, body: Bytes) -> ApiResult {
         .store
         .tx(move |c| {
             let existing = docs::list(c, STORE, "")?;
+            if existing.len() + names.len() > MAX_STORES_PER_ACCOUNT {
+                let held: Vec<String> = existing
+                    .iter()
+                    .map(|d| format!("'{}'", d["name"].as_str().unwrap_or("")))
+                    .collect();
+                return Err(ApiError::bad_request(
+                    EXCEEDED,
+                    format!(
+                        "maximum_stores_exceeded: an account may hold {MAX_STORES_PER_ACCOUNT} Secrets Store during the beta and this one holds {}; use the existing store",
+                        if held.is_empty() { "none".to_owned() } else { held.join(", ") }
+                    ),
+                ));
+            }
             let mut out = Vec::new();
             for name in names {
-                let taken = existing.iter().any(|d| d["name"] == name.as_str())
-                    || out.iter().any(|d: &Value| d["name"] == name.as_str());
-                if taken {
-                    return Err(ApiError::conflict(1003, format!("store_already_exists: a store named '{name}' already exists")));
-                }
                 let id = ids::hex32();
                 let doc = json!({"id": id, "name": name, "created": now, "modified": now, "account_id": account});
                 docs::put(c, STORE, &id, &doc)?;
@@ -229,7 +295,7 @@ pub(crate) async fn delete_store(
             if !secrets.is_empty() && !force {
                 return Err(ApiError::conflict(
                     1004,
-                    format!("store_not_empty: the store holds {} secrets; delete them first or pass ?force=true", secrets.len()),
+                    format!("store_not_empty: the store holds {} secrets; delete them first, or pass ?force=true to delete them with it", secrets.len()),
                 ));
             }
             for s in secrets {
@@ -248,14 +314,13 @@ pub(crate) async fn create_secrets(
     Path((_, store)): Path<(String, String)>,
     body: Bytes,
 ) -> ApiResult {
-    let body: Value = parse_json(&body, 1000, "Secrets Store secret create")?;
+    let body: Value = parse_body(&body, "Secrets Store secret create")?;
     let items = match body {
         Value::Array(a) => a,
         one @ Value::Object(_) => vec![one],
         _ => {
-            return Err(ApiError::bad_request(
-                1000,
-                "expected an array of {name, value, scopes}",
+            return Err(invalid(
+                "invalid_json_body: expected an array of {name, value, scopes}",
             ));
         }
     };
@@ -264,10 +329,9 @@ pub(crate) async fn create_secrets(
         let name = item["name"].as_str().unwrap_or("").to_owned();
         check_name(&name, "secret")?;
         let Some(value) = item["value"].as_str() else {
-            return Err(ApiError::bad_request(
-                1000,
-                format!("secret '{name}' needs a string value"),
-            ));
+            return Err(invalid(format!(
+                "secret_value_invalid: secret '{name}' needs a string value"
+            )));
         };
         check_value(&name, value)?;
         let scopes = check_scopes(&item["scopes"])?;
@@ -284,15 +348,16 @@ pub(crate) async fn create_secrets(
         .tx(move |c| {
             require_store(c, &store)?;
             let existing = secrets_of(c, &store)?;
+            for (i, (name, ..)) in new.iter().enumerate() {
+                let taken = existing.iter().any(|d| d["name"] == name.as_str())
+                    || new[..i].iter().any(|(n, ..)| n == name);
+                if taken {
+                    return Err(name_taken(name));
+                }
+            }
+            check_secret_quota(c, new.len())?;
             let mut out = Vec::new();
             for (name, hash, scopes, comment) in new {
-                let taken = existing.iter().chain(out.iter()).any(|d| d["name"] == name.as_str());
-                if taken {
-                    return Err(ApiError::conflict(
-                        1005,
-                        format!("secret_name_already_exists: a secret named '{name}' already exists in this store"),
-                    ));
-                }
                 let id = ids::hex32();
                 let mut doc = json!({
                     "id": id, "name": name, "store_id": store, "status": "active",
@@ -355,7 +420,7 @@ pub(crate) async fn patch_secret(
     Path((_, store, id)): Path<(String, String, String)>,
     body: Bytes,
 ) -> ApiResult {
-    let patch: Map<String, Value> = parse_json(&body, 1000, "Secrets Store secret patch")?;
+    let patch: Map<String, Value> = parse_body(&body, "Secrets Store secret patch")?;
     let now = state.clock.rfc3339();
     let doc = state
         .store
@@ -364,15 +429,14 @@ pub(crate) async fn patch_secret(
             if let Some(name) = patch.get("name")
                 && *name != doc["name"]
             {
-                return Err(ApiError::bad_request(
-                    1000,
-                    "a secret's name cannot change; duplicate it under the new name",
+                return Err(invalid(
+                    "secret_name_immutable: a secret's name cannot change; duplicate it under the new name",
                 ));
             }
             if let Some(v) = patch.get("value") {
                 let v = v
                     .as_str()
-                    .ok_or_else(|| ApiError::bad_request(1000, "value must be a string"))?;
+                    .ok_or_else(|| invalid("secret_value_invalid: value must be a string"))?;
                 check_value(doc["name"].as_str().unwrap_or(""), v)?;
                 doc["value_sha256"] = json!(ids::sha256_hex(v.as_bytes()));
             }
@@ -396,7 +460,7 @@ pub(crate) async fn duplicate_secret(
     Path((_, store, id)): Path<(String, String, String)>,
     body: Bytes,
 ) -> ApiResult {
-    let body: Value = parse_json(&body, 1000, "Secrets Store secret duplicate")?;
+    let body: Value = parse_body(&body, "Secrets Store secret duplicate")?;
     let name = body["name"].as_str().unwrap_or("").to_owned();
     check_name(&name, "secret")?;
     let now = state.clock.rfc3339();
@@ -404,12 +468,13 @@ pub(crate) async fn duplicate_secret(
         .store
         .tx(move |c| {
             let source = require_secret(c, &store, &id)?;
-            if secrets_of(c, &store)?.iter().any(|d| d["name"] == name.as_str()) {
-                return Err(ApiError::conflict(
-                    1005,
-                    format!("secret_name_already_exists: a secret named '{name}' already exists in this store"),
-                ));
+            if secrets_of(c, &store)?
+                .iter()
+                .any(|d| d["name"] == name.as_str())
+            {
+                return Err(name_taken(&name));
             }
+            check_secret_quota(c, 1)?;
             let new_id = ids::hex32();
             let mut doc = source.clone();
             doc["id"] = json!(new_id);
@@ -453,7 +518,7 @@ pub(crate) async fn delete_secrets(
     Path((_, store)): Path<(String, String)>,
     body: Bytes,
 ) -> ApiResult {
-    let ids: Vec<String> = parse_json(&body, 1000, "Secrets Store bulk delete")?;
+    let ids: Vec<String> = parse_body(&body, "Secrets Store bulk delete")?;
     state
         .store
         .tx(move |c| {
@@ -478,5 +543,5 @@ pub(crate) async fn quota(state: AppStateRef) -> ApiResult {
         .store
         .tx(|c| Ok(docs::list(c, SECRET, "")?.len()))
         .await?;
-    ok(json!({"secrets": {"quota": 20, "usage": used}}))
+    ok(json!({"secrets": {"quota": MAX_SECRETS_PER_ACCOUNT, "usage": used}}))
 }

@@ -1,6 +1,7 @@
 //! Workers scripts of the account: upload, list, download, settings, secrets, delete; the
-//! workers.dev subdomains; `workers/services`; deployments; Durable Object namespaces derived
-//! from migrations. The script model itself is in `scripts`.
+//! workers.dev subdomains; `workers/services`; Durable Object namespaces derived from
+//! migrations. The script model itself is in `scripts`; versions and deployments are in
+//! `handlers::versions`.
 
 use axum::body::Bytes;
 use axum::extract::{Path, Request};
@@ -19,7 +20,7 @@ const SUBDOMAIN: (&str, &str) = ("account_subdomain", "account");
 
 type ScriptPath = Path<(String, String)>;
 
-/// Checks that the dispatch namespace of `scope` exists (404 code 10007 otherwise); the account
+/// Checks that the dispatch namespace of `scope` exists (404 code 100119 otherwise); the account
 /// always does.
 fn require_scope(c: &rusqlite::Connection, scope: &Scope) -> Result<(), ApiError> {
     if let Scope::Namespace(ns) = scope {
@@ -222,20 +223,6 @@ pub(crate) async fn delete(
     ok(Value::Null)
 }
 
-/// `GET …/deployments`: the current deployment, 100% on the latest upload.
-pub(crate) async fn deployments(state: AppStateRef, Path((_, name)): ScriptPath) -> ApiResult {
-    let doc = require_script(&state, Scope::Account, name).await?;
-    ok(json!({"deployments": [{
-        "id": doc["deployment_id"],
-        "source": "api",
-        "strategy": "percentage",
-        "author_email": "local@athanor.invalid",
-        "created_on": doc["modified_on"],
-        "annotations": {},
-        "versions": [{"version_id": doc["deployment_id"], "percentage": 100.0}],
-    }]}))
-}
-
 /// `GET …/workers/services/{service_name}`: 404 code 10090 when missing (how wrangler learns a
 /// Worker is new); otherwise `default_environment.script` with its `migration_tag`.
 pub(crate) async fn service(state: AppStateRef, Path((_, name)): ScriptPath) -> ApiResult {
@@ -399,7 +386,7 @@ pub(crate) async fn get_secret(
             || {
                 Err(ApiError::not_found(
                     10056,
-                    format!("this Worker has no secret named '{secret}'"),
+                    format!("workers.api.error.binding_not_found: this Worker has no secret named '{secret}'"),
                 ))
             },
             ok,
@@ -442,7 +429,7 @@ pub(crate) async fn durable_object_namespaces(state: AppStateRef, q: Params) -> 
 }
 
 /// `GET …/durable_objects/namespaces/{id}/objects`: no objects run in the emulator, so an empty
-/// list (404 code 10097 for an unknown namespace).
+/// list (404 code 10066 for an unknown namespace).
 pub(crate) async fn durable_objects(state: AppStateRef, Path((_, id)): ScriptPath) -> ApiResult {
     let all = state.store.tx(|c| scripts::list_all(c)).await?;
     let known = all.iter().any(|s| {
@@ -452,8 +439,10 @@ pub(crate) async fn durable_objects(state: AppStateRef, Path((_, id)): ScriptPat
     });
     if !known {
         return Err(ApiError::not_found(
-            10097,
-            format!("Durable Object namespace '{id}' not found"),
+            10066,
+            format!(
+                "Durable Object namespace '{id}' not found; list the namespaces to find its id"
+            ),
         ));
     }
     ok_with_info(json!([]), json!({"count": 0, "cursor": "", "cursors": {}}))
@@ -526,46 +515,4 @@ pub(crate) async fn put_schedules(
         })
         .await?;
     ok(json!({"schedules": schedules}))
-}
-
-/// `GET …/versions`: `{items: [{id, number, metadata}]}`, newest first, one per upload.
-pub(crate) async fn list_versions(
-    state: AppStateRef,
-    Path((_, name)): ScriptPath,
-    q: Params,
-) -> ApiResult {
-    let doc = require_script(&state, Scope::Account, name).await?;
-    let mut items: Vec<Value> = doc["versions"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|v| json!({"id": v["id"], "number": v["number"], "metadata": v["metadata"]}))
-        .collect();
-    items.reverse();
-    let (page, info) = paginate(&items, param(&q, "page"), param(&q, "per_page"), 10, 100)?;
-    ok_with_info(json!({"items": page}), info)
-}
-
-/// `GET …/versions/{version_id}`: one version with its resources; 404 (10007) when unknown.
-pub(crate) async fn get_version(
-    state: AppStateRef,
-    Path((_, name, version)): Path<(String, String, String)>,
-) -> ApiResult {
-    let doc = require_script(&state, Scope::Account, name).await?;
-    doc["versions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|v| v["id"] == version.as_str())
-        .cloned()
-        .map_or_else(
-            || {
-                Err(ApiError::not_found(
-                    10007,
-                    format!("version '{version}' of this Worker not found"),
-                ))
-            },
-            ok,
-        )
 }

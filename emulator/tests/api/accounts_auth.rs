@@ -105,3 +105,52 @@ async fn configured_token_and_account_are_used() {
     let err = athanor_emulator::Emulator::start(bad).await.unwrap_err();
     assert!(!err.to_string().contains("has space"), "{err}");
 }
+
+#[tokio::test]
+async fn the_account_can_be_renamed_and_its_settings_changed() {
+    use serde_json::json;
+    let h = Harness::start().await;
+    let a = h.acct("");
+    let id = h.emu.account_id().to_owned();
+    let updated = h
+        .ok(h.req(Method::PUT, &a).json(&json!({
+            "id": id, "name": "Renamed", "settings": {"enforce_twofactor": true},
+        })))
+        .await;
+    assert_eq!(updated["name"], "Renamed");
+    assert_eq!(updated["settings"]["enforce_twofactor"], true);
+    assert_eq!(
+        updated["settings"]["default_nameservers"],
+        "cloudflare.standard"
+    );
+    // A later update keeps the settings it does not name.
+    h.ok(h.req(Method::PUT, &a).json(&json!({"name": "Again"})))
+        .await;
+    let got = h.ok(h.req(Method::GET, &a)).await;
+    assert_eq!(got["name"], "Again");
+    assert_eq!(got["settings"]["enforce_twofactor"], true);
+    let (_, listed) = h.get("/accounts?name=Again").await;
+    assert_eq!(listed["result"][0]["id"], id.as_str());
+    let (_, members) = h.get("/memberships").await;
+    assert_eq!(members["result"][0]["account"]["name"], "Again");
+
+    for bad in [
+        json!({}),
+        json!({"name": ""}),
+        json!({"name": "x".repeat(101)}),
+        json!({"name": "n", "id": "0".repeat(32)}),
+        json!({"name": "n", "settings": {"nope": true}}),
+        json!({"name": "n", "settings": {"enforce_twofactor": "yes"}}),
+        json!({"name": "n", "settings": {"default_nameservers": "mine"}}),
+        json!({"name": "n", "settings": []}),
+    ] {
+        h.fails(h.req(Method::PUT, &a).json(&bad), 400, 1001).await;
+    }
+    assert_eq!(h.ok(h.req(Method::GET, &a)).await["name"], "Again");
+
+    // Kept across a restart, like every other resource.
+    let Harness { emu, dir, .. } = h;
+    emu.shutdown().await;
+    let h = Harness::start_in(dir).await;
+    assert_eq!(h.ok(h.req(Method::GET, &h.acct(""))).await["name"], "Again");
+}

@@ -133,7 +133,7 @@ async fn injected_429_5xx_latency_and_drops() {
 }
 
 #[tokio::test]
-async fn rate_limit_window_answers_429_with_retry_after() {
+async fn exceeding_the_rate_limit_blocks_for_a_window_with_retry_after() {
     let h = Harness::start().await;
     h.emu.set_faults(Faults {
         rate_limit: Some(RateLimit {
@@ -157,7 +157,27 @@ async fn rate_limit_window_answers_429_with_retry_after() {
         .unwrap()
         .parse()
         .unwrap();
-    assert!((295..=300).contains(&wait), "{wait}");
+    assert_eq!(wait, 300, "a full window's block");
+    assert_eq!(r.headers()["x-ratelimit-remaining"], "0");
+    let reset = r.headers()["x-ratelimit-reset"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(reset.ends_with(" GMT") && reset.len() == 29, "{reset}");
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["errors"][0]["code"], 971, "{body}");
+
+    // The block holds for the whole window, however long ago the counted requests were.
+    h.emu.clock().advance(Duration::from_secs(299));
+    let r = h.req(Method::GET, "/accounts").send().await.unwrap();
+    assert_eq!(r.status(), 429);
+    assert_eq!(r.headers()["retry-after"], "1");
+    // Once it is over, the budget is whole again.
+    h.emu.clock().advance(Duration::from_secs(1));
+    let r = h.req(Method::GET, "/accounts").send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-ratelimit-remaining"], "2");
+    assert_eq!(r.headers()["ratelimit-policy"], "\"default\";q=3;w=300");
     assert_eq!(RateLimit::cloudflare().requests, 1200);
 }
 

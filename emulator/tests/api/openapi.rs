@@ -21,6 +21,10 @@
 //!   `secret_text` are real (documented, and in the current SDK) but absent, so the scenario here
 //!   binds resources only.
 //! - Raw answers (KV value, script content) are not JSON and are not validated.
+//! - `PUT /accounts/{account_id}` and `POST …/workers/scripts/{script_name}/deployments`
+//!   failures: the spec's 4XX schema is `allOf` the success envelope (`success: true`, an object
+//!   `result`) and the failure envelope, which no answer can satisfy; only their success answers
+//!   are checked here (the failures are tested in `accounts_auth` and `workers`).
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -246,6 +250,13 @@ async fn requests_and_responses_match_the_spec_subset() {
 
     c.call(Method::GET, "/accounts", None).await;
     c.call(Method::GET, a, None).await;
+    let id = c.h.emu.account_id().to_owned();
+    c.call(
+        Method::PUT,
+        a,
+        Some(json!({"id": id, "name": "Spec Account", "settings": {"enforce_twofactor": false}})),
+    )
+    .await;
     c.call(Method::GET, "/user/tokens/verify", None).await;
 
     // KV.
@@ -380,6 +391,37 @@ async fn requests_and_responses_match_the_spec_subset() {
         let rb = c.h.req(Method::GET, &script(&t));
         c.finish("get", &t, rb).await;
     }
+    // A version uploaded without deploying, then deployed.
+    let t = format!("{script_t}/versions");
+    let version_meta = json!({"main_module": "index.js", "compatibility_date": "2025-01-01",
+        "annotations": {"workers/message": "spec version"},
+        "bindings": [{"type": "kv_namespace", "name": "KV", "namespace_id": kv_id},
+                     {"type": "durable_object_namespace", "name": "C", "class_name": "Counter"}]});
+    let meta_schema = c
+        .spec
+        .request_schema("post", &t, "multipart/form-data")
+        .map(|s| c.spec.deref(s)["properties"]["metadata"].clone())
+        .expect("the version upload has a metadata schema");
+    c.spec
+        .assert_valid(&meta_schema, &version_meta, "version upload metadata");
+    let rb =
+        c.h.req(Method::POST, &script(&t))
+            .multipart(worker_form(version_meta, &[("index.js", MAIN_JS)]));
+    let version = c.finish("post", &t, rb).await;
+    let version_id = version["result"]["id"].as_str().unwrap().to_owned();
+    let t = format!("{script_t}/deployments");
+    let deploy_schema = c
+        .spec
+        .request_schema("post", &t, "application/json")
+        .cloned()
+        .expect("the deployment body has a schema");
+    let full = json!({"strategy": "percentage",
+                      "versions": [{"version_id": version_id, "percentage": 100}],
+                      "annotations": {"workers/message": "spec deployment"}});
+    c.spec
+        .assert_valid(&deploy_schema, &full, "deployment body");
+    let rb = c.h.req(Method::POST, &script(&t)).json(&full);
+    c.finish("post", &t, rb).await;
     let t = format!("{script_t}/settings");
     let form =
         reqwest::multipart::Form::new().text("settings", json!({"logpush": true}).to_string());

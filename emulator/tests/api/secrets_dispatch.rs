@@ -17,28 +17,15 @@ async fn stores_and_secrets() {
         .await;
     let id = one["id"].as_str().unwrap().to_owned();
     assert_eq!(id.len(), 32);
-    let arr = h
-        .ok(h
-            .req(Method::POST, &stores)
-            .json(&json!([{"name": "second"}])))
-        .await;
-    assert_eq!(arr[0]["name"], "second");
-    h.fails(
-        h.req(Method::POST, &stores)
-            .json(&json!({"name": "second"})),
-        409,
-        1003,
-    )
-    .await;
     h.fails(
         h.req(Method::POST, &stores).json(&json!({"name": ""})),
         400,
-        1000,
+        1001,
     )
     .await;
     let (_, body) = h.get(&format!("{stores}?order=name&direction=asc")).await;
     assert_eq!(body["result"][0]["name"], "production-secrets");
-    assert_eq!(body["result_info"]["total_count"], 2);
+    assert_eq!(body["result_info"]["total_count"], 1);
     assert_eq!(
         h.ok(h.req(Method::GET, &format!("{stores}/{id}"))).await["name"],
         "production-secrets"
@@ -62,40 +49,18 @@ async fn stores_and_secrets() {
     assert_eq!(created[0]["status"], "active");
     assert_eq!(created[0]["store_id"], id.as_str());
     let sid = created[0]["id"].as_str().unwrap().to_owned();
-    h.fails(
-        h.req(Method::POST, &secrets)
-            .json(&json!([{"name": "API_KEY", "value": "v", "scopes": ["workers"]}])),
-        409,
-        1005,
-    )
-    .await;
-    h.fails(
-        h.req(Method::POST, &secrets)
-            .json(&json!([{"name": "has space", "value": "v"}])),
-        400,
-        1000,
-    )
-    .await;
-    h.fails(
-        h.req(Method::POST, &secrets)
-            .json(&json!([{"name": "N", "value": "v", "scopes": ["nope"]}])),
-        400,
-        1000,
-    )
-    .await;
-    h.fails(
-        h.req(Method::POST, &secrets).json(&json!([{"name": "N"}])),
-        400,
-        1000,
-    )
-    .await;
-    h.fails(
-        h.req(Method::POST, &secrets)
-            .json(&json!([{"name": "N", "value": "x".repeat(1025)}])),
-        400,
-        1000,
-    )
-    .await;
+    let msg = h
+        .fails(
+            h.req(Method::POST, &secrets)
+                .json(&json!([{"name": "API_KEY", "value": "v", "scopes": ["workers"]}])),
+            409,
+            1003,
+        )
+        .await;
+    assert!(
+        msg.starts_with("secret_name_already_exists: API_KEY"),
+        "{msg}"
+    );
 
     let (_, body) = h.get(&format!("{secrets}?search=API")).await;
     assert_eq!(body["result"].as_array().unwrap().len(), 1);
@@ -118,7 +83,7 @@ async fn stores_and_secrets() {
         h.req(Method::PATCH, &format!("{secrets}/{sid}"))
             .json(&json!({"name": "OTHER"})),
         400,
-        1000,
+        1001,
     )
     .await;
     let dup = h
@@ -135,16 +100,26 @@ async fn stores_and_secrets() {
     assert!(msg.contains("store_not_empty"), "{msg}");
     h.ok(h.req(Method::DELETE, &format!("{secrets}/{sid}")))
         .await;
-    h.fails(h.req(Method::GET, &format!("{secrets}/{sid}")), 404, 1002)
+    let msg = h
+        .fails(h.req(Method::GET, &format!("{secrets}/{sid}")), 404, 1001)
         .await;
+    assert!(msg.starts_with("secret_not_found"), "{msg}");
     let dup_id = dup["id"].as_str().unwrap().to_owned();
     h.ok(h.req(Method::DELETE, &secrets).json(&json!([dup_id])))
         .await;
     h.ok(h.req(Method::DELETE, &format!("{stores}/{id}?force=true")))
         .await;
-    h.fails(h.req(Method::GET, &format!("{stores}/{id}")), 404, 1001)
+    let msg = h
+        .fails(h.req(Method::GET, &format!("{stores}/{id}")), 404, 1001)
         .await;
-    // An empty store is deleted without force.
+    assert!(msg.starts_with("store_not_found"), "{msg}");
+    // The account may hold a store again; an empty store is deleted without force.
+    let arr = h
+        .ok(h
+            .req(Method::POST, &stores)
+            .json(&json!([{"name": "second"}])))
+        .await;
+    assert_eq!(arr[0]["name"], "second");
     let second = arr[0]["id"].as_str().unwrap();
     h.ok(h.req(Method::DELETE, &format!("{stores}/{second}")))
         .await;
@@ -152,6 +127,205 @@ async fn stores_and_secrets() {
         .ok(h.req(Method::GET, &h.acct("/secrets_store/quota")))
         .await;
     assert_eq!(q["secrets"]["usage"], 0);
+}
+
+#[tokio::test]
+async fn one_store_per_account() {
+    let h = Harness::start().await;
+    let stores = h.acct("/secrets_store/stores");
+    h.ok(h
+        .req(Method::POST, &stores)
+        .json(&json!({"name": "default_secrets_store"})))
+        .await;
+    for body in [
+        json!({"name": "second"}),
+        json!([{"name": "second"}]),
+        json!({"name": "default_secrets_store"}),
+    ] {
+        let msg = h
+            .fails(h.req(Method::POST, &stores).json(&body), 400, 1003)
+            .await;
+        assert!(msg.starts_with("maximum_stores_exceeded"), "{msg}");
+        assert!(
+            msg.contains("'default_secrets_store'"),
+            "names the store to use: {msg}"
+        );
+    }
+    let (_, body) = h.get(&stores).await;
+    assert_eq!(body["result"].as_array().unwrap().len(), 1);
+    // Two stores in one request are refused whole, even on an empty account.
+    let h = Harness::start().await;
+    h.fails(
+        h.req(Method::POST, &stores)
+            .json(&json!([{"name": "a"}, {"name": "b"}])),
+        400,
+        1003,
+    )
+    .await;
+    let (_, body) = h.get(&stores).await;
+    assert!(body["result"].as_array().unwrap().is_empty());
+}
+
+/// Creates the account's store and returns its secrets path.
+async fn store_secrets(h: &Harness) -> String {
+    let store = h
+        .ok(h
+            .req(Method::POST, &h.acct("/secrets_store/stores"))
+            .json(&json!({"name": "s"})))
+        .await;
+    h.acct(&format!(
+        "/secrets_store/stores/{}/secrets",
+        store["id"].as_str().unwrap()
+    ))
+}
+
+#[tokio::test]
+async fn secret_names_values_and_scopes_are_checked() {
+    let h = Harness::start().await;
+    let secrets = store_secrets(&h).await;
+    let refused = [
+        (
+            json!([{"name": "", "value": "v", "scopes": ["workers"]}]),
+            "secret_name_empty",
+        ),
+        (
+            json!([{"name": "has space", "value": "v", "scopes": ["workers"]}]),
+            "secret_name_invalid",
+        ),
+        (
+            json!([{"name": "N", "value": "v", "scopes": ["nope"]}]),
+            "secret_scope_invalid",
+        ),
+        (
+            json!([{"name": "N", "value": "v", "scopes": []}]),
+            "secret_scopes_empty",
+        ),
+        (
+            json!([{"name": "N", "value": "v", "scopes": [7]}]),
+            "secret_scope_invalid",
+        ),
+        (
+            json!([{"name": "N", "scopes": ["workers"]}]),
+            "secret_value_invalid",
+        ),
+        (
+            json!([{"name": "N", "value": "x".repeat(65_537), "scopes": ["workers"]}]),
+            "secret_value_too_large",
+        ),
+        (
+            json!([{"name": "D", "value": "v"}, {"name": "D", "value": "w"}]),
+            "secret_name_already_exists",
+        ),
+    ];
+    for (body, what) in refused {
+        let (status, answer) = h.send(h.req(Method::POST, &secrets).json(&body)).await;
+        let msg = answer["errors"][0]["message"].as_str().unwrap();
+        assert!(msg.starts_with(what), "{what}: {msg}");
+        assert!(!msg.contains("xxxx"), "a value never shows: {msg}");
+        let code = answer["errors"][0]["code"].as_u64().unwrap();
+        if what == "secret_name_already_exists" {
+            assert_eq!((status.as_u16(), code), (409, 1003), "{answer}");
+        } else {
+            assert_eq!((status.as_u16(), code), (400, 1001), "{answer}");
+        }
+    }
+    let (status, answer) = h
+        .send(h.req(Method::POST, &secrets).body("[{not json"))
+        .await;
+    assert_eq!(status.as_u16(), 400);
+    assert_eq!(answer["errors"][0]["code"], 1001);
+    assert!(
+        answer["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("invalid_json_body")
+    );
+    // Nothing above was created; the largest value and every scope are accepted.
+    let (_, list) = h.get(&secrets).await;
+    assert!(list["result"].as_array().unwrap().is_empty(), "{list}");
+    let all = [
+        "workers",
+        "ai_gateway",
+        "dex",
+        "access",
+        "containers",
+        "websearch",
+    ];
+    let made = h
+        .ok(h.req(Method::POST, &secrets).json(&json!([
+            {"name": "BIG", "value": "x".repeat(65_536), "scopes": all},
+        ])))
+        .await;
+    assert_eq!(made[0]["scopes"], json!(all));
+    let id = made[0]["id"].as_str().unwrap();
+    // A patch is held to the same rules.
+    h.fails(
+        h.req(Method::PATCH, &format!("{secrets}/{id}"))
+            .json(&json!({"value": "y".repeat(65_537)})),
+        400,
+        1001,
+    )
+    .await;
+    h.fails(
+        h.req(Method::PATCH, &format!("{secrets}/{id}"))
+            .json(&json!({"scopes": []})),
+        400,
+        1001,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_account_holds_at_most_100_secrets() {
+    let h = Harness::start().await;
+    let secrets = store_secrets(&h).await;
+    let batch = |from: usize, to: usize| {
+        json!(
+            (from..to)
+                .map(|i| json!({"name": format!("S{i}"), "value": "v", "scopes": ["workers"]}))
+                .collect::<Vec<_>>()
+        )
+    };
+    // 101 at once: refused whole.
+    let msg = h
+        .fails(
+            h.req(Method::POST, &secrets).json(&batch(0, 101)),
+            400,
+            1003,
+        )
+        .await;
+    assert!(msg.starts_with("maximum_secrets_exceeded"), "{msg}");
+    let q = h
+        .ok(h.req(Method::GET, &h.acct("/secrets_store/quota")))
+        .await;
+    assert_eq!(q["secrets"], json!({"quota": 100, "usage": 0}));
+    let made = h
+        .ok(h.req(Method::POST, &secrets).json(&batch(0, 100)))
+        .await;
+    assert_eq!(made.as_array().unwrap().len(), 100);
+    let q = h
+        .ok(h.req(Method::GET, &h.acct("/secrets_store/quota")))
+        .await;
+    assert_eq!(q["secrets"]["usage"], 100);
+    h.fails(
+        h.req(Method::POST, &secrets).json(&batch(100, 101)),
+        400,
+        1003,
+    )
+    .await;
+    let first = made[0]["id"].as_str().unwrap();
+    h.fails(
+        h.req(Method::POST, &format!("{secrets}/{first}/duplicate"))
+            .json(&json!({"name": "COPY", "scopes": ["workers"]})),
+        400,
+        1003,
+    )
+    .await;
+    // Room again after a delete.
+    h.ok(h.req(Method::DELETE, &format!("{secrets}/{first}")))
+        .await;
+    h.ok(h.req(Method::POST, &secrets).json(&batch(100, 101)))
+        .await;
 }
 
 async fn ns_upload(h: &Harness, ns: &str, name: &str, metadata: Value) -> (u16, Value) {
@@ -183,11 +357,18 @@ async fn dispatch_namespaces_and_user_workers() {
         h.req(Method::POST, &nss)
             .json(&json!({"name": "customers"})),
         409,
-        10026,
+        100120,
     )
     .await;
-    h.fails(h.req(Method::GET, &format!("{nss}/nope")), 404, 10007)
+    h.fails(h.req(Method::GET, &format!("{nss}/nope")), 404, 100119)
         .await;
+    h.fails(
+        h.req(Method::POST, &nss)
+            .json(&json!({"name": "Not Valid"})),
+        400,
+        10021,
+    )
+    .await;
 
     let kv = h.kv_namespace("sessions").await;
     let (s, b) = ns_upload(
@@ -313,7 +494,7 @@ async fn dispatch_namespaces_and_user_workers() {
             .await
             .is_null()
     );
-    h.fails(h.req(Method::GET, &format!("{nss}/customers")), 404, 10007)
+    h.fails(h.req(Method::GET, &format!("{nss}/customers")), 404, 100119)
         .await;
 }
 
@@ -334,6 +515,6 @@ async fn dispatch_namespace_rename_moves_scripts() {
     assert_eq!(r["script_count"], 1);
     h.ok(h.req(Method::GET, &format!("{nss}/new/scripts/w")))
         .await;
-    h.fails(h.req(Method::GET, &format!("{nss}/old")), 404, 10007)
+    h.fails(h.req(Method::GET, &format!("{nss}/old")), 404, 100119)
         .await;
 }

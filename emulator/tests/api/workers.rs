@@ -313,13 +313,18 @@ async fn upload_forms_metadata_file_wasm_and_service_worker() {
     )
     .await;
     let form = worker_form(json!({"main_module": "index.js"}), &[("index.js", MAIN_JS)]);
-    h.fails(
-        h.req(Method::PUT, &h.acct("/workers/scripts/Bad_Name"))
-            .multipart(form),
-        400,
-        10004,
-    )
-    .await;
+    let msg = h
+        .fails(
+            h.req(Method::PUT, &h.acct("/workers/scripts/Bad_Name"))
+                .multipart(form),
+            400,
+            10016,
+        )
+        .await;
+    assert!(
+        msg.starts_with("workers.api.error.invalid_script_name"),
+        "{msg}"
+    );
     h.fails(
         h.req(Method::PUT, &h.acct("/workers/scripts/w"))
             .header("content-type", "image/png")
@@ -346,7 +351,7 @@ async fn bindings_to_missing_resources_are_refused() {
         &h,
         "w",
         m(json!({"type": "kv_namespace", "name": "K", "namespace_id": "0".repeat(32)})),
-        10021,
+        10041,
     )
     .await;
     assert!(msg.contains("KV namespace"), "{msg}");
@@ -354,30 +359,30 @@ async fn bindings_to_missing_resources_are_refused() {
         &h,
         "w",
         m(json!({"type": "r2_bucket", "name": "B", "bucket_name": "nope"})),
-        10021,
+        10085,
     )
     .await;
     assert!(msg.contains("R2 bucket 'nope'"), "{msg}");
-    upload_fails(&h, "w", m(json!({"type": "secrets_store_secret", "name": "S", "store_id": "x", "secret_name": "y"})), 10021).await;
+    upload_fails(&h, "w", m(json!({"type": "secrets_store_secret", "name": "S", "store_id": "x", "secret_name": "y"})), 10182).await;
     upload_fails(
         &h,
         "w",
         m(json!({"type": "dispatch_namespace", "name": "D", "namespace": "tenants"})),
-        10021,
+        100119,
     )
     .await;
     upload_fails(
         &h,
         "w",
         m(json!({"type": "service", "name": "S", "service": "other"})),
-        10021,
+        10144,
     )
     .await;
     let msg = upload_fails(
         &h,
         "w",
         m(json!({"type": "durable_object_namespace", "name": "C", "class_name": "Counter"})),
-        10021,
+        10061,
     )
     .await;
     assert!(
@@ -492,7 +497,7 @@ async fn durable_object_migrations_and_tags() {
             )),
         ),
         404,
-        10097,
+        10066,
     )
     .await;
 
@@ -581,7 +586,7 @@ async fn durable_object_migrations_and_tags() {
     upload_ok(&h, "user", json!({"main_module": "index.js", "bindings": [
         {"type": "durable_object_namespace", "name": "T", "class_name": "Tally", "script_name": "do"}]})).await;
     upload_fails(&h, "user2", json!({"main_module": "index.js", "bindings": [
-        {"type": "durable_object_namespace", "name": "T", "class_name": "Room", "script_name": "do"}]}), 10021).await;
+        {"type": "durable_object_namespace", "name": "T", "class_name": "Room", "script_name": "do"}]}), 10061).await;
 
     // Transfer a class to another script.
     let r = upload_ok(
@@ -739,4 +744,179 @@ async fn usage_model_and_schedules() {
         10007,
     )
     .await;
+}
+
+/// Uploads `code` with a `VERSION` variable as a version of `w`, without deploying it.
+async fn upload_version(h: &Harness, code: &str, version: &str) -> Value {
+    let meta = json!({"main_module": "index.js",
+        "bindings": [{"type": "plain_text", "name": "VERSION", "text": version}]});
+    h.ok(h
+        .req(Method::POST, &h.acct("/workers/scripts/w/versions"))
+        .multipart(worker_form(meta, &[("index.js", code)])))
+        .await
+}
+
+async fn deploy(h: &Harness, versions: Value) -> (u16, Value) {
+    let (s, b) = h
+        .send(
+            h.req(Method::POST, &h.acct("/workers/scripts/w/deployments"))
+                .json(&json!({"strategy": "percentage", "versions": versions})),
+        )
+        .await;
+    (s.as_u16(), b)
+}
+
+/// What runs now: the `VERSION` variable and the code.
+async fn running(h: &Harness) -> (String, String) {
+    let settings = h
+        .ok(h.req(Method::GET, &h.acct("/workers/scripts/w/settings")))
+        .await;
+    let version = settings["bindings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == "VERSION")
+        .map(|b| b["text"].as_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let code = h
+        .req(Method::GET, &h.acct("/workers/scripts/w"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    (version, code)
+}
+
+#[tokio::test]
+async fn versions_upload_without_deploying_and_deployments_switch_and_roll_back() {
+    let h = Harness::start().await;
+    let code =
+        |n: u32| format!("export default {{ async fetch() {{ return new Response('v{n}'); }} }};");
+    // A version of a Worker that does not exist yet: 404.
+    let (s, body) = h
+        .send(
+            h.req(Method::POST, &h.acct("/workers/scripts/w/versions"))
+                .multipart(worker_form(
+                    json!({"main_module": "index.js"}),
+                    &[("index.js", MAIN_JS)],
+                )),
+        )
+        .await;
+    assert_eq!(
+        (s.as_u16(), body["errors"][0]["code"].as_u64()),
+        (404, Some(10007)),
+        "{body}"
+    );
+
+    let meta = json!({"main_module": "index.js",
+        "bindings": [{"type": "plain_text", "name": "VERSION", "text": "1"}]});
+    let first = h
+        .ok(h
+            .req(Method::PUT, &h.acct("/workers/scripts/w"))
+            .multipart(worker_form(meta, &[("index.js", &code(1))])))
+        .await;
+    let v1 = first["deployment_id"].as_str().unwrap().to_owned();
+
+    let uploaded = upload_version(&h, &code(2), "2").await;
+    let v2 = uploaded["id"].as_str().unwrap().to_owned();
+    assert_eq!(uploaded["number"], 2);
+    assert_eq!(uploaded["resources"]["bindings"][0]["name"], "VERSION");
+    assert_eq!(
+        running(&h).await,
+        ("1".to_owned(), code(1)),
+        "not deployed yet"
+    );
+    let (_, list) = h.get(&h.acct("/workers/scripts/w/versions")).await;
+    assert_eq!(list["result"]["items"][0]["id"], v2.as_str());
+
+    let (s, d) = deploy(&h, json!([{"version_id": v2, "percentage": 100}])).await;
+    assert_eq!(s, 200, "{d}");
+    assert_eq!(d["result"]["versions"][0]["version_id"], v2.as_str());
+    assert_eq!(running(&h).await, ("2".to_owned(), code(2)));
+    let (_, deployments) = h.get(&h.acct("/workers/scripts/w/deployments")).await;
+    let listed = deployments["result"]["deployments"].as_array().unwrap();
+    assert_eq!(listed.len(), 2, "the upload's and this one: {deployments}");
+    assert_eq!(listed[0]["id"], d["result"]["id"]);
+    assert_eq!(listed[1]["versions"][0]["version_id"], v1.as_str());
+
+    // Rolling back to the first upload brings back its code and bindings.
+    let (s, _) = deploy(&h, json!([{"version_id": v1, "percentage": 100}])).await;
+    assert_eq!(s, 200);
+    assert_eq!(running(&h).await, ("1".to_owned(), code(1)));
+    // A split: the larger share is what the emulator serves; the split is recorded.
+    let (s, d) = deploy(
+        &h,
+        json!([{"version_id": v1, "percentage": 10}, {"version_id": v2, "percentage": 90}]),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(d["result"]["versions"][1]["percentage"], 90.0);
+    assert_eq!(running(&h).await, ("2".to_owned(), code(2)));
+
+    // Refused deployments change nothing.
+    let missing = "00000000-0000-4000-8000-000000000000";
+    for (versions, status, code_expected) in [
+        (json!([{"version_id": v1, "percentage": 50}]), 400, 10021),
+        (
+            json!([{"version_id": v1, "percentage": 0}, {"version_id": v2, "percentage": 100}]),
+            400,
+            10021,
+        ),
+        (
+            json!([{"version_id": v1, "percentage": 50}, {"version_id": v1, "percentage": 50}]),
+            400,
+            10021,
+        ),
+        (json!([]), 400, 10021),
+        (
+            json!([{"version_id": missing, "percentage": 100}]),
+            404,
+            10007,
+        ),
+    ] {
+        let (s, b) = deploy(&h, versions).await;
+        assert_eq!(
+            (s, b["errors"][0]["code"].as_u64()),
+            (status, Some(code_expected)),
+            "{b}"
+        );
+    }
+    let (s, b) = h
+        .send(
+            h.req(Method::POST, &h.acct("/workers/scripts/w/deployments"))
+                .json(&json!({"strategy": "immediate", "versions": [{"version_id": v1, "percentage": 100}]})),
+        )
+        .await;
+    assert_eq!(s.as_u16(), 400, "{b}");
+    assert_eq!(running(&h).await, ("2".to_owned(), code(2)));
+
+    // Migrations only apply with a deploying upload.
+    let meta =
+        json!({"main_module": "index.js", "migrations": {"new_tag": "v1", "new_classes": ["C"]}});
+    let (s, b) = h
+        .send(
+            h.req(Method::POST, &h.acct("/workers/scripts/w/versions"))
+                .multipart(worker_form(meta, &[("index.js", MAIN_JS)])),
+        )
+        .await;
+    assert_eq!(
+        (s.as_u16(), b["errors"][0]["code"].as_u64()),
+        (400, Some(10021)),
+        "{b}"
+    );
+
+    // A deleted and re-created Worker starts without the old versions.
+    h.ok(h.req(Method::DELETE, &h.acct("/workers/scripts/w")))
+        .await;
+    h.ok(h
+        .req(Method::PUT, &h.acct("/workers/scripts/w"))
+        .multipart(worker_form(
+            json!({"main_module": "index.js"}),
+            &[("index.js", MAIN_JS)],
+        )))
+    .await;
+    let (s, _) = deploy(&h, json!([{"version_id": v2, "percentage": 100}])).await;
+    assert_eq!(s, 404);
 }

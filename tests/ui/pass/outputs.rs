@@ -32,6 +32,8 @@ fn main() {
             etag: None,
             migration_tag: None,
             content_hash: "h".into(),
+            durable_objects: Default::default(),
+            bindings: Default::default(),
         }),
     );
     let typed = Outputs::from_outputs(&outputs).expect("every resource has its output");

@@ -1,11 +1,18 @@
-//! A stack binary declared by hand, as `infra!` will generate one, for the command-line tests:
-//! a KV namespace, a Secrets Store secret and a Worker binding both, a plain variable (`ATHANOR_TEST_VERSION` at run time,
-//! default `1`) and a secret read from `ATHANOR_TEST_SECRET` when deploying, never at build time.
+//! A stack binary declared by hand, as `infra!` would generate one, for the command-line tests in
+//! `tests/`: a KV namespace, a Secrets Store secret and a Worker binding both, a plain variable
+//! (`ATHANOR_TEST_VERSION` at run time, default `1`) and a secret read from `ATHANOR_TEST_SECRET`
+//! when deploying, never at build time. Its Worker's module is `worker/index.js` under
+//! `ATHANOR_TEST_ROOT` (default: this crate's `fixtures/`), where `types` and `deploy` also write
+//! the Worker's TypeScript `Env` declaration.
+//!
+//! A crate of its own, never published, so that `cargo install athanor-runtime` installs no test
+//! binary.
 //!
 //! With `ATHANOR_TEST_ABORT_AFTER_FIRST_CREATE` set, it deploys through the public API with a
 //! provider that aborts the process as soon as the first create has reached the target: the
 //! "killed after its first create" case.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -16,9 +23,14 @@ use athanor_core::{Output, Provider, ProviderError, Resource, ResourceRef, Secre
 use athanor_runtime::target::Target;
 use athanor_runtime::{Session, SessionOptions};
 
+/// The TypeScript `Env` of the Worker `api`, as `infra!` would generate it.
+const API_ENV: &str = "interface Env {\n  SESSIONS: KVNamespace;\n  SIGNING: SecretsStoreSecret;\n  VERSION: string;\n  TOKEN: string;\n}";
+
 fn stack() -> Stack {
     let version = std::env::var("ATHANOR_TEST_VERSION").unwrap_or_else(|_| "1".into());
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let root = std::env::var_os("ATHANOR_TEST_ROOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures"));
     Stack::new("bin", root)
         .with(Resource::new(
             "sessions",
@@ -57,6 +69,7 @@ fn stack() -> Stack {
                 ..Worker::default()
             },
         ))
+        .with_typescript_env("api", API_ENV)
 }
 
 /// Passes everything through and aborts the process right after the first create.

@@ -1,0 +1,113 @@
+//! Versions and deployments of account Workers: list and get versions, upload a version without
+//! deploying it, list deployments and deploy (or roll back to) a version. The model is in
+//! `versions`.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Request};
+use serde_json::{Value, json};
+
+use super::{AppStateRef, Params, param};
+use crate::envelope::{ApiError, ApiResult, ok, ok_with_info, paginate, parse_json};
+use crate::scripts::{self, Scope, UploadContext};
+use crate::versions;
+
+type ScriptPath = Path<(String, String)>;
+
+/// The account script `name`; 404 (10007) when there is none.
+async fn require_script(state: &AppStateRef, name: String) -> Result<Value, ApiError> {
+    state
+        .store
+        .tx(move |c| scripts::require(c, &Scope::Account, &name))
+        .await
+}
+
+/// `GET …/versions`: `{items: [{id, number, metadata}]}`, newest first, one per upload.
+pub(crate) async fn list_versions(
+    state: AppStateRef,
+    Path((_, name)): ScriptPath,
+    q: Params,
+) -> ApiResult {
+    let doc = require_script(&state, name).await?;
+    let mut items: Vec<Value> = doc["versions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|v| json!({"id": v["id"], "number": v["number"], "metadata": v["metadata"]}))
+        .collect();
+    items.reverse();
+    let (page, info) = paginate(&items, param(&q, "page"), param(&q, "per_page"), 10, 100)?;
+    ok_with_info(json!({"items": page}), info)
+}
+
+/// `GET …/versions/{version_id}`: one version with its resources; 404 (10007) when unknown.
+pub(crate) async fn get_version(
+    state: AppStateRef,
+    Path((_, name, version)): Path<(String, String, String)>,
+) -> ApiResult {
+    let doc = require_script(&state, name).await?;
+    doc["versions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|v| v["id"] == version.as_str())
+        .cloned()
+        .map_or_else(
+            || {
+                Err(ApiError::not_found(
+                    10007,
+                    format!("version '{version}' of this Worker not found"),
+                ))
+            },
+            ok,
+        )
+}
+
+/// `POST …/versions`: a multipart upload (metadata + modules) kept as a new version of an
+/// existing Worker, not deployed; answers the version with its resources.
+pub(crate) async fn upload_version(
+    state: AppStateRef,
+    Path((_, name)): ScriptPath,
+    q: Params,
+    req: Request,
+) -> ApiResult {
+    let upload = scripts::read_upload(req, "metadata").await?;
+    let strict = param(&q, "bindings_inherit") == Some("strict");
+    let now = state.clock.rfc3339();
+    let mut version = state
+        .store
+        .tx(move |c| {
+            let ctx = UploadContext {
+                scope: &Scope::Account,
+                name: &name,
+                strict_inherit: strict,
+                now,
+            };
+            versions::upload(c, &ctx, upload)
+        })
+        .await?;
+    version["startup_time_ms"] = json!(0);
+    ok(version)
+}
+
+/// `GET …/deployments`: `{deployments: [...]}`, the most recent first.
+pub(crate) async fn list_deployments(state: AppStateRef, Path((_, name)): ScriptPath) -> ApiResult {
+    let doc = require_script(&state, name).await?;
+    ok(json!({"deployments": versions::deployments(&doc)}))
+}
+
+/// `POST …/deployments` with `{strategy: "percentage", versions: [{version_id, percentage}],
+/// annotations?}`: deploys the versions; answers the deployment.
+pub(crate) async fn create_deployment(
+    state: AppStateRef,
+    Path((_, name)): ScriptPath,
+    body: Bytes,
+) -> ApiResult {
+    let body: Value = parse_json(&body, 10021, "deployment")?;
+    let now = state.clock.rfc3339();
+    let d = state
+        .store
+        .tx(move |c| versions::deploy(c, &Scope::Account, &name, &body, &now))
+        .await?;
+    ok(d)
+}
