@@ -1,7 +1,8 @@
 //! The whole life of a stack through the public API, against the emulator in this process:
 //! first deploy, a no-op second deploy (no mutating request at all), a property change, a
 //! removed resource, a replace, destroy; an interrupted deploy that converges without a
-//! duplicate; the lock; wrong and missing passwords.
+//! duplicate; drift of a Worker seen with `refresh` and repaired; the lock; wrong and missing
+//! passwords.
 
 mod common;
 
@@ -191,6 +192,59 @@ async fn an_interrupted_deploy_converges_without_a_duplicate() {
     env.emulator.reset_stats();
     env.session(s).deploy().await.unwrap();
     assert_eq!(env.emulator.stats().mutating, 0);
+}
+
+#[tokio::test]
+async fn refresh_sees_a_worker_changed_outside_and_deploy_repairs_it() {
+    let env = Env::start().await;
+    let s = stack(vec![
+        kv("sessions", "e2e-drift-sessions"),
+        worker("api", "e2e-drift", &["sessions"], "1"),
+    ]);
+    env.session(s.clone()).deploy().await.unwrap();
+    let refreshed = |env: &Env| env.session_with(s.clone(), |o| o.refresh(true));
+    let plan = refreshed(&env).plan().await.unwrap();
+    assert!(!plan.has_changes(), "no drift yet: {}", plan.render(true));
+
+    // Someone removes the KV binding in the dashboard (a settings PATCH).
+    let settings =
+        serde_json::json!({"bindings": [{"type": "plain_text", "name": "VERSION", "text": "1"}]});
+    let form = reqwest::multipart::Form::new().part(
+        "settings",
+        reqwest::multipart::Part::text(settings.to_string())
+            .mime_str("application/json")
+            .unwrap(),
+    );
+    let resp = reqwest::Client::new()
+        .patch(
+            env.emulator
+                .account_url("/workers/scripts/e2e-drift/settings"),
+        )
+        .bearer_auth(env.emulator.token())
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+
+    // Without --refresh the record is believed; with it the drift shows and is repaired.
+    assert!(!env.session(s.clone()).plan().await.unwrap().has_changes());
+    let plan = refreshed(&env).plan().await.unwrap();
+    let step = plan.step("api").unwrap();
+    assert_eq!(step.action, Action::Update, "{}", plan.render(true));
+    let drift = step.drift.as_deref().unwrap_or_default();
+    assert!(drift.contains("bindings"), "{drift}");
+    refreshed(&env).deploy().await.unwrap();
+    let live = env.get("/workers/scripts/e2e-drift/settings").await;
+    let names: Vec<&str> = live["bindings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"SESSIONS"), "{live}");
+    let plan = refreshed(&env).plan().await.unwrap();
+    assert!(!plan.has_changes(), "repaired: {}", plan.render(true));
 }
 
 #[tokio::test]

@@ -405,10 +405,15 @@ pub(crate) async fn delete_secret(
     ok(Value::Null)
 }
 
-/// `GET …/workers/durable_objects/namespaces`: one per class declared by migrations, named
-/// `{script}_{class}`, page-paginated.
+/// `GET …/workers/durable_objects/namespaces`: one per class declared by the migrations of the
+/// account's scripts, named `{script}_{class}`, page-paginated. User Workers in dispatch
+/// namespaces are left out: their `script` would be ambiguous with an account script of the same
+/// name.
 pub(crate) async fn durable_object_namespaces(state: AppStateRef, q: Params) -> ApiResult {
-    let all = state.store.tx(|c| scripts::list_all(c)).await?;
+    let all = state
+        .store
+        .tx(|c| scripts::list(c, &Scope::Account))
+        .await?;
     let items: Vec<Value> = all
         .iter()
         .flat_map(|s| {

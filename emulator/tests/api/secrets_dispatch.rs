@@ -415,6 +415,11 @@ async fn dispatch_namespaces_and_user_workers() {
     assert_eq!(got["dispatch_namespace"], "customers");
     assert_eq!(got["script"]["migration_tag"], "v1");
     assert_eq!(got["script"]["id"], "customer-a");
+    // The account's Durable Object namespace list covers account scripts only.
+    let classes = h
+        .ok(h.req(Method::GET, &h.acct("/workers/durable_objects/namespaces")))
+        .await;
+    assert_eq!(classes, json!([]), "{classes}");
     assert_eq!(
         h.ok(h.req(Method::GET, &format!("{nss}/customers"))).await["script_count"],
         1
