@@ -391,6 +391,24 @@ fn lists_namespaces(namespace: Option<&str>, migration_tag: Option<&str>, classe
     namespace.is_none() && (classes || migration_tag.is_some())
 }
 
+/// The Durable Object namespace ids of the script `name`, by class: one read of the list when
+/// [`lists_namespaces`] says so, else none and no request. `what` names the Worker in errors.
+async fn durable_object_ids(
+    client: &Client,
+    name: &str,
+    namespace: Option<&str>,
+    migration_tag: Option<&str>,
+    classes: bool,
+    what: &str,
+) -> Result<BTreeMap<String, String>, ProviderError> {
+    if !lists_namespaces(namespace, migration_tag, classes) {
+        return Ok(BTreeMap::new());
+    }
+    durable_object::namespace_ids(client, name)
+        .await
+        .map_err(|e| e.context(what, "listing the Durable Object namespaces of"))
+}
+
 fn is_tag_mismatch(e: &Error) -> bool {
     e.has_code(10079) || e.status() == Some(412)
 }
@@ -535,13 +553,15 @@ async fn deploy(
         .migration_tag
         .or_else(|| migration.map(|m| m.new_tag))
         .or(old_tag);
-    let durable_objects = if lists_namespaces(ns, migration_tag.as_deref(), !bound.is_empty()) {
-        durable_object::namespace_ids(client, d.name)
-            .await
-            .map_err(|e| e.context(&what, "listing the Durable Object namespaces of"))?
-    } else {
-        BTreeMap::new()
-    };
+    let durable_objects = durable_object_ids(
+        client,
+        d.name,
+        ns,
+        migration_tag.as_deref(),
+        !bound.is_empty(),
+        &what,
+    )
+    .await?;
 
     Ok(Output::Worker(WorkerOutput {
         name: d.name.to_owned(),
@@ -644,13 +664,15 @@ pub(crate) async fn read(
         return Ok(None);
     };
     let classes = !o.durable_objects.is_empty();
-    let durable_objects = if lists_namespaces(ns, info.migration_tag.as_deref(), classes) {
-        durable_object::namespace_ids(client, &o.name)
-            .await
-            .map_err(|err| err.context(&what, "listing the Durable Object namespaces of"))?
-    } else {
-        BTreeMap::new()
-    };
+    let durable_objects = durable_object_ids(
+        client,
+        &o.name,
+        ns,
+        info.migration_tag.as_deref(),
+        classes,
+        &what,
+    )
+    .await?;
     let url = if enabled {
         Some(
             workers_dev_url(client, &o.name)

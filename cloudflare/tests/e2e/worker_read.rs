@@ -200,6 +200,37 @@ async fn a_redeploy_without_changes_reads_back_as_recorded_in_few_requests() {
     );
 }
 
+/// What `read` sees of the deployed Worker now: it must still exist and differ from `out`, the
+/// recorded output.
+async fn read_drifted(fx: &Fixture, decl: &Decl, out: &Output) -> Output {
+    let live = fx
+        .provider
+        .read(decl.existing(out))
+        .await
+        .unwrap()
+        .expect("the Worker still exists");
+    assert_ne!(&live, out, "the change made outside must be seen");
+    live
+}
+
+/// The update the engine plans for drift; what it returns must be what `read` sees afterwards.
+async fn repair(fx: &Fixture, decl: &Decl, out: &Output) -> Output {
+    let repaired = fx
+        .provider
+        .update(&decl.desired(), decl.existing(out))
+        .await
+        .unwrap();
+    assert_eq!(
+        fx.provider
+            .read(decl.existing(&repaired))
+            .await
+            .unwrap()
+            .as_ref(),
+        Some(&repaired)
+    );
+    repaired
+}
+
 #[tokio::test]
 async fn a_script_uploaded_again_outside_athanor_is_drift_and_an_update_repairs_it() {
     let fx = start().await;
@@ -232,13 +263,7 @@ async fn a_script_uploaded_again_outside_athanor_is_drift_and_an_update_repairs_
     )
     .await;
 
-    let live = fx
-        .provider
-        .read(decl.existing(&out))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_ne!(live, out);
+    let live = read_drifted(&fx, &decl, &out).await;
     let seen = worker_output(&live);
     assert_ne!(seen.etag, recorded.etag);
     assert_eq!(seen.bindings, recorded.bindings);
@@ -249,16 +274,8 @@ async fn a_script_uploaded_again_outside_athanor_is_drift_and_an_update_repairs_
     );
 
     // The update the engine plans for drift uploads our code again.
-    let repaired = fx
-        .provider
-        .update(&decl.desired(), decl.existing(&out))
-        .await
-        .unwrap();
+    let repaired = repair(&fx, &decl, &out).await;
     assert_eq!(worker_output(&repaired).etag, recorded.etag);
-    assert_eq!(
-        fx.provider.read(decl.existing(&repaired)).await.unwrap(),
-        Some(repaired)
-    );
 }
 
 #[tokio::test]
@@ -276,28 +293,14 @@ async fn a_binding_removed_through_the_settings_is_drift() {
     )
     .await;
 
-    let live = fx
-        .provider
-        .read(decl.existing(&out))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_ne!(live, out);
+    let live = read_drifted(&fx, &decl, &out).await;
     assert_eq!(
         worker_output(&live).bindings,
         BTreeMap::from([("VERSION".to_owned(), "plain_text".to_owned())])
     );
 
-    let repaired = fx
-        .provider
-        .update(&decl.desired(), decl.existing(&out))
-        .await
-        .unwrap();
+    let repaired = repair(&fx, &decl, &out).await;
     assert!(worker_output(&repaired).bindings.contains_key("MY_KV"));
-    assert_eq!(
-        fx.provider.read(decl.existing(&repaired)).await.unwrap(),
-        Some(repaired)
-    );
 }
 
 #[tokio::test]
@@ -314,21 +317,11 @@ async fn workers_dev_switched_off_outside_is_drift_and_an_update_turns_it_on_aga
         .await;
     assert_eq!(status, 200);
 
-    let live = fx
-        .provider
-        .read(decl.existing(&out))
-        .await
-        .unwrap()
-        .unwrap();
+    let live = read_drifted(&fx, &decl, &out).await;
     assert_eq!(worker_output(&live).url, None);
-    assert_ne!(live, out);
 
     fx.reset();
-    let repaired = fx
-        .provider
-        .update(&decl.desired(), decl.existing(&out))
-        .await
-        .unwrap();
+    let repaired = repair(&fx, &decl, &out).await;
     assert_eq!(
         count(
             &fx.stats(),
@@ -339,8 +332,4 @@ async fn workers_dev_switched_off_outside_is_drift_and_an_update_turns_it_on_aga
     assert_eq!(repaired, out);
     let (_, sub) = fx.api_get("/workers/scripts/drift-site/subdomain").await;
     assert_eq!(sub["enabled"], true);
-    assert_eq!(
-        fx.provider.read(decl.existing(&repaired)).await.unwrap(),
-        Some(repaired)
-    );
 }

@@ -185,52 +185,33 @@ async fn exceeding_the_rate_limit_blocks_for_a_window_with_retry_after() {
 async fn faults_over_http() {
     let h = Harness::start().await;
     let url = format!("http://{}/__emulator/faults", h.emu.addr());
-    let r = h
-        .http
-        .put(&url)
-        .bearer_auth(h.emu.token())
-        .json(
-            &json!({"latency_ms": 0, "share_429": 1.0, "share_5xx": 0.0, "share_dropped": 0.0,
-                      "rate_limit": {"requests": 1200, "window_secs": 300}}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    assert_eq!(
+    let put_faults = |faults: serde_json::Value| {
+        h.http
+            .put(&url)
+            .bearer_auth(h.emu.token())
+            .json(&faults)
+            .send()
+    };
+    let accounts_status = || async {
         h.req(Method::GET, "/accounts")
             .send()
             .await
             .unwrap()
-            .status(),
-        429
-    );
-    let r = h
-        .http
-        .put(&url)
-        .bearer_auth(h.emu.token())
-        .json(&json!({"share_5xx": 2.0}))
-        .send()
-        .await
-        .unwrap();
+            .status()
+    };
+    let r = put_faults(
+        json!({"latency_ms": 0, "share_429": 1.0, "share_5xx": 0.0, "share_dropped": 0.0,
+                  "rate_limit": {"requests": 1200, "window_secs": 300}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(accounts_status().await, 429);
+    let r = put_faults(json!({"share_5xx": 2.0})).await.unwrap();
     assert_eq!(r.status(), 400);
-    let r = h
-        .http
-        .put(&url)
-        .bearer_auth(h.emu.token())
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
+    let r = put_faults(json!({})).await.unwrap();
     assert_eq!(r.status(), 200);
-    assert_eq!(
-        h.req(Method::GET, "/accounts")
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(accounts_status().await, 200);
     let r = h.http.put(&url).json(&json!({})).send().await.unwrap();
     assert_eq!(r.status(), 401);
 }
