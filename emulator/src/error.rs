@@ -27,6 +27,16 @@ pub enum Error {
         /// The underlying failure.
         source: rusqlite::Error,
     },
+    /// The key that seals secret values could not be read or created.
+    #[error(
+        "could not read or create the emulator's secrets key {path}: {source}; check that the data directory is writable, or delete a damaged key file (the secrets sealed under it are then lost)"
+    )]
+    SecretsKey {
+        /// The key file.
+        path: PathBuf,
+        /// The underlying failure.
+        source: std::io::Error,
+    },
     /// The listening socket could not be bound.
     #[error(
         "could not listen on 127.0.0.1:{port}: {source}; choose another port (0 picks a free one)"

@@ -9,8 +9,8 @@
 //! Cloudflare: it counts requests ([`Stats`]) and can be slowed down or broken ([`Faults`]).
 //!
 //! Layout: [`routes`] holds the whole route table; `handlers` one module per resource family;
-//! `scripts` the Worker model and `versions` its versions and deployments; `store` the SQLite
-//! storage; `envelope` the v4 response shapes; `auth`, `faults` and `stats` the middleware around
+//! `scripts` the typed Worker model with its uploads, versions and deployments; `store` the SQLite
+//! storage; `sealing` secret values at rest; `envelope` the v4 response shapes; `auth`, `faults` and `stats` the middleware around
 //! every request; `clock` the time they all read.
 
 mod auth;
@@ -22,11 +22,11 @@ mod handlers;
 mod ids;
 pub mod routes;
 mod scripts;
+mod sealing;
 mod server;
 mod state;
 mod stats;
 mod store;
-mod versions;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -140,8 +140,10 @@ impl Emulator {
             None => auth::generate_token(),
         };
         let store = store::Store::open(&config.data_dir).await?;
+        let sealer = sealing::Sealer::open(&config.data_dir)?;
         let state = Arc::new(state::AppState::new(
             store,
+            sealer,
             token,
             account_id,
             config.faults,

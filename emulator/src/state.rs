@@ -5,12 +5,15 @@ use std::sync::RwLock;
 use crate::Faults;
 use crate::clock::Clock;
 use crate::faults::FaultState;
+use crate::sealing::Sealer;
 use crate::stats::Counters;
 use crate::store::Store;
 
 /// The shared state behind the router.
 pub(crate) struct AppState {
     pub store: Store,
+    /// Seals secret values before they are stored.
+    pub sealer: Sealer,
     pub token: String,
     pub account_id: String,
     pub clock: Clock,
@@ -22,6 +25,7 @@ impl AppState {
     /// Bundles the parts of a running emulator.
     pub fn new(
         store: Store,
+        sealer: Sealer,
         token: String,
         account_id: String,
         faults: Faults,
@@ -29,6 +33,7 @@ impl AppState {
     ) -> AppState {
         AppState {
             store,
+            sealer,
             token,
             account_id,
             clock,

@@ -11,10 +11,10 @@ use serde_json::{Value, json};
 use super::AppStateRef;
 use crate::envelope::{ApiError, ApiResult, ok, parse_json};
 use crate::ids;
-use crate::scripts::{self, MAX_TAGS, Scope};
-use crate::store::docs;
+use crate::scripts::{self, Scope, Script, views};
+use crate::store::{docs, lookup};
 
-const NAMESPACE: &str = "dispatch_namespace";
+const NAMESPACE: &str = lookup::DISPATCH_NAMESPACE;
 
 type NsPath = Path<(String, String)>;
 type NsScriptPath = Path<(String, String, String)>;
@@ -51,11 +51,6 @@ fn check_namespace_name(name: &str) -> Result<(), ApiError> {
             ),
         )
     })
-}
-
-/// Whether a dispatch namespace with this name exists (used by Worker binding validation).
-pub(crate) fn namespace_exists(c: &Connection, name: &str) -> Result<bool, ApiError> {
-    Ok(!name.is_empty() && docs::get(c, NAMESPACE, name)?.is_some())
 }
 
 /// Reads a namespace or answers 404.
@@ -137,16 +132,7 @@ pub(crate) async fn rename(state: AppStateRef, Path((_, old)): NsPath, body: Byt
                 if docs::get(c, NAMESPACE, &new)?.is_some() {
                     return Err(already_exists(&new));
                 }
-                let old_scope = Scope::Namespace(old.clone());
-                let new_scope = Scope::Namespace(new.clone());
-                for mut s in scripts::list(c, &old_scope)? {
-                    let script = s["id"].as_str().unwrap_or("").to_owned();
-                    let parts = crate::store::parts::all(c, &old_scope.id(&script))?;
-                    s["dispatch_namespace"] = json!(new);
-                    scripts::delete(c, &old_scope, &script, true)?;
-                    scripts::save(c, &new_scope, &script, &s)?;
-                    crate::store::parts::replace(c, &new_scope.id(&script), &parts)?;
-                }
+                scripts::move_namespace(c, &old, &new)?;
                 docs::delete(c, NAMESPACE, &old)?;
             }
             doc["namespace_name"] = json!(new);
@@ -166,7 +152,7 @@ pub(crate) async fn delete(state: AppStateRef, Path((_, name)): NsPath) -> ApiRe
             require_namespace(c, &name)?;
             let scope = Scope::Namespace(name.clone());
             for s in scripts::list(c, &scope)? {
-                scripts::delete(c, &scope, s["id"].as_str().unwrap_or(""), true)?;
+                scripts::delete(c, &scope, &s.id, true)?;
             }
             docs::delete(c, NAMESPACE, &name)
         })
@@ -174,7 +160,7 @@ pub(crate) async fn delete(state: AppStateRef, Path((_, name)): NsPath) -> ApiRe
     ok(Value::Null)
 }
 
-fn require_script(c: &Connection, ns: &str, name: &str) -> Result<Value, ApiError> {
+fn require_script(c: &Connection, ns: &str, name: &str) -> Result<Script, ApiError> {
     require_namespace(c, ns)?;
     scripts::require(c, &Scope::Namespace(ns.to_owned()), name)
 }
@@ -187,10 +173,10 @@ pub(crate) async fn get_script(state: AppStateRef, Path((_, ns, name)): NsScript
         .tx(move |c| require_script(c, &ns, &name))
         .await?;
     ok(json!({
-        "created_on": doc["created_on"],
-        "modified_on": doc["modified_on"],
-        "dispatch_namespace": doc["dispatch_namespace"],
-        "script": scripts::view(&doc),
+        "created_on": doc.created_on,
+        "modified_on": doc.modified_on,
+        "dispatch_namespace": doc.dispatch_namespace,
+        "script": views::view(&doc),
     }))
 }
 
@@ -200,7 +186,7 @@ pub(crate) async fn bindings(state: AppStateRef, Path((_, ns, name)): NsScriptPa
         .store
         .tx(move |c| require_script(c, &ns, &name))
         .await?;
-    ok(scripts::public_bindings(&doc))
+    ok(views::public_bindings(&doc))
 }
 
 /// `GET …/scripts/{script_name}/tags`: the tags, an array of strings.
@@ -209,7 +195,7 @@ pub(crate) async fn get_tags(state: AppStateRef, Path((_, ns, name)): NsScriptPa
         .store
         .tx(move |c| require_script(c, &ns, &name))
         .await?;
-    ok(doc["tags"].clone())
+    ok(json!(doc.tags))
 }
 
 /// `PUT …/scripts/{script_name}/tags` with an array of strings: replaces the tags (at most 8).
@@ -269,14 +255,9 @@ fn set_tags(
     f: impl FnOnce(Vec<String>) -> Vec<String>,
 ) -> Result<Value, ApiError> {
     let mut doc = require_script(c, ns, name)?;
-    let tags = f(scripts::string_list(doc.get("tags")));
-    if tags.len() > MAX_TAGS {
-        return Err(scripts::invalid(format!(
-            "a Worker can have at most {MAX_TAGS} tags, got {}",
-            tags.len()
-        )));
-    }
-    doc["tags"] = json!(tags);
-    scripts::save(c, &Scope::Namespace(ns.to_owned()), name, &doc)?;
-    Ok(doc["tags"].clone())
+    let tags = f(std::mem::take(&mut doc.tags));
+    scripts::check_tags(&tags)?;
+    doc.tags = tags;
+    scripts::save(c, &Scope::Namespace(ns.to_owned()), &doc)?;
+    Ok(json!(doc.tags))
 }

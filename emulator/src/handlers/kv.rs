@@ -18,10 +18,10 @@ use super::{AppStateRef, Params, is_multipart, param, sort_by_field};
 use crate::envelope::{ApiError, ApiResult, ok, ok_with_info, paginate, parse_json, raw};
 use crate::ids;
 use crate::state::AppState;
-use crate::store::{KvEntry, docs, kv};
+use crate::store::{KvEntry, docs, kv, lookup};
 
 /// Document kind of namespaces.
-const NS: &str = "kv_namespace";
+const NS: &str = lookup::KV_NAMESPACE;
 /// Longest key, in UTF-8 bytes.
 pub(crate) const MAX_KEY_BYTES: usize = 512;
 /// Largest value: 25 MiB.
@@ -63,11 +63,6 @@ fn require_namespace(c: &Connection, id: &str) -> Result<Value, ApiError> {
         ));
     }
     docs::get(c, NS, id)?.ok_or_else(namespace_not_found)
-}
-
-/// Whether a KV namespace with this id exists (used by Worker binding validation).
-pub(crate) fn namespace_exists(c: &Connection, id: &str) -> Result<bool, ApiError> {
-    Ok(docs::get(c, NS, id)?.is_some())
 }
 
 fn check_title(title: Option<String>) -> Result<String, ApiError> {

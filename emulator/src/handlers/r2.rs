@@ -11,10 +11,10 @@ use serde_json::{Value, json};
 
 use super::{AppStateRef, Params, param};
 use crate::envelope::{ApiError, ApiResult, ok, ok_with_info, parse_json, raw};
-use crate::store::{KvEntry, docs, kv};
+use crate::store::{KvEntry, docs, kv, lookup};
 
 /// Document kind of buckets; ids are `{jurisdiction}/{name}`.
-const BUCKET: &str = "r2_bucket";
+const BUCKET: &str = lookup::R2_BUCKET;
 const LOCATIONS: [&str; 6] = ["apac", "eeur", "enam", "weur", "wnam", "oc"];
 const STORAGE_CLASSES: [&str; 2] = ["Standard", "InfrequentAccess"];
 const JURISDICTIONS: [&str; 3] = ["default", "eu", "fedramp"];
@@ -67,16 +67,6 @@ fn require_bucket(c: &Connection, j: &str, name: &str) -> Result<(String, Value)
     let id = format!("{j}/{name}");
     let doc = docs::get(c, BUCKET, &id)?.ok_or_else(|| not_found(name))?;
     Ok((id, doc))
-}
-
-/// Whether a bucket exists (used by Worker binding validation); `jurisdiction` None = default.
-pub(crate) fn bucket_exists(
-    c: &Connection,
-    name: &str,
-    jurisdiction: Option<&str>,
-) -> Result<bool, ApiError> {
-    let j = jurisdiction.unwrap_or("default");
-    Ok(docs::get(c, BUCKET, &format!("{j}/{name}"))?.is_some())
 }
 
 /// `POST …/r2/buckets` with `{name, locationHint?, storageClass?}`; 409 code 10004 when it exists.

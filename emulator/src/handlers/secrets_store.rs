@@ -1,6 +1,7 @@
 //! Secrets Store: stores (create from an object or an array body, list, get, delete with 409 while
 //! not empty unless forced) and secrets (bulk create, list, get, patch, duplicate, delete).
-//! Secret values are never returned and never stored: only their SHA-256 is kept.
+//! Secret values are never returned: each is kept sealed (see `sealing`), for the Workers that
+//! read it through a binding, with its SHA-256 beside it.
 //!
 //! The open beta's limits are enforced with Cloudflare's answers: one store per account
 //! (`maximum_stores_exceeded`, 400, code 1003), 100 secrets per account
@@ -18,10 +19,11 @@ use serde_json::{Map, Value, json};
 use super::{AppStateRef, Params, flag, param, sort_by_field};
 use crate::envelope::{ApiError, ApiResult, ok, ok_with_info, paginate, parse_json};
 use crate::ids;
-use crate::store::docs;
+use crate::state::AppState;
+use crate::store::{docs, lookup};
 
-const STORE: &str = "secrets_store";
-const SECRET: &str = "secrets_store_secret";
+const STORE: &str = lookup::SECRETS_STORE;
+const SECRET: &str = lookup::SECRETS_STORE_SECRET;
 /// Largest secret value, in bytes (64 KiB: the API reference and the current documentation; the
 /// documentation said 1,024 bytes before September 2026).
 pub(crate) const MAX_VALUE_BYTES: usize = 65_536;
@@ -103,12 +105,18 @@ fn secrets_of(c: &Connection, store: &str) -> Result<Vec<Value>, ApiError> {
     docs::list(c, SECRET, &format!("{store}/"))
 }
 
-/// Whether `store` holds a secret named `name` (used by Worker binding validation).
-pub(crate) fn secret_exists(c: &Connection, store: &str, name: &str) -> Result<bool, ApiError> {
-    if store.is_empty() || name.is_empty() {
-        return Ok(false);
-    }
-    Ok(secrets_of(c, store)?.iter().any(|s| s["name"] == name))
+/// The sealing context of the values of `store`'s secrets: a sealed value opens only in its
+/// store (a duplicate keeps its source's sealed value).
+pub(crate) fn seal_context(store: &str) -> String {
+    format!("secrets_store/{store}")
+}
+
+/// A value sealed for `store`, and its SHA-256.
+fn sealed_value(state: &AppState, store: &str, value: &str) -> (String, String) {
+    (
+        state.sealer.seal(value, &seal_context(store)),
+        ids::sha256_hex(value.as_bytes()),
+    )
 }
 
 /// A secret as the API shows it: never the value.
@@ -116,6 +124,7 @@ fn secret_view(doc: &Value) -> Value {
     let mut v = doc.clone();
     if let Some(o) = v.as_object_mut() {
         o.remove("value_sha256");
+        o.remove("value_sealed");
     }
     v
 }
@@ -337,7 +346,7 @@ pub(crate) async fn create_secrets(
         let scopes = check_scopes(&item["scopes"])?;
         new.push((
             name,
-            ids::sha256_hex(value.as_bytes()),
+            sealed_value(&state, &store, value),
             scopes,
             item["comment"].clone(),
         ));
@@ -357,11 +366,12 @@ pub(crate) async fn create_secrets(
             }
             check_secret_quota(c, new.len())?;
             let mut out = Vec::new();
-            for (name, hash, scopes, comment) in new {
+            for (name, (sealed, hash), scopes, comment) in new {
                 let id = ids::hex32();
                 let mut doc = json!({
                     "id": id, "name": name, "store_id": store, "status": "active",
                     "created": now, "modified": now, "scopes": scopes, "value_sha256": hash,
+                    "value_sealed": sealed,
                 });
                 if !comment.is_null() {
                     doc["comment"] = comment;
@@ -422,6 +432,7 @@ pub(crate) async fn patch_secret(
 ) -> ApiResult {
     let patch: Map<String, Value> = parse_body(&body, "Secrets Store secret patch")?;
     let now = state.clock.rfc3339();
+    let sealer = state.sealer.clone();
     let doc = state
         .store
         .tx(move |c| {
@@ -439,6 +450,7 @@ pub(crate) async fn patch_secret(
                     .ok_or_else(|| invalid("secret_value_invalid: value must be a string"))?;
                 check_value(doc["name"].as_str().unwrap_or(""), v)?;
                 doc["value_sha256"] = json!(ids::sha256_hex(v.as_bytes()));
+                doc["value_sealed"] = json!(sealer.seal(v, &seal_context(&store)));
             }
             if let Some(s) = patch.get("scopes") {
                 doc["scopes"] = json!(check_scopes(s)?);

@@ -8,13 +8,12 @@ use serde_json::{Value, json};
 
 use super::{AppStateRef, Params, param};
 use crate::envelope::{ApiError, ApiResult, ok, ok_with_info, paginate, parse_json};
-use crate::scripts::{self, Scope, UploadContext};
-use crate::versions;
+use crate::scripts::{self, Scope, Script, UploadContext, versions};
 
 type ScriptPath = Path<(String, String)>;
 
 /// The account script `name`; 404 (10007) when there is none.
-async fn require_script(state: &AppStateRef, name: String) -> Result<Value, ApiError> {
+async fn require_script(state: &AppStateRef, name: String) -> Result<Script, ApiError> {
     state
         .store
         .tx(move |c| scripts::require(c, &Scope::Account, &name))
@@ -28,12 +27,10 @@ pub(crate) async fn list_versions(
     q: Params,
 ) -> ApiResult {
     let doc = require_script(&state, name).await?;
-    let mut items: Vec<Value> = doc["versions"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|v| json!({"id": v["id"], "number": v["number"], "metadata": v["metadata"]}))
+    let mut items: Vec<Value> = doc
+        .versions
+        .iter()
+        .map(|v| json!({"id": v.id, "number": v.number, "metadata": v.metadata}))
         .collect();
     items.reverse();
     let (page, info) = paginate(&items, param(&q, "page"), param(&q, "per_page"), 10, 100)?;
@@ -46,21 +43,13 @@ pub(crate) async fn get_version(
     Path((_, name, version)): Path<(String, String, String)>,
 ) -> ApiResult {
     let doc = require_script(&state, name).await?;
-    doc["versions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|v| v["id"] == version.as_str())
-        .cloned()
-        .map_or_else(
-            || {
-                Err(ApiError::not_found(
-                    10007,
-                    format!("version '{version}' of this Worker not found"),
-                ))
-            },
-            ok,
-        )
+    match doc.versions.iter().find(|v| v.id == version) {
+        Some(v) => ok(json!(v)),
+        None => Err(ApiError::not_found(
+            10007,
+            format!("version '{version}' of this Worker not found"),
+        )),
+    }
 }
 
 /// `POST …/versions`: a multipart upload (metadata + modules) kept as a new version of an
@@ -74,7 +63,8 @@ pub(crate) async fn upload_version(
     let upload = scripts::read_upload(req, "metadata").await?;
     let strict = param(&q, "bindings_inherit") == Some("strict");
     let now = state.clock.rfc3339();
-    let mut version = state
+    let sealer = state.sealer.clone();
+    let version = state
         .store
         .tx(move |c| {
             let ctx = UploadContext {
@@ -82,12 +72,14 @@ pub(crate) async fn upload_version(
                 name: &name,
                 strict_inherit: strict,
                 now,
+                sealer: &sealer,
             };
             versions::upload(c, &ctx, upload)
         })
         .await?;
-    version["startup_time_ms"] = json!(0);
-    ok(version)
+    let mut answer = json!(version);
+    answer["startup_time_ms"] = json!(0);
+    ok(answer)
 }
 
 /// `GET …/deployments`: `{deployments: [...]}`, the most recent first.
@@ -109,5 +101,5 @@ pub(crate) async fn create_deployment(
         .store
         .tx(move |c| versions::deploy(c, &Scope::Account, &name, &body, &now))
         .await?;
-    ok(d)
+    ok(json!(d))
 }

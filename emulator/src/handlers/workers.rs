@@ -11,7 +11,8 @@ use serde_json::{Map, Value, json};
 use super::script_address::ScriptAddress;
 use super::{AppStateRef, Params, flag, is_multipart, param};
 use crate::envelope::{ApiError, ApiResult, ok, ok_with_info, paginate, parse_json, raw};
-use crate::scripts::{self, Scope, UploadContext};
+use crate::scripts::model::{Schedule, Subdomain};
+use crate::scripts::{self, Scope, Script, UploadContext, views};
 use crate::state::AppState;
 use crate::store::{docs, parts};
 
@@ -30,7 +31,7 @@ fn require_scope(c: &rusqlite::Connection, scope: &Scope) -> Result<(), ApiError
 }
 
 /// The stored document of script `name` in `scope`; 404 when there is none.
-async fn require_script(state: &AppState, scope: Scope, name: String) -> Result<Value, ApiError> {
+async fn require_script(state: &AppState, scope: Scope, name: String) -> Result<Script, ApiError> {
     state
         .store
         .tx(move |c| scripts::require(c, &scope, &name))
@@ -43,11 +44,12 @@ async fn patch_script(
     scope: Scope,
     name: String,
     patch: Map<String, Value>,
-) -> Result<Value, ApiError> {
+) -> Result<Script, ApiError> {
     let now = state.clock.rfc3339();
+    let sealer = state.sealer.clone();
     state
         .store
-        .tx(move |c| scripts::patch_settings(c, &scope, &name, &patch, &now))
+        .tx(move |c| scripts::patch_settings(c, &sealer, &scope, &name, &patch, &now))
         .await
 }
 
@@ -57,7 +59,7 @@ pub(crate) async fn list(state: AppStateRef) -> ApiResult {
         .store
         .tx(|c| scripts::list(c, &Scope::Account))
         .await?;
-    ok(Value::Array(all.iter().map(scripts::view).collect()))
+    ok(Value::Array(all.iter().map(views::view).collect()))
 }
 
 /// `PUT …/scripts/{script_name}`: a multipart upload (metadata + modules), into the account or
@@ -71,6 +73,7 @@ pub(crate) async fn upload(
     let upload = scripts::read_upload(req, "metadata").await?;
     let strict = param(&q, "bindings_inherit") == Some("strict");
     let now = state.clock.rfc3339();
+    let sealer = state.sealer.clone();
     let doc = state
         .store
         .tx(move |c| {
@@ -80,11 +83,12 @@ pub(crate) async fn upload(
                 name: &name,
                 strict_inherit: strict,
                 now,
+                sealer: &sealer,
             };
             scripts::apply_upload(c, &ctx, upload)
         })
         .await?;
-    ok(scripts::view(&doc))
+    ok(views::view(&doc))
 }
 
 /// `GET …/workers/scripts/{script_name}`: the code, raw for one module, multipart for several.
@@ -147,7 +151,7 @@ pub(crate) async fn put_content(
         .store
         .tx(move |c| scripts::replace_content(c, &scope, &name, upload, &now))
         .await?;
-    ok(scripts::view(&doc))
+    ok(views::view(&doc))
 }
 
 /// `GET …/settings`: bindings (secret values never shown), compatibility, tags, …
@@ -156,7 +160,7 @@ pub(crate) async fn get_settings(
     ScriptAddress { scope, name }: ScriptAddress,
 ) -> ApiResult {
     let doc = require_script(&state, scope, name).await?;
-    ok(scripts::settings(&doc))
+    ok(views::settings(&doc))
 }
 
 /// `PATCH …/settings`: multipart with a `settings` JSON part (a JSON body is accepted too).
@@ -174,7 +178,7 @@ pub(crate) async fn patch_settings(
         parse_json(&body, 10006, "Worker settings")?
     };
     let doc = patch_script(&state, scope, name, patch).await?;
-    ok(scripts::settings(&doc))
+    ok(views::settings(&doc))
 }
 
 /// `GET …/script-settings`: logpush, observability, tags, tail consumers.
@@ -183,7 +187,7 @@ pub(crate) async fn get_script_settings(
     Path((_, name)): ScriptPath,
 ) -> ApiResult {
     let doc = require_script(&state, Scope::Account, name).await?;
-    ok(scripts::script_settings(&doc))
+    ok(views::script_settings(&doc))
 }
 
 /// `PATCH …/script-settings` with JSON `{logpush?, observability?, tags?, tail_consumers?}`.
@@ -203,7 +207,7 @@ pub(crate) async fn patch_script_settings(
         })
         .collect();
     let doc = patch_script(&state, Scope::Account, name, allowed).await?;
-    ok(scripts::script_settings(&doc))
+    ok(views::script_settings(&doc))
 }
 
 /// `DELETE …/scripts/{script_name}?force`, in the account or a dispatch namespace.
@@ -234,17 +238,16 @@ pub(crate) async fn service(state: AppStateRef, Path((_, name)): ScriptPath) -> 
             })
         })
         .await?;
-    let script = scripts::view(&doc);
     ok(json!({
-        "id": doc["id"],
+        "id": doc.id,
         "default_environment": {
             "environment": "production",
-            "created_on": doc["created_on"],
-            "modified_on": doc["modified_on"],
-            "script": script,
+            "created_on": doc.created_on,
+            "modified_on": doc.modified_on,
+            "script": views::view(&doc),
         },
-        "created_on": doc["created_on"],
-        "modified_on": doc["modified_on"],
+        "created_on": doc.created_on,
+        "modified_on": doc.modified_on,
     }))
 }
 
@@ -301,7 +304,7 @@ pub(crate) async fn get_script_subdomain(
     Path((_, name)): ScriptPath,
 ) -> ApiResult {
     let doc = require_script(&state, Scope::Account, name).await?;
-    ok(doc["subdomain"].clone())
+    ok(json!(doc.subdomain))
 }
 
 /// `POST …/workers/scripts/{script_name}/subdomain` with `{enabled, previews_enabled?}`.
@@ -344,10 +347,12 @@ fn set_subdomain(
     previews: Option<bool>,
 ) -> Result<Value, ApiError> {
     let mut doc = scripts::require(c, &Scope::Account, name)?;
-    let previews = previews.unwrap_or(enabled);
-    doc["subdomain"] = json!({"enabled": enabled, "previews_enabled": previews});
-    scripts::save(c, &Scope::Account, name, &doc)?;
-    Ok(doc["subdomain"].clone())
+    doc.subdomain = Subdomain {
+        enabled,
+        previews_enabled: previews.unwrap_or(enabled),
+    };
+    scripts::save(c, &Scope::Account, &doc)?;
+    Ok(json!(doc.subdomain))
 }
 
 /// `GET …/secrets`: `[{name, type}]`.
@@ -366,9 +371,10 @@ pub(crate) async fn put_secret(
     body: Bytes,
 ) -> ApiResult {
     let body: Value = parse_json(&body, 10001, "Worker secret")?;
+    let sealer = state.sealer.clone();
     let out = state
         .store
-        .tx(move |c| scripts::put_secret(c, &scope, &name, &body))
+        .tx(move |c| scripts::put_secret(c, &sealer, &scope, &name, &body))
         .await?;
     ok(out)
 }
@@ -417,14 +423,13 @@ pub(crate) async fn durable_object_namespaces(state: AppStateRef, q: Params) -> 
     let items: Vec<Value> = all
         .iter()
         .flat_map(|s| {
-            let script = s["id"].clone();
-            s["classes"].as_array().cloned().unwrap_or_default().into_iter().map(move |k| {
+            s.classes.iter().map(|k| {
                 json!({
-                    "id": k["id"],
-                    "name": format!("{}_{}", script.as_str().unwrap_or(""), k["class"].as_str().unwrap_or("")),
-                    "script": script,
-                    "class": k["class"],
-                    "use_sqlite": k["sqlite"],
+                    "id": k.id,
+                    "name": format!("{}_{}", s.id, k.class),
+                    "script": s.id,
+                    "class": k.class,
+                    "use_sqlite": k.sqlite,
                 })
             })
         })
@@ -437,11 +442,7 @@ pub(crate) async fn durable_object_namespaces(state: AppStateRef, q: Params) -> 
 /// list (404 code 10066 for an unknown namespace).
 pub(crate) async fn durable_objects(state: AppStateRef, Path((_, id)): ScriptPath) -> ApiResult {
     let all = state.store.tx(|c| scripts::list_all(c)).await?;
-    let known = all.iter().any(|s| {
-        s["classes"]
-            .as_array()
-            .is_some_and(|ks| ks.iter().any(|k| k["id"] == id.as_str()))
-    });
+    let known = all.iter().any(|s| s.classes.iter().any(|k| k.id == id));
     if !known {
         return Err(ApiError::not_found(
             10066,
@@ -456,7 +457,7 @@ pub(crate) async fn durable_objects(state: AppStateRef, Path((_, id)): ScriptPat
 /// `GET …/usage-model`: `{usage_model}`.
 pub(crate) async fn get_usage_model(state: AppStateRef, Path((_, name)): ScriptPath) -> ApiResult {
     let doc = require_script(&state, Scope::Account, name).await?;
-    ok(json!({"usage_model": doc["usage_model"]}))
+    ok(json!({"usage_model": doc.usage_model}))
 }
 
 /// `PUT …/usage-model` with `{usage_model: standard|bundled|unbound}`.
@@ -477,18 +478,13 @@ pub(crate) async fn put_usage_model(
         .into_iter()
         .collect();
     let doc = patch_script(&state, Scope::Account, name, patch).await?;
-    ok(json!({"usage_model": doc["usage_model"]}))
+    ok(json!({"usage_model": doc.usage_model}))
 }
 
 /// `GET …/schedules`: the cron triggers, `{schedules: [{cron, created_on, modified_on}]}`.
 pub(crate) async fn get_schedules(state: AppStateRef, Path((_, name)): ScriptPath) -> ApiResult {
     let doc = require_script(&state, Scope::Account, name).await?;
-    let schedules = if doc["schedules"].is_array() {
-        doc["schedules"].clone()
-    } else {
-        json!([])
-    };
-    ok(json!({"schedules": schedules}))
+    ok(json!({"schedules": doc.schedules}))
 }
 
 /// `PUT …/schedules` with `[{cron}]`: replaces the cron triggers.
@@ -508,15 +504,19 @@ pub(crate) async fn put_schedules(
                 format!("invalid cron expression {cron:?}: expected five fields"),
             ));
         }
-        schedules.push(json!({"cron": cron, "created_on": now, "modified_on": now}));
+        schedules.push(Schedule {
+            cron,
+            created_on: now.clone(),
+            modified_on: now.clone(),
+        });
     }
-    let stored = json!(schedules);
+    let stored = schedules.clone();
     state
         .store
         .tx(move |c| {
             let mut doc = scripts::require(c, &Scope::Account, &name)?;
-            doc["schedules"] = stored;
-            scripts::save(c, &Scope::Account, &name, &doc)
+            doc.schedules = stored;
+            scripts::save(c, &Scope::Account, &doc)
         })
         .await?;
     ok(json!({"schedules": schedules}))

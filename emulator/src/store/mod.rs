@@ -14,6 +14,8 @@ use serde_json::Value;
 use crate::Error;
 use crate::envelope::ApiError;
 
+pub(crate) mod lookup;
+
 /// The database file name inside the data directory.
 const DB_FILE: &str = "emulator.sqlite3";
 
