@@ -47,6 +47,16 @@ pub enum Error {
         /// The underlying failure.
         source: std::io::Error,
     },
+    /// The port Workers are served on could not be bound.
+    #[error(
+        "could not listen for Workers on 127.0.0.1:{port}: {source}; stop what uses that port, or choose another one (0 picks a free one)"
+    )]
+    WorkersPort {
+        /// The requested port.
+        port: u16,
+        /// The underlying failure.
+        source: std::io::Error,
+    },
     /// The configured account id is not 32 lowercase hex characters.
     #[error("invalid emulator account id {0:?}: expected 32 lowercase hex characters")]
     AccountId(String),

@@ -31,3 +31,9 @@ pub(crate) fn sha256_hex(data: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(data))
 }
+
+/// The MD5 of `data`, hex-encoded: the etag R2 gives a single-part object.
+pub(crate) fn md5_hex(data: &[u8]) -> String {
+    use md5::Digest;
+    hex::encode(md5::Md5::digest(data))
+}

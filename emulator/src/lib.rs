@@ -8,18 +8,25 @@
 //! The emulator is the default target when no Cloudflare credentials are set, and the test suite's
 //! Cloudflare: it counts requests ([`Stats`]) and can be slowed down or broken ([`Faults`]).
 //!
+//! With [`Config::workers`] set, it also runs what is deployed to it on workerd ([`Workerd`]):
+//! every Worker answers at `http://NAME.localhost:PORT`, with its bindings backed by the same data
+//! the API serves, and what the Workers log comes out as [`WorkerEvent`]s.
+//!
 //! Layout: [`routes`] holds the whole route table; `handlers` one module per resource family;
 //! `scripts` the typed Worker model with its uploads, versions and deployments; `store` the SQLite
-//! storage; `sealing` secret values at rest; `envelope` the v4 response shapes; `auth`, `faults` and `stats` the middleware around
+//! storage; `sealing` secret values at rest; `workerd` the local runtime and `bindings` the
+//! service its bindings call; `envelope` the v4 response shapes; `auth`, `faults` and `stats` the middleware around
 //! every request; `clock` the time they all read.
 
 mod auth;
+mod bindings;
 mod clock;
 mod envelope;
 mod error;
 mod faults;
 mod handlers;
 mod ids;
+mod kv_rules;
 pub mod routes;
 mod scripts;
 mod sealing;
@@ -27,6 +34,7 @@ mod server;
 mod state;
 mod stats;
 mod store;
+mod workerd;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -36,6 +44,9 @@ use std::time::Duration;
 pub use clock::Clock;
 pub use error::Error;
 pub use stats::Stats;
+pub use workerd::{
+    TESTED_WORKERD, WorkerEvent, Workerd, WorkerdNotFound, WorkersConfig, WorkersStatus,
+};
 
 /// The account id the emulator uses when none is configured: fixed, so that state recorded against
 /// one run of the emulator still names the same account on the next.
@@ -54,6 +65,8 @@ pub struct Config {
     pub account_id: Option<String>,
     /// Faults injected into `/client/v4` requests; none by default.
     pub faults: Faults,
+    /// Run the deployed Workers on workerd and serve them; `None` (the default) only stores them.
+    pub workers: Option<WorkersConfig>,
 }
 
 impl Config {
@@ -65,6 +78,7 @@ impl Config {
             token: None,
             account_id: None,
             faults: Faults::default(),
+            workers: None,
         }
     }
 }
@@ -77,6 +91,7 @@ impl std::fmt::Debug for Config {
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .field("account_id", &self.account_id)
             .field("faults", &self.faults)
+            .field("workers", &self.workers)
             .finish()
     }
 }
@@ -126,6 +141,8 @@ pub struct Emulator {
     state: Arc<state::AppState>,
     addr: SocketAddr,
     server: Option<server::ServerHandle>,
+    runtime: Option<workerd::LocalRuntime>,
+    events: tokio::sync::broadcast::Sender<WorkerEvent>,
 }
 
 impl Emulator {
@@ -162,10 +179,25 @@ impl Emulator {
         let app = routes::router(state.clone());
         let server = server::spawn(listener, app);
         tracing::debug!(%addr, "athanor emulator listening");
+        let (events, _) = tokio::sync::broadcast::channel(1024);
+        let runtime = match config.workers {
+            Some(workers) => Some(
+                workerd::LocalRuntime::start(
+                    state.clone(),
+                    workers,
+                    &config.data_dir,
+                    events.clone(),
+                )
+                .await?,
+            ),
+            None => None,
+        };
         Ok(Emulator {
             state,
             addr,
             server: Some(server),
+            runtime,
+            events,
         })
     }
 
@@ -216,8 +248,38 @@ impl Emulator {
         &self.state.clock
     }
 
-    /// Stops accepting connections, closes the open ones and waits for the server task.
+    /// The port deployed Workers answer on, when the emulator serves them.
+    pub fn workers_port(&self) -> Option<u16> {
+        self.runtime.as_ref().map(|r| r.port())
+    }
+
+    /// The URL of account Worker `name` on this emulator's Workers port,
+    /// `http://NAME.localhost:PORT`, when the emulator serves Workers.
+    pub fn worker_url(&self, name: &str) -> Option<String> {
+        self.workers_port()
+            .map(|port| format!("http://{name}.localhost:{port}"))
+    }
+
+    /// What served Workers log and throw, and the runtime's (re)starts, from now on.
+    pub fn worker_events(&self) -> tokio::sync::broadcast::Receiver<WorkerEvent> {
+        self.events.subscribe()
+    }
+
+    /// Waits until every change made to scripts so far runs, and tells which Workers do; `None`
+    /// when the emulator does not serve Workers.
+    pub async fn workers_ready(&self) -> Option<WorkersStatus> {
+        match &self.runtime {
+            Some(runtime) => Some(runtime.ready().await),
+            None => None,
+        }
+    }
+
+    /// Stops workerd (when Workers are served), then stops accepting connections, closes the open
+    /// ones and waits for the server task.
     pub async fn shutdown(mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown().await;
+        }
         if let Some(server) = self.server.take() {
             server.stop().await;
         }

@@ -23,6 +23,10 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
     let api = v4_routes()
         .fallback(accounts::no_route)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(from_fn_with_state(
+            state.script_changes.clone(),
+            crate::workerd::track_script_changes,
+        ))
         .layer(from_fn_with_state(state.clone(), crate::auth::require))
         .layer(from_fn_with_state(state.clone(), crate::faults::inject))
         .layer(from_fn_with_state(state.clone(), crate::stats::count));

@@ -19,6 +19,8 @@ pub(crate) struct AppState {
     pub clock: Clock,
     pub stats: Counters,
     pub faults: FaultState,
+    /// Counts the API's changes to Worker scripts; the local runtime follows it.
+    pub script_changes: tokio::sync::watch::Sender<u64>,
 }
 
 impl AppState {
@@ -39,6 +41,7 @@ impl AppState {
             clock,
             stats: Counters::default(),
             faults: FaultState::new(faults),
+            script_changes: tokio::sync::watch::Sender::new(0),
         }
     }
 }

@@ -18,18 +18,13 @@ use super::{AppStateRef, Params, is_multipart, param, sort_by_field};
 use crate::envelope::{ApiError, ApiResult, ok, ok_with_info, paginate, parse_json, raw};
 use crate::ids;
 use crate::state::AppState;
+use crate::kv_rules::{
+    self, MAX_BULK_GET_KEYS, MAX_VALUE_BYTES, check_write, decode_cursor, encode_cursor,
+};
 use crate::store::{KvEntry, docs, kv, lookup};
 
 /// Document kind of namespaces.
 const NS: &str = lookup::KV_NAMESPACE;
-/// Longest key, in UTF-8 bytes.
-pub(crate) const MAX_KEY_BYTES: usize = 512;
-/// Largest value: 25 MiB.
-pub(crate) const MAX_VALUE_BYTES: usize = 25 * 1024 * 1024;
-/// Largest metadata, serialized JSON.
-pub(crate) const MAX_METADATA_BYTES: usize = 1024;
-/// Shortest TTL, and how far in the future an absolute expiration must be.
-pub(crate) const MIN_TTL_SECS: i64 = 60;
 /// Namespaces per account.
 pub(crate) const MAX_NAMESPACES: usize = 1000;
 /// Longest namespace title.
@@ -38,9 +33,6 @@ pub(crate) const MAX_TITLE_BYTES: usize = 512;
 pub(crate) const MAX_BULK_PAIRS: usize = 10_000;
 /// Largest bulk request body: 100 MB.
 pub(crate) const MAX_BULK_BYTES: usize = 100 * 1000 * 1000;
-/// Keys per bulk get.
-pub(crate) const MAX_BULK_GET_KEYS: usize = 100;
-
 #[derive(Deserialize)]
 struct TitleBody {
     title: Option<String>,
@@ -182,76 +174,6 @@ pub(crate) async fn delete_namespace(
         })
         .await?;
     ok(Value::Null)
-}
-
-/// Checks a write against the limits; the effective absolute expiration (`expiration_ttl` wins).
-fn check_write(
-    key: &str,
-    value_len: usize,
-    metadata: Option<&Value>,
-    expiration: Option<i64>,
-    ttl: Option<i64>,
-    now: i64,
-) -> Result<Option<i64>, ApiError> {
-    if key.is_empty() {
-        return Err(ApiError::bad_request(10001, "a key name must not be empty"));
-    }
-    if key.len() > MAX_KEY_BYTES {
-        return Err(ApiError::new(
-            StatusCode::URI_TOO_LONG,
-            10033,
-            format!(
-                "UTF-8 encoded length of {} exceeds key length limit of {MAX_KEY_BYTES}.",
-                key.len()
-            ),
-        ));
-    }
-    if key == "." || key == ".." {
-        return Err(ApiError::bad_request(
-            10001,
-            format!("Illegal key name \"{key}\". Please use a different name."),
-        ));
-    }
-    if value_len > MAX_VALUE_BYTES {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            10024,
-            format!("Value length of {value_len} exceeds limit of {MAX_VALUE_BYTES}."),
-        ));
-    }
-    if let Some(m) = metadata {
-        let len = m.to_string().len();
-        if len > MAX_METADATA_BYTES {
-            return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                10024,
-                format!("Metadata length of {len} exceeds limit of {MAX_METADATA_BYTES}."),
-            ));
-        }
-    }
-    if let Some(ttl) = ttl {
-        if ttl < MIN_TTL_SECS {
-            return Err(ApiError::bad_request(
-                10001,
-                format!(
-                    "Invalid expiration_ttl of {ttl}. Expiration TTL must be at least {MIN_TTL_SECS}."
-                ),
-            ));
-        }
-        return Ok(Some(now + ttl));
-    }
-    if let Some(at) = expiration {
-        if at < now + MIN_TTL_SECS {
-            return Err(ApiError::bad_request(
-                10001,
-                format!(
-                    "Invalid expiration of {at}. Expiration times must be at least {MIN_TTL_SECS} seconds in the future."
-                ),
-            ));
-        }
-        return Ok(Some(at));
-    }
-    Ok(None)
 }
 
 fn int_param(
@@ -463,19 +385,6 @@ pub(crate) async fn list_keys(
     )
 }
 
-/// Cursors are the last key returned, base64url-encoded: opaque to clients, stable across writes.
-fn encode_cursor(key: &str) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.as_bytes())
-}
-
-fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .ok_or_else(|| ApiError::bad_request(10001, format!("invalid cursor {cursor:?}")))
-}
-
 #[derive(Deserialize)]
 struct BulkPair {
     key: Option<String>,
@@ -660,90 +569,7 @@ pub(crate) async fn bulk_get(
                 .collect::<Result<Vec<_>, ApiError>>()
         })
         .await?;
-    let mut values = Map::new();
-    for (key, entry) in entries {
-        let v = match entry {
-            None => Value::Null,
-            Some(e) => {
-                let text = String::from_utf8_lossy(&e.value).into_owned();
-                let value = if as_json {
-                    serde_json::from_str(&text).map_err(|err| {
-                        ApiError::bad_request(
-                            10001,
-                            format!("the value of {key:?} is not JSON: {err}"),
-                        )
-                    })?
-                } else {
-                    Value::String(text)
-                };
-                if req.with_metadata {
-                    let mut o = Map::new();
-                    o.insert("value".into(), value);
-                    o.insert("metadata".into(), e.metadata.unwrap_or(Value::Null));
-                    if let Some(at) = e.expiration {
-                        o.insert("expiration".into(), json!(at));
-                    }
-                    Value::Object(o)
-                } else {
-                    value
-                }
-            }
-        };
-        values.insert(key, v);
-    }
+    let values = kv_rules::bulk_values(entries, as_json, req.with_metadata)?;
     ok(json!({"values": values}))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn write_limits() {
-        let now = 1_000_000;
-        assert!(
-            check_write("k", 1, None, None, None, now)
-                .unwrap()
-                .is_none()
-        );
-        assert_eq!(
-            check_write("k", 1, None, None, Some(60), now).unwrap(),
-            Some(now + 60)
-        );
-        assert_eq!(
-            check_write("k", 1, None, Some(now + 10), Some(120), now).unwrap(),
-            Some(now + 120)
-        );
-        assert_eq!(
-            check_write("k", 1, None, None, Some(59), now)
-                .unwrap_err()
-                .code,
-            10001
-        );
-        assert!(check_write("k", 1, None, Some(now + 59), None, now).is_err());
-        let long = "k".repeat(513);
-        assert_eq!(
-            check_write(&long, 1, None, None, None, now)
-                .unwrap_err()
-                .status,
-            StatusCode::URI_TOO_LONG
-        );
-        assert!(check_write(&"k".repeat(512), 1, None, None, None, now).is_ok());
-        assert_eq!(
-            check_write("k", MAX_VALUE_BYTES + 1, None, None, None, now)
-                .unwrap_err()
-                .status,
-            StatusCode::PAYLOAD_TOO_LARGE
-        );
-        let meta = json!({"a": "x".repeat(1020)});
-        assert!(check_write("k", 1, Some(&meta), None, None, now).is_err());
-    }
-
-    #[test]
-    fn cursors_round_trip() {
-        for k in ["a", "ключ/1", ""] {
-            assert_eq!(decode_cursor(&encode_cursor(k)).unwrap(), k);
-        }
-        assert!(decode_cursor("***").is_err());
-    }
-}

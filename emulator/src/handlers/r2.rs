@@ -1,5 +1,6 @@
 //! R2 buckets: create (location hint, storage class, jurisdiction header), list (cursor), get,
-//! storage-class patch and delete. Buckets are addressed by name within a jurisdiction.
+//! storage-class patch and delete; objects put, get and delete (stored in `store::r2`, shared with
+//! the Workers' R2 binding). Buckets are addressed by name within a jurisdiction.
 
 use axum::body::Bytes;
 use axum::extract::Path;
@@ -7,11 +8,11 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use rusqlite::Connection;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::{AppStateRef, Params, param};
 use crate::envelope::{ApiError, ApiResult, ok, ok_with_info, parse_json, raw};
-use crate::store::{KvEntry, docs, kv, lookup};
+use crate::store::{self, docs, lookup};
 
 /// Document kind of buckets; ids are `{jurisdiction}/{name}`.
 const BUCKET: &str = lookup::R2_BUCKET;
@@ -64,7 +65,7 @@ fn not_found(name: &str) -> ApiError {
 
 /// A bucket's storage id (`{jurisdiction}/{name}`) and document; 404 code 10006 when missing.
 fn require_bucket(c: &Connection, j: &str, name: &str) -> Result<(String, Value), ApiError> {
-    let id = format!("{j}/{name}");
+    let id = lookup::r2_bucket_id(name, Some(j));
     let doc = docs::get(c, BUCKET, &id)?.ok_or_else(|| not_found(name))?;
     Ok((id, doc))
 }
@@ -237,22 +238,18 @@ pub(crate) async fn delete(
         .store
         .tx(move |c| {
             let (id, _) = require_bucket(c, &j, &name)?;
-            if kv::count(c, &objects_of(&id))? > 0 {
+            if store::r2::count(c, &id)? > 0 {
                 return Err(ApiError::conflict(
                     10008,
                     "The bucket you tried to delete is not empty.",
                 ));
             }
+            store::r2::delete_bucket(c, &id)?;
             docs::delete(c, BUCKET, &id)
         })
         .await?;
     // `{}` rather than `null`: the spec types this result as an object.
     ok(json!({}))
-}
-
-/// Objects live in the KV value table under this namespace: `r2:{jurisdiction}/{bucket}`.
-fn objects_of(bucket_id: &str) -> String {
-    format!("r2:{bucket_id}")
 }
 
 /// Largest object the emulator accepts in one PUT (its request body limit).
@@ -263,7 +260,7 @@ fn no_such_key(key: &str) -> ApiError {
 }
 
 /// `PUT …/r2/buckets/{bucket_name}/objects/{key}`: stores the raw body (wrangler's
-/// `r2 object put --remote`).
+/// `r2 object put --remote`), with its `Content-Type` as the object's content type.
 pub(crate) async fn put_object(
     state: AppStateRef,
     headers: HeaderMap,
@@ -290,33 +287,54 @@ pub(crate) async fn put_object(
             ),
         ));
     }
-    let content_type = headers
+    let mut http = Map::new();
+    if let Some(ct) = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("application/octet-stream")
-        .to_owned();
-    let etag = crate::ids::sha256_hex(&body)[..32].to_owned();
-    let uploaded = state.clock.rfc3339();
-    let result = json!({"key": key, "size": body.len(), "etag": etag, "uploaded": uploaded,
-                        "http_metadata": {"contentType": content_type}});
-    let meta = result.clone();
+    {
+        http.insert("contentType".into(), json!(ct));
+    }
+    let object = store::r2::NewObject {
+        meta: store::r2::ObjectMeta {
+            key,
+            size: body.len() as u64,
+            etag: crate::ids::md5_hex(&body),
+            version: crate::ids::hex32(),
+            uploaded_ms: state.clock.now_millis(),
+            http_metadata: http,
+            custom_metadata: Vec::new(),
+            checksums: Map::new(),
+            storage_class: "Standard".into(),
+        },
+        data: body.to_vec(),
+    };
+    let result = object_view(&object.meta);
     state
         .store
         .tx(move |c| {
-            let (id, _) = require_bucket(c, &j, &name)?;
-            kv::put(
-                c,
-                &objects_of(&id),
-                &KvEntry {
-                    key,
-                    value: body.to_vec(),
-                    metadata: Some(meta),
-                    expiration: None,
-                },
-            )
+            let (id, doc) = require_bucket(c, &j, &name)?;
+            let mut object = object;
+            if let Some(class) = doc["storage_class"].as_str() {
+                object.meta.storage_class = class.to_owned();
+            }
+            store::r2::put(c, &id, &object)
         })
         .await?;
     ok(result)
+}
+
+/// An object as the v4 API shows it.
+fn object_view(meta: &store::r2::ObjectMeta) -> Value {
+    json!({
+        "key": meta.key,
+        "size": meta.size,
+        "etag": meta.etag,
+        "version": meta.version,
+        "uploaded": crate::clock::rfc3339(meta.uploaded_ms.div_euclid(1000)),
+        "http_metadata": meta.http_metadata,
+        "custom_metadata": meta.custom_metadata.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<Map<String, Value>>(),
+        "storage_class": meta.storage_class,
+    })
 }
 
 /// `GET …/r2/buckets/{bucket_name}/objects/{key}`: the raw bytes; 404 code 10007 when missing.
@@ -326,20 +344,19 @@ pub(crate) async fn get_object(
     Path((_, name, key)): Path<(String, String, String)>,
 ) -> Result<Response, ApiError> {
     let j = jurisdiction(&headers)?;
-    let entry = state
+    let (meta, data) = state
         .store
         .tx(move |c| {
             let (id, _) = require_bucket(c, &j, &name)?;
-            kv::get(c, &objects_of(&id), &key, i64::MIN)?.ok_or_else(|| no_such_key(&key))
+            let meta = store::r2::head(c, &id, &key)?.ok_or_else(|| no_such_key(&key))?;
+            let data = store::r2::read_range(c, &id, &key, 0, meta.size)?;
+            Ok((meta, data))
         })
         .await?;
-    let content_type = entry
-        .metadata
-        .as_ref()
-        .and_then(|m| m["http_metadata"]["contentType"].as_str())
-        .unwrap_or("application/octet-stream")
-        .to_owned();
-    Ok(raw(&content_type, entry.value))
+    let content_type = meta.http_metadata["contentType"]
+        .as_str()
+        .unwrap_or("application/octet-stream");
+    Ok(raw(content_type, data))
 }
 
 /// `DELETE …/r2/buckets/{bucket_name}/objects/{key}` (deleting a missing key succeeds).
@@ -353,7 +370,7 @@ pub(crate) async fn delete_object(
         .store
         .tx(move |c| {
             let (id, _) = require_bucket(c, &j, &name)?;
-            kv::delete(c, &objects_of(&id), &key)
+            store::r2::delete(c, &id, &key)
         })
         .await?;
     ok(json!({}))

@@ -57,14 +57,6 @@ impl Scope {
             Scope::Namespace(ns) => format!("{ns}/"),
         }
     }
-
-    /// The scope of a stored script.
-    pub fn of(script: &Script) -> Scope {
-        match &script.dispatch_namespace {
-            Some(ns) => Scope::Namespace(ns.clone()),
-            None => Scope::Account,
-        }
-    }
 }
 
 /// 404 with code 10007, Cloudflare's "script not found".

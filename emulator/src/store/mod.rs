@@ -15,6 +15,7 @@ use crate::Error;
 use crate::envelope::ApiError;
 
 pub(crate) mod lookup;
+pub(crate) mod r2;
 
 /// The database file name inside the data directory.
 const DB_FILE: &str = "emulator.sqlite3";
@@ -52,6 +53,8 @@ impl Store {
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(db_err)?;
         conn.execute_batch(SCHEMA).map_err(db_err)?;
+        conn.execute_batch(r2::SCHEMA).map_err(db_err)?;
+        r2::migrate_from_kv(&conn).map_err(db_err)?;
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
         })
@@ -276,15 +279,6 @@ pub(crate) mod kv {
             out.push(r??);
         }
         Ok(out)
-    }
-
-    /// How many values a namespace holds (expired ones included until purged).
-    pub fn count(c: &Connection, ns: &str) -> Result<u64, ApiError> {
-        Ok(c.query_row(
-            "SELECT COUNT(*) FROM kv_values WHERE namespace_id = ?1",
-            params![ns],
-            |r| r.get::<_, i64>(0),
-        )? as u64)
     }
 
     /// Removes values whose expiration has passed.
