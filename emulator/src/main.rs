@@ -140,7 +140,9 @@ async fn serve(options: Options) -> ExitCode {
                 match events.recv().await {
                     Ok(event) => eprintln!("{event}"),
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                        eprintln!("# athanor-emulator: {n} Worker events were dropped (printing fell behind)");
+                        eprintln!(
+                            "# athanor-emulator: {n} Worker events were dropped (printing fell behind)"
+                        );
                     }
                     Err(_) => break,
                 }

@@ -44,9 +44,10 @@ async fn serve(state: &AppState, ns: String, req: Request) -> Result<Response, A
     let int = |name: &str| -> Result<Option<i64>, ApiError> {
         match param(name) {
             None | Some("") => Ok(None),
-            Some(v) => v.parse::<i64>().map(Some).map_err(|_| {
-                ApiError::bad_request(10001, format!("Invalid {name} of {v}."))
-            }),
+            Some(v) => v
+                .parse::<i64>()
+                .map(Some)
+                .map_err(|_| ApiError::bad_request(10001, format!("Invalid {name} of {v}."))),
         }
     };
     let path = req.uri().path().to_owned();
@@ -86,7 +87,9 @@ async fn serve(state: &AppState, ns: String, req: Request) -> Result<Response, A
             {
                 return Err(ApiError::bad_request(
                     10001,
-                    format!("Invalid cache_ttl of {ttl}. Cache TTL must be at least {MIN_CACHE_TTL}."),
+                    format!(
+                        "Invalid cache_ttl of {ttl}. Cache TTL must be at least {MIN_CACHE_TTL}."
+                    ),
                 ));
             }
             get(state, ns, key()?).await
@@ -96,9 +99,10 @@ async fn serve(state: &AppState, ns: String, req: Request) -> Result<Response, A
             let (expiration, ttl) = (int("expiration")?, int("expiration_ttl")?);
             let metadata = match req.headers().get("cf-kv-metadata") {
                 None => None,
-                Some(raw) => Some(serde_json::from_slice::<Value>(raw.as_bytes()).map_err(|_| {
-                    ApiError::bad_request(10001, "Metadata is not valid JSON.")
-                })?),
+                Some(raw) => Some(
+                    serde_json::from_slice::<Value>(raw.as_bytes())
+                        .map_err(|_| ApiError::bad_request(10001, "Metadata is not valid JSON."))?,
+                ),
             };
             let value = read_body(req, MAX_VALUE_BYTES).await?;
             put(state, ns, key, value, metadata, expiration, ttl).await

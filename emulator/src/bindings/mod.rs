@@ -93,7 +93,11 @@ impl BindingService {
 async fn dispatch(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let (token, binding) = (header(&req, TOKEN_HEADER), header(&req, BINDING_HEADER));
     if !constant_time_eq(token.as_bytes(), shared.token.as_bytes()) {
-        return (StatusCode::FORBIDDEN, "not a request from this emulator's workerd").into_response();
+        return (
+            StatusCode::FORBIDDEN,
+            "not a request from this emulator's workerd",
+        )
+            .into_response();
     }
     let (kind, id) = binding.split_once('/').unwrap_or((binding.as_str(), ""));
     match kind {
@@ -167,7 +171,13 @@ pub(crate) fn query_params(req: &Request) -> Vec<(String, String)> {
 pub(crate) fn with_reason(status: StatusCode, message: &str) -> Response {
     let reason: String = message
         .chars()
-        .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' })
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
         .take(512)
         .collect();
     let mut response = Response::new(Body::from(message.to_owned()));

@@ -110,7 +110,11 @@ async fn serve(state: &AppState, bucket: String, req: Request) -> Result<Respons
                     )
                 })?;
             if body.len() < size {
-                return Err(err(400, 10001, "the body is shorter than its metadata size"));
+                return Err(err(
+                    400,
+                    10001,
+                    "the body is shorter than its metadata size",
+                ));
             }
             let request: Value = serde_json::from_slice(&body[..size])
                 .map_err(|e| err(400, 10001, format!("the request metadata is not JSON: {e}")))?;
@@ -244,12 +248,15 @@ fn conditions_hold(only_if: &Value, object: Option<&ObjectMeta>) -> bool {
         list.iter()
             .any(|c| wildcard(c) || (c["value"] == object.etag.as_str() && c["type"] == "strong"))
     });
-    let if_none_match = none_match
-        .is_none_or(|list| !list.iter().any(|c| wildcard(c) || c["value"] == object.etag.as_str()));
-    let modified_since = after.is_none_or(|a| trunc(a) < trunc(uploaded))
-        || (none_match.is_some() && if_none_match);
-    let unmodified_since = before.is_none_or(|b| trunc(uploaded) < trunc(b))
-        || (matches.is_some() && if_match);
+    let if_none_match = none_match.is_none_or(|list| {
+        !list
+            .iter()
+            .any(|c| wildcard(c) || c["value"] == object.etag.as_str())
+    });
+    let modified_since =
+        after.is_none_or(|a| trunc(a) < trunc(uploaded)) || (none_match.is_some() && if_none_match);
+    let unmodified_since =
+        before.is_none_or(|b| trunc(uploaded) < trunc(b)) || (matches.is_some() && if_match);
     if_match && if_none_match && modified_since && unmodified_since
 }
 
@@ -372,7 +379,9 @@ fn custom_fields(request: &Value) -> Result<Vec<(String, String)>, R2Error> {
         return Err(err(
             400,
             10012,
-            format!("Your metadata headers exceed the maximum allowed metadata size ({size} of {MAX_CUSTOM_METADATA_BYTES} bytes)."),
+            format!(
+                "Your metadata headers exceed the maximum allowed metadata size ({size} of {MAX_CUSTOM_METADATA_BYTES} bytes)."
+            ),
         ));
     }
     Ok(fields)
@@ -503,7 +512,9 @@ async fn list(state: &AppState, bucket: String, request: &Value) -> Result<Respo
     let prefix = request["prefix"].as_str().unwrap_or("").to_owned();
     let delimiter = request["delimiter"].as_str().map(str::to_owned);
     let from_cursor = match request["cursor"].as_str().filter(|c| !c.is_empty()) {
-        Some(c) => crate::kv_rules::decode_cursor(c).map_err(|_| err(400, 10001, "invalid cursor"))?,
+        Some(c) => {
+            crate::kv_rules::decode_cursor(c).map_err(|_| err(400, 10001, "invalid cursor"))?
+        }
         None => String::new(),
     };
     let start_after = request["startAfter"].as_str().unwrap_or("").to_owned();
@@ -630,7 +641,11 @@ async fn complete_upload(
         wanted.push((number, etag));
     }
     if wanted.is_empty() {
-        return Err(err(400, 10025, "A multipart upload needs at least one part."));
+        return Err(err(
+            400,
+            10025,
+            "A multipart upload needs at least one part.",
+        ));
     }
     wanted.sort_by_key(|(n, _)| *n);
     let now = state.clock.now_millis();
@@ -698,7 +713,11 @@ async fn complete_upload(
     Ok(json_answer(&object_json(&meta, true, true)))
 }
 
-async fn abort_upload(state: &AppState, bucket: String, request: &Value) -> Result<Response, R2Error> {
+async fn abort_upload(
+    state: &AppState,
+    bucket: String,
+    request: &Value,
+) -> Result<Response, R2Error> {
     let id = request["uploadId"].as_str().unwrap_or("").to_owned();
     state
         .store
@@ -742,25 +761,49 @@ mod tests {
     fn conditions_follow_r2() {
         let m = meta("e1", 1_700_000_000_500);
         let strong = |e: &str| json!({"value": e, "type": "strong"});
-        assert!(conditions_hold(&json!({"etagMatches": [strong("e1")]}), Some(&m)));
-        assert!(!conditions_hold(&json!({"etagMatches": [strong("e2")]}), Some(&m)));
-        assert!(!conditions_hold(&json!({"etagDoesNotMatch": [strong("e1")]}), Some(&m)));
-        assert!(conditions_hold(&json!({"etagDoesNotMatch": [{"type": "wildcard"}]}), None));
-        assert!(!conditions_hold(&json!({"etagMatches": [{"type": "wildcard"}]}), None));
-        assert!(!conditions_hold(&json!({"uploadedBefore": "1700000000000"}), Some(&m)));
+        assert!(conditions_hold(
+            &json!({"etagMatches": [strong("e1")]}),
+            Some(&m)
+        ));
+        assert!(!conditions_hold(
+            &json!({"etagMatches": [strong("e2")]}),
+            Some(&m)
+        ));
+        assert!(!conditions_hold(
+            &json!({"etagDoesNotMatch": [strong("e1")]}),
+            Some(&m)
+        ));
+        assert!(conditions_hold(
+            &json!({"etagDoesNotMatch": [{"type": "wildcard"}]}),
+            None
+        ));
+        assert!(!conditions_hold(
+            &json!({"etagMatches": [{"type": "wildcard"}]}),
+            None
+        ));
+        assert!(!conditions_hold(
+            &json!({"uploadedBefore": "1700000000000"}),
+            Some(&m)
+        ));
         // Seconds granularity makes 0.5 s later the same second.
         assert!(!conditions_hold(
             &json!({"uploadedAfter": "1700000000000", "secondsGranularity": true}),
             Some(&m)
         ));
-        assert!(conditions_hold(&json!({"uploadedAfter": "1700000000000"}), Some(&m)));
+        assert!(conditions_hold(
+            &json!({"uploadedAfter": "1700000000000"}),
+            Some(&m)
+        ));
     }
 
     #[test]
     fn ranges_resolve_like_r2() {
         let r = |v: Value| resolve_range(&v, 10).map_err(|R2Error(s, c, _)| (s.as_u16(), c));
         assert_eq!(r(json!({})), Ok((0, 10)));
-        assert_eq!(r(json!({"range": {"offset": "2", "length": "3"}})), Ok((2, 3)));
+        assert_eq!(
+            r(json!({"range": {"offset": "2", "length": "3"}})),
+            Ok((2, 3))
+        );
         assert_eq!(r(json!({"range": {"offset": "8"}})), Ok((8, 2)));
         assert_eq!(r(json!({"range": {"length": "30"}})), Ok((0, 10)));
         assert_eq!(r(json!({"range": {"suffix": "3"}})), Ok((7, 3)));
@@ -780,7 +823,11 @@ mod tests {
         let sums = checksums(&json!({"md5": md5}), data).unwrap();
         assert_eq!(sums["md5"], "5eb63bbbe01eeed093cb22bb8f5acdc3");
         let sha = hex::encode(sha2::Sha256::digest(data));
-        assert!(checksums(&json!({"sha256": sha}), data).unwrap().contains_key("sha256"));
+        assert!(
+            checksums(&json!({"sha256": sha}), data)
+                .unwrap()
+                .contains_key("sha256")
+        );
         assert!(checksums(&json!({"sha256": "00"}), data).is_err());
         assert!(checksums(&json!({"md5": "AAAA"}), data).is_err());
     }

@@ -19,7 +19,10 @@ pub(super) async fn handle(state: &AppState, req: Request) -> Response {
         .split_once('/')
         .and_then(|(s, n)| Some((percent_decode(s, false)?, percent_decode(n, false)?)))
     else {
-        return with_reason(StatusCode::BAD_REQUEST, "expected /{store id}/{secret name}");
+        return with_reason(
+            StatusCode::BAD_REQUEST,
+            "expected /{store id}/{secret name}",
+        );
     };
     let (lookup_store, lookup_name) = (store.clone(), name.clone());
     let secret = state

@@ -17,7 +17,8 @@ const MAX_EVENTS_BYTES: usize = 16 * 1024 * 1024;
 
 /// Publishes one batch of tail events of the Worker named by the path.
 pub(super) async fn handle(events: &broadcast::Sender<WorkerEvent>, req: Request) -> Response {
-    let worker = percent_decode(req.uri().path().trim_start_matches('/'), false).unwrap_or_default();
+    let worker =
+        percent_decode(req.uri().path().trim_start_matches('/'), false).unwrap_or_default();
     let Ok(body) = axum::body::to_bytes(req.into_body(), MAX_EVENTS_BYTES).await else {
         return with_reason(StatusCode::PAYLOAD_TOO_LARGE, "tail events too large");
     };

@@ -17,10 +17,10 @@ use serde_json::{Map, Value, json};
 use super::{AppStateRef, Params, is_multipart, param, sort_by_field};
 use crate::envelope::{ApiError, ApiResult, ok, ok_with_info, paginate, parse_json, raw};
 use crate::ids;
-use crate::state::AppState;
 use crate::kv_rules::{
     self, MAX_BULK_GET_KEYS, MAX_VALUE_BYTES, check_write, decode_cursor, encode_cursor,
 };
+use crate::state::AppState;
 use crate::store::{KvEntry, docs, kv, lookup};
 
 /// Document kind of namespaces.
@@ -572,4 +572,3 @@ pub(crate) async fn bulk_get(
     let values = kv_rules::bulk_values(entries, as_json, req.with_metadata)?;
     ok(json!({"values": values}))
 }
-

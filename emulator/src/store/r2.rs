@@ -112,7 +112,9 @@ fn corrupt(e: serde_json::Error) -> ApiError {
     ApiError::internal(format!("corrupt R2 object metadata: {e}"))
 }
 
-fn finish((mut meta, [http, custom, sums]): (ObjectMeta, [String; 3])) -> Result<ObjectMeta, ApiError> {
+fn finish(
+    (mut meta, [http, custom, sums]): (ObjectMeta, [String; 3]),
+) -> Result<ObjectMeta, ApiError> {
     meta.http_metadata = serde_json::from_str(&http).map_err(corrupt)?;
     meta.custom_metadata = serde_json::from_str(&custom).map_err(corrupt)?;
     meta.checksums = serde_json::from_str(&sums).map_err(corrupt)?;
@@ -124,7 +126,11 @@ fn to_json<T: Serialize>(v: &T) -> String {
 }
 
 /// The metadata of object `key`, if it exists.
-pub(crate) fn head(c: &Connection, bucket: &str, key: &str) -> Result<Option<ObjectMeta>, ApiError> {
+pub(crate) fn head(
+    c: &Connection,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<ObjectMeta>, ApiError> {
     c.query_row(
         &format!("SELECT {META_COLUMNS} FROM r2_objects WHERE bucket = ?1 AND key = ?2"),
         params![bucket, key],
@@ -281,7 +287,11 @@ pub(crate) fn create_upload(c: &Connection, upload_id: &str, u: &Upload) -> Resu
 }
 
 /// A multipart upload of `bucket`, if it exists.
-pub(crate) fn upload(c: &Connection, bucket: &str, upload_id: &str) -> Result<Option<Upload>, ApiError> {
+pub(crate) fn upload(
+    c: &Connection,
+    bucket: &str,
+    upload_id: &str,
+) -> Result<Option<Upload>, ApiError> {
     let row = c
         .query_row(
             "SELECT bucket, key, http_metadata, custom_metadata, storage_class, state
@@ -356,7 +366,11 @@ pub(crate) fn parts(c: &Connection, upload_id: &str) -> Result<Vec<PartMeta>, Ap
 }
 
 /// The bytes of one part.
-pub(crate) fn part_data(c: &Connection, upload_id: &str, part_number: u32) -> Result<Vec<u8>, ApiError> {
+pub(crate) fn part_data(
+    c: &Connection,
+    upload_id: &str,
+    part_number: u32,
+) -> Result<Vec<u8>, ApiError> {
     Ok(c.query_row(
         "SELECT data FROM r2_parts WHERE upload_id = ?1 AND part_number = ?2",
         params![upload_id, part_number],
@@ -407,9 +421,8 @@ pub(super) fn migrate_from_kv(c: &Connection) -> rusqlite::Result<()> {
             },
             data,
         };
-        put(c, bucket, &object).map_err(|e| {
-            rusqlite::Error::ToSqlConversionFailure(e.message.into())
-        })?;
+        put(c, bucket, &object)
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.message.into()))?;
         c.execute(
             "DELETE FROM kv_values WHERE namespace_id = ?1 AND key = ?2",
             params![ns, key],

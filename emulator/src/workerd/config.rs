@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use crate::bindings::{BINDING_HEADER, TOKEN_HEADER};
 use crate::ids;
-use crate::scripts::model::{Binding, BindingKind, SealedText, Script};
+use crate::scripts::model::{Binding, BindingKind, Script, SealedText};
 use crate::scripts::secret_context;
 use crate::sealing::Sealer;
 use crate::store::Part;
@@ -173,7 +173,15 @@ pub(crate) fn generate(scripts: &[Deployed], inputs: &Inputs<'_>) -> Generated {
         }
         let tail_entry = format!("t{}", tails.len());
         tails.push(label.clone());
-        let worker = worker(d, &tail_entry, &by_label, &left_out, inputs, &mut out, &mut externals);
+        let worker = worker(
+            d,
+            &tail_entry,
+            &by_label,
+            &left_out,
+            inputs,
+            &mut out,
+            &mut externals,
+        );
         uses_do_storage |= !d.script.classes.is_empty();
         let _ = writeln!(
             services,
@@ -187,7 +195,10 @@ pub(crate) fn generate(scripts: &[Deployed], inputs: &Inputs<'_>) -> Generated {
     let mut routes = serde_json::Map::new();
     let mut urls = serde_json::Map::new();
     let mut router_bindings = Vec::new();
-    for d in scripts.iter().filter(|d| d.script.dispatch_namespace.is_none()) {
+    for d in scripts
+        .iter()
+        .filter(|d| d.script.dispatch_namespace.is_none())
+    {
         let name = &d.script.id;
         urls.insert(
             name.clone(),
@@ -218,11 +229,7 @@ pub(crate) fn generate(scripts: &[Deployed], inputs: &Inputs<'_>) -> Generated {
 
     let mut tail_module = TAIL.to_owned();
     for (i, label) in tails.iter().enumerate() {
-        let _ = writeln!(
-            tail_module,
-            "export const t{i} = tail({});",
-            json!(label)
-        );
+        let _ = writeln!(tail_module, "export const t{i} = tail({});", json!(label));
     }
 
     let mut text = String::new();
@@ -421,7 +428,9 @@ fn worker(
     let label = d.label();
     let mut embed = |part: &Part| -> String {
         let file = format!("modules/{}", ids::sha256_hex(&part.data));
-        out.files.entry(file.clone()).or_insert_with(|| part.data.clone());
+        out.files
+            .entry(file.clone())
+            .or_insert_with(|| part.data.clone());
         format!("embed {}", q(&file))
     };
     let entry = s.entry().unwrap_or("");
@@ -437,7 +446,11 @@ fn worker(
         for part in ordered {
             if let Some(kind) = module_kind(&part.content_type) {
                 let kind = if part.name == entry { "esModule" } else { kind };
-                modules.push(format!("(name = {}, {kind} = {})", q(&part.name), embed(part)));
+                modules.push(format!(
+                    "(name = {}, {kind} = {})",
+                    q(&part.name),
+                    embed(part)
+                ));
             }
         }
         fields.push(format!("modules = [{}]", modules.join(", ")));
@@ -588,7 +601,10 @@ fn worker(
             "durableObjectNamespaces = [{}]",
             namespaces.join(", ")
         ));
-        fields.push(format!("durableObjectStorage = (localDisk = {})", q(DO_STORAGE)));
+        fields.push(format!(
+            "durableObjectStorage = (localDisk = {})",
+            q(DO_STORAGE)
+        ));
     }
     fields.push(format!(
         "tails = [(name = {}, entrypoint = {})]",
@@ -677,8 +693,10 @@ mod tests {
         });
         let sealed = sealer.seal("hunter2", &secret_context("w", "T"));
         w.script.bindings.push(
-            Binding::from_json(json!({"name": "T", "type": "secret_text", "sealed": sealed, "text_sha256": "x"}))
-                .unwrap(),
+            Binding::from_json(
+                json!({"name": "T", "type": "secret_text", "sealed": sealed, "text_sha256": "x"}),
+            )
+            .unwrap(),
         );
         let g = generate_for(&[w], &sealer);
         assert_eq!(g.running, ["w"]);
@@ -698,21 +716,43 @@ mod tests {
             assert!(t.contains(expected), "missing {expected} in\n{t}");
         }
         assert!(!t.contains("hunter2"), "a secret value reached the file");
-        assert_eq!(g.env, [("ATHANOR_SECRET_0".to_owned(), "hunter2".to_owned())]);
+        assert_eq!(
+            g.env,
+            [("ATHANOR_SECRET_0".to_owned(), "hunter2".to_owned())]
+        );
     }
 
     #[test]
     fn a_worker_with_an_unsupported_binding_is_left_out_and_so_are_its_dependents() {
         let (_dir, sealer) = sealer();
-        let q = script("q", None, json!([{"name": "JOBS", "type": "queue", "queue_name": "jobs"}]));
-        let user = script("api", None, json!([{"name": "Q", "type": "service", "service": "q"}]));
+        let q = script(
+            "q",
+            None,
+            json!([{"name": "JOBS", "type": "queue", "queue_name": "jobs"}]),
+        );
+        let user = script(
+            "api",
+            None,
+            json!([{"name": "Q", "type": "service", "service": "q"}]),
+        );
         let fine = script("fine", None, json!([]));
         let g = generate_for(&[q, user, fine], &sealer);
         assert_eq!(g.running, ["fine"]);
-        assert!(g.left_out["q"].contains("binding JOBS has type queue"), "{:?}", g.left_out);
-        assert!(g.left_out["api"].contains("binds Worker q"), "{:?}", g.left_out);
+        assert!(
+            g.left_out["q"].contains("binding JOBS has type queue"),
+            "{:?}",
+            g.left_out
+        );
+        assert!(
+            g.left_out["api"].contains("binds Worker q"),
+            "{:?}",
+            g.left_out
+        );
         // The router answers for both with the reason.
-        assert!(g.text.contains("Worker q could not start: binding JOBS has type queue"));
+        assert!(
+            g.text
+                .contains("Worker q could not start: binding JOBS has type queue")
+        );
     }
 
     #[test]
@@ -727,7 +767,8 @@ mod tests {
         let other = script("customer-b", Some("others"), json!([]));
         let g = generate_for(&[dispatcher, a, other], &sealer);
         assert!(
-            g.text.contains("(name = \"w:customer-a\", service = \"worker:customers/customer-a\")"),
+            g.text
+                .contains("(name = \"w:customer-a\", service = \"worker:customers/customer-a\")"),
             "{}",
             g.text
         );

@@ -127,8 +127,8 @@ pub(crate) async fn track_script_changes(
     req: Request,
     next: Next,
 ) -> Response {
-    let changes_scripts =
-        !matches!(*req.method(), Method::GET | Method::HEAD) && req.uri().path().contains("/workers/");
+    let changes_scripts = !matches!(*req.method(), Method::GET | Method::HEAD)
+        && req.uri().path().contains("/workers/");
     let response = next.run(req).await;
     if changes_scripts && response.status().is_success() {
         changes.send_modify(|generation| *generation += 1);

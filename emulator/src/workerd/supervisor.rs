@@ -118,7 +118,10 @@ impl LocalRuntime {
     pub async fn ready(&self) -> WorkersStatus {
         let target = *self.requested.borrow();
         let mut applied = self.applied.clone();
-        match applied.wait_for(|(generation, _)| *generation >= target).await {
+        match applied
+            .wait_for(|(generation, _)| *generation >= target)
+            .await
+        {
             Ok(state) => state.1.clone(),
             Err(_) => WorkersStatus::default(),
         }
@@ -243,14 +246,19 @@ impl Supervisor {
                     let named = blame(&failure.stderr);
                     let new: Vec<_> = named
                         .into_iter()
-                        .filter(|(label, _)| !self.refused.contains_key(label) && fingerprints.contains_key(label))
+                        .filter(|(label, _)| {
+                            !self.refused.contains_key(label) && fingerprints.contains_key(label)
+                        })
                         .collect();
                     if new.is_empty() {
                         // Not one Worker's fault: every Worker fails with workerd's words.
                         let why = format!("workerd could not start: {}", failure.stderr.join("\n"));
-                        let _ = self.events.send(WorkerEvent::Runtime { message: why.clone() });
+                        let _ = self.events.send(WorkerEvent::Runtime {
+                            message: why.clone(),
+                        });
                         for (label, print) in &fingerprints {
-                            self.refused.insert(label.clone(), (print.clone(), why.clone()));
+                            self.refused
+                                .insert(label.clone(), (print.clone(), why.clone()));
                         }
                         continue;
                     }
