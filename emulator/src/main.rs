@@ -3,14 +3,15 @@
 //! `athanor-emulator --port 8787 --data DIR [--token T] [--account-id ID] [--workers-port P]
 //! [--no-workers]` prints lines a shell can `eval` (base URL, token, account id), then serves until
 //! Ctrl-C or SIGTERM; with workerd installed, the Workers deployed to it answer on the Workers
-//! port, and what they log is printed.
+//! port (also printed, as `ATHANOR_WORKERS_PORT`), and what they log is printed.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use athanor_emulator::{Config, Emulator, Workerd, WorkersConfig};
 
-const USAGE: &str = "usage: athanor-emulator [--port PORT] [--data DIR] [--token TOKEN] [--account-id ID]
+const USAGE: &str =
+    "usage: athanor-emulator [--port PORT] [--data DIR] [--token TOKEN] [--account-id ID]
                         [--workers-port PORT] [--no-workers]
 
 Serves a local emulator of the Cloudflare v4 API on 127.0.0.1 (loopback only), and runs the
@@ -27,8 +28,9 @@ Workers deployed to it on workerd.
 workerd is found through ATHANOR_WORKERD, node_modules/.bin/workerd in the current directory or a
 parent, or PATH; without it the emulator stores Workers without running them, and says so.
 
-On start it prints `export CLOUDFLARE_API_BASE_URL=...`, `export CLOUDFLARE_API_TOKEN=...` and
-`export CLOUDFLARE_ACCOUNT_ID=...`, so `eval \"$(athanor-emulator ... &)\"`-style scripts can use it.";
+On start it prints `export CLOUDFLARE_API_BASE_URL=...`, `export CLOUDFLARE_API_TOKEN=...`,
+`export CLOUDFLARE_ACCOUNT_ID=...` and, when it serves Workers, `export ATHANOR_WORKERS_PORT=...`,
+so `eval \"$(athanor-emulator ... &)\"`-style scripts can use it.";
 
 /// The parsed command line.
 struct Options {
@@ -131,6 +133,7 @@ async fn serve(options: Options) -> ExitCode {
         data.display()
     );
     if let Some(port) = emulator.workers_port() {
+        println!("export ATHANOR_WORKERS_PORT={port}");
         eprintln!(
             "# athanor-emulator: deployed Workers answer at http://NAME.localhost:{port} (or with Host NAME.<anything>)"
         );

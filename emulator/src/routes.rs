@@ -24,7 +24,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .fallback(accounts::no_route)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(from_fn_with_state(
-            state.script_changes.clone(),
+            state.clone(),
             crate::workerd::track_script_changes,
         ))
         .layer(from_fn_with_state(state.clone(), crate::auth::require))

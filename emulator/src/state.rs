@@ -21,6 +21,8 @@ pub(crate) struct AppState {
     pub faults: FaultState,
     /// Counts the API's changes to Worker scripts; the local runtime follows it.
     pub script_changes: tokio::sync::watch::Sender<u64>,
+    /// The last count of changes the local runtime runs; `None` when Workers are not served.
+    pub scripts_running: tokio::sync::watch::Sender<Option<u64>>,
 }
 
 impl AppState {
@@ -42,6 +44,7 @@ impl AppState {
             stats: Counters::default(),
             faults: FaultState::new(faults),
             script_changes: tokio::sync::watch::Sender::new(0),
+            scripts_running: tokio::sync::watch::Sender::new(None),
         }
     }
 }

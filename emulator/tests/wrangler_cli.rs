@@ -1,8 +1,11 @@
 //! The standalone emulator binary, driven by a real client no one here wrote: wrangler 4 (KV,
-//! R2, `deploy`, and `versions upload` / `versions deploy` / `rollback`).
+//! R2, `deploy` of a Worker that then answers its URL on workerd, and `versions upload` /
+//! `versions deploy` / `rollback`).
 //!
-//! `.ci/run` installs wrangler with `npm ci --prefix emulator/tests/wrangler` and exports
-//! `ATHANOR_WRANGLER`. Without wrangler the test says why and passes, unless `CI` is set.
+//! `.ci/run` installs wrangler with `npm ci --prefix emulator/tests/wrangler` and workerd with
+//! `npm ci --prefix emulator/tests/workerd`, and exports `ATHANOR_WRANGLER` and `ATHANOR_WORKERD`.
+//! Without them the test fails, unless `ATHANOR_SKIP_WRANGLER=1` (or `ATHANOR_SKIP_WORKERD=1`) says
+//! to skip it.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -18,21 +21,34 @@ struct Standalone {
     base_url: String,
     token: String,
     account_id: String,
+    /// The Workers port, when it serves Workers.
+    workers_port: Option<u16>,
 }
 
 impl Standalone {
-    async fn start(data: &Path) -> Standalone {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_athanor-emulator"))
-            .args(["--port", "0", "--data"])
-            .arg(data)
+    /// Starts the binary on `data`, serving Workers with `workerd` when given.
+    async fn start(data: &Path, workerd: Option<&Path>) -> Standalone {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_athanor-emulator"));
+        command.args(["--port", "0", "--data"]).arg(data);
+        match workerd {
+            Some(path) => command
+                .args(["--workers-port", "0"])
+                .env("ATHANOR_WORKERD", path),
+            None => command.arg("--no-workers"),
+        };
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .kill_on_drop(true)
             .spawn()
             .expect("start the athanor-emulator binary");
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let (mut base_url, mut token, mut account_id) = (None, None, None);
-        while base_url.is_none() || token.is_none() || account_id.is_none() {
+        let (mut base_url, mut token, mut account_id, mut workers_port) = (None, None, None, None);
+        while base_url.is_none()
+            || token.is_none()
+            || account_id.is_none()
+            || (workerd.is_some() && workers_port.is_none())
+        {
             let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
                 .await
                 .expect("the emulator printed its exports in time")
@@ -45,6 +61,7 @@ impl Standalone {
                 "CLOUDFLARE_API_BASE_URL" => base_url = Some(v.to_owned()),
                 "CLOUDFLARE_API_TOKEN" => token = Some(v.to_owned()),
                 "CLOUDFLARE_ACCOUNT_ID" => account_id = Some(v.to_owned()),
+                "ATHANOR_WORKERS_PORT" => workers_port = v.parse().ok(),
                 _ => {}
             }
         }
@@ -53,7 +70,25 @@ impl Standalone {
             base_url: base_url.unwrap(),
             token: token.unwrap(),
             account_id: account_id.unwrap(),
+            workers_port,
         }
+    }
+
+    /// A GET of `url` on the Workers port: the request goes to 127.0.0.1 with `url`'s host in
+    /// its Host header, as a resolver that sends the host to the emulator would.
+    async fn worker_get(&self, url: &str) -> (u16, String) {
+        let port = self.workers_port.expect("the emulator serves Workers");
+        let host = url
+            .trim_start_matches("https://")
+            .trim_start_matches("http://")
+            .trim_end_matches('/');
+        let r = reqwest::Client::new()
+            .get(format!("http://127.0.0.1:{port}/"))
+            .header("host", host)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
     }
 
     async fn api(&self, path: &str) -> Value {
@@ -86,13 +121,25 @@ impl Standalone {
     }
 }
 
-fn find_wrangler() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("ATHANOR_WRANGLER") {
+/// `program` from `variable` or the pinned npm package under `tests/{package}`; `None` when
+/// `ATHANOR_SKIP_{…}=1` says to skip, otherwise a panic that says how to install it.
+fn find_tool(program: &str, variable: &str, package: &str) -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os(variable) {
         return Some(PathBuf::from(p));
     }
-    let local =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/wrangler/node_modules/.bin/wrangler");
-    local.exists().then_some(local)
+    let local = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("tests/{package}/node_modules/.bin/{program}"));
+    if local.exists() {
+        return Some(local);
+    }
+    let skip = format!("ATHANOR_SKIP_{}", program.to_ascii_uppercase());
+    if std::env::var(&skip).is_ok_and(|v| v == "1") {
+        eprintln!("skipping: {skip}=1 and {program} is not installed");
+        return None;
+    }
+    panic!(
+        "{program} is not installed: run `npm ci --prefix emulator/tests/{package}` (or set {variable}, or {skip}=1 to skip this test)"
+    );
 }
 
 /// Runs one wrangler command in `dir`; its stdout, or a panic with both streams.
@@ -128,14 +175,14 @@ async fn wrangler(bin: &Path, emu: &Standalone, dir: &Path, args: &[&str]) -> St
 
 #[tokio::test]
 async fn wrangler_drives_the_standalone_emulator() {
-    let Some(bin) = find_wrangler() else {
-        let why = "wrangler is not installed: run `npm ci --prefix emulator/tests/wrangler` (or set ATHANOR_WRANGLER)";
-        assert!(std::env::var_os("CI").is_none(), "{why}");
-        eprintln!("skipping the wrangler test: {why}");
+    let Some(bin) = find_tool("wrangler", "ATHANOR_WRANGLER", "wrangler") else {
+        return;
+    };
+    let Some(workerd) = find_tool("workerd", "ATHANOR_WORKERD", "workerd") else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
-    let emu = Standalone::start(&tmp.path().join("data")).await;
+    let emu = Standalone::start(&tmp.path().join("data"), Some(&workerd)).await;
     let work = tmp.path().join("work");
     std::fs::create_dir_all(work.join("src")).unwrap();
     let w = |args: &'static [&'static str]| wrangler(&bin, &emu, &work, args);
@@ -212,9 +259,16 @@ async fn wrangler_drives_the_standalone_emulator() {
     });
     std::fs::write(work.join("wrangler.json"), config.to_string()).unwrap();
     let deployed = w(&["deploy"]).await;
-    assert!(
-        deployed.contains("wrangler-worker.") && deployed.contains(".workers.dev"),
-        "{deployed}"
+    let url = deployed
+        .split_whitespace()
+        .find(|w| w.starts_with("https://wrangler-worker.") && w.contains(".workers.dev"))
+        .unwrap_or_else(|| panic!("no workers.dev URL in:\n{deployed}"));
+    // The Worker wrangler deployed answers its URL, reading the value wrangler put.
+    let (status, body) = emu.worker_get(url).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "hello from wrangler"),
+        "{url}"
     );
 
     let settings = emu.api("/workers/scripts/wrangler-worker/settings").await;
@@ -251,6 +305,8 @@ async fn wrangler_drives_the_standalone_emulator() {
     let target = format!("{second}@100%");
     wrangler(&bin, &emu, &work, &["versions", "deploy", &target, "-y"]).await;
     assert!(emu.content("wrangler-worker").await.contains("version two"));
+    let (_, body) = emu.worker_get(url).await;
+    assert_eq!(body, "version two");
     wrangler(
         &bin,
         &emu,
@@ -267,7 +323,7 @@ async fn wrangler_drives_the_standalone_emulator() {
 #[tokio::test]
 async fn standalone_binary_prints_exports_and_stops_on_sigterm() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut emu = Standalone::start(&tmp.path().join("data")).await;
+    let mut emu = Standalone::start(&tmp.path().join("data"), None).await;
     assert!(emu.base_url.starts_with("http://127.0.0.1:") && emu.base_url.ends_with("/client/v4"));
     assert_eq!(emu.account_id, athanor_emulator::DEFAULT_ACCOUNT_ID);
     let accounts = reqwest::Client::new()

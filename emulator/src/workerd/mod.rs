@@ -119,11 +119,15 @@ pub struct WorkersStatus {
     pub notes: Vec<String>,
 }
 
+/// How long an API change waits for the local runtime to run it.
+const RUN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Middleware of the v4 API: a successful change under `/workers/` (an upload, a deletion, a
 /// settings or secret change, workers.dev, a deployment, a dispatch namespace) asks the local
-/// runtime to catch up.
+/// runtime to catch up, and, when Workers are served, is answered once the change runs, so that
+/// a request made after a deploy returns meets the deployed code.
 pub(crate) async fn track_script_changes(
-    State(changes): State<tokio::sync::watch::Sender<u64>>,
+    State(state): State<std::sync::Arc<crate::state::AppState>>,
     req: Request,
     next: Next,
 ) -> Response {
@@ -131,7 +135,17 @@ pub(crate) async fn track_script_changes(
         && req.uri().path().contains("/workers/");
     let response = next.run(req).await;
     if changes_scripts && response.status().is_success() {
-        changes.send_modify(|generation| *generation += 1);
+        let mut generation = 0;
+        state.script_changes.send_modify(|g| {
+            *g += 1;
+            generation = *g;
+        });
+        let mut running = state.scripts_running.subscribe();
+        let served = running.borrow().is_some();
+        if served {
+            let caught_up = running.wait_for(|r| r.is_none_or(|applied| applied >= generation));
+            let _ = tokio::time::timeout(RUN_TIMEOUT, caught_up).await;
+        }
     }
     response
 }

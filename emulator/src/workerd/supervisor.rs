@@ -166,6 +166,7 @@ impl Supervisor {
         let mut generation = *requested.borrow_and_update();
         let status = self.apply().await;
         applied.send_replace((generation, status));
+        self.app.scripts_running.send_replace(Some(generation));
         loop {
             let crashed = async {
                 match self.running.as_mut() {
@@ -200,7 +201,9 @@ impl Supervisor {
             }
             let status = self.apply().await;
             applied.send_replace((generation, status));
+            self.app.scripts_running.send_replace(Some(generation));
         }
+        self.app.scripts_running.send_replace(None);
         if let Some((_, process)) = self.running.take() {
             process.stop().await;
         }
