@@ -13,7 +13,7 @@ use secrecy::ExposeSecret;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::config::{Auth, ClientConfig};
+use crate::config::{Auth, ClientConfig, WorkersUrls};
 use crate::envelope::{self, Envelope};
 use crate::error::Error;
 use crate::pagination;
@@ -129,6 +129,7 @@ struct Inner {
     account_id: String,
     limiter: RateLimiter,
     retry: RetryPolicy,
+    workers_urls: WorkersUrls,
     subdomain: tokio::sync::OnceCell<String>,
 }
 
@@ -173,6 +174,7 @@ impl Client {
                 account_id: config.account_id.clone().unwrap_or_default(),
                 limiter: RateLimiter::new(config.rate_limit),
                 retry: config.retry,
+                workers_urls: config.workers_urls,
                 subdomain: tokio::sync::OnceCell::new(),
             }),
         };
@@ -448,8 +450,20 @@ impl Client {
         Ok(items)
     }
 
+    /// The URL of account Worker `name` on workers.dev: `https://NAME.SUBDOMAIN.workers.dev`
+    /// (the subdomain read once per client), or its local URL when a local runtime serves it.
+    pub(crate) async fn workers_url(&self, name: &str) -> Result<String, Error> {
+        match &self.inner.workers_urls {
+            WorkersUrls::Local { authority } => Ok(format!("http://{name}.{authority}")),
+            WorkersUrls::WorkersDev => {
+                let sub = self.workers_subdomain().await?;
+                Ok(format!("https://{name}.{sub}.workers.dev"))
+            }
+        }
+    }
+
     /// The account's workers.dev subdomain, fetched once per client and memoised.
-    pub(crate) async fn workers_subdomain(&self) -> Result<String, Error> {
+    async fn workers_subdomain(&self) -> Result<String, Error> {
         self.inner
             .subdomain
             .get_or_try_init(|| async {

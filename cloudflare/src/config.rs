@@ -64,6 +64,21 @@ pub struct ClientConfig {
     pub rate_limit: RateLimit,
     /// How failed requests are retried.
     pub retry: RetryPolicy,
+    /// How the URLs of Workers on workers.dev are formed.
+    pub workers_urls: WorkersUrls,
+}
+
+/// How an account Worker's workers.dev URL is formed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum WorkersUrls {
+    /// `https://NAME.SUBDOMAIN.workers.dev`, with the account's subdomain (read once per client).
+    #[default]
+    WorkersDev,
+    /// `http://NAME.AUTHORITY`, for Workers served by a local runtime (`localhost:8787`).
+    Local {
+        /// The host suffix and port, e.g. `localhost:8787`.
+        authority: String,
+    },
 }
 
 impl ClientConfig {
@@ -76,6 +91,7 @@ impl ClientConfig {
             account_id: None,
             rate_limit: RateLimit::default(),
             retry: RetryPolicy::default(),
+            workers_urls: WorkersUrls::default(),
         }
     }
 

@@ -23,7 +23,7 @@ pub mod rate_limit;
 pub mod retry;
 
 pub use client::Client;
-pub use config::{Auth, ClientConfig};
+pub use config::{Auth, ClientConfig, WorkersUrls};
 pub use error::Error;
 pub use provider::CloudflareProvider;
 pub use rate_limit::RateLimit;

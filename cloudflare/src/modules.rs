@@ -59,6 +59,9 @@ pub struct WorkerModules {
     pub main_module: String,
     /// The parts, sorted by name.
     pub modules: Vec<Module>,
+    /// The local files the parts were made from (for a bundle: those of the relative import
+    /// graph), so that a watcher knows what to watch. Not part of [`WorkerModules::content_hash`].
+    pub sources: Vec<PathBuf>,
 }
 
 impl WorkerModules {
@@ -167,8 +170,9 @@ pub fn collect(root: &Path, entrypoint: &Path) -> Result<WorkerModules, Error> {
             },
         );
     }
+    let sources: Vec<PathBuf> = files.keys().cloned().collect();
     if !bare.is_empty() {
-        return bundle_with_esbuild(root, &entry, &bare);
+        return bundle_with_esbuild(root, &entry, &bare, sources);
     }
     let base = common_dir(files.keys().map(PathBuf::as_path));
     let mut names: BTreeMap<PathBuf, String> = BTreeMap::new();
@@ -218,6 +222,7 @@ pub fn collect(root: &Path, entrypoint: &Path) -> Result<WorkerModules, Error> {
     Ok(WorkerModules {
         main_module: names[&entry].clone(),
         modules,
+        sources,
     })
 }
 
@@ -489,7 +494,12 @@ fn locate_esbuild(
 }
 
 /// Bundles the Worker with esbuild into one ES module (code importing bare packages).
-fn bundle_with_esbuild(root: &Path, entry: &Path, bare: &[String]) -> Result<WorkerModules, Error> {
+fn bundle_with_esbuild(
+    root: &Path,
+    entry: &Path,
+    bare: &[String],
+    sources: Vec<PathBuf>,
+) -> Result<WorkerModules, Error> {
     let Some(esbuild) = find_esbuild(root)? else {
         return Err(Error::Local(format!(
             "{} imports the package{} {}, which needs bundling with esbuild, and esbuild was found neither in node_modules/.bin nor on PATH: run `npm install --save-dev esbuild` in {} (or set {ESBUILD_ENV} to an esbuild executable)",
@@ -553,6 +563,7 @@ fn bundle_with_esbuild(root: &Path, entry: &Path, bare: &[String]) -> Result<Wor
             content_type: ES_MODULE,
             bytes: result?,
         }],
+        sources,
     })
 }
 

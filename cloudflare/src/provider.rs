@@ -34,6 +34,10 @@ impl CloudflareProvider {
 }
 
 impl Provider for CloudflareProvider {
+    fn account(&self) -> Option<String> {
+        Some(self.client.account_id().to_owned())
+    }
+
     fn fingerprint<'a>(
         &'a self,
         desired: &'a Desired<'a>,

@@ -174,4 +174,11 @@ pub trait Provider: Send + Sync {
         &'a self,
         existing: Existing<'a>,
     ) -> BoxFuture<'a, Result<Option<Output>, ProviderError>>;
+
+    /// The account this provider deploys into. State records it, so that a stage deployed into
+    /// one account is never planned, deployed or destroyed against another (the local emulator's
+    /// account included). `None` when the provider cannot tell; then nothing is checked.
+    fn account(&self) -> Option<String> {
+        None
+    }
 }

@@ -1,6 +1,7 @@
 //! The command line of a stack binary: `athanor::cli::run(stack())`.
 //!
-//! Commands: `plan`, `deploy`, `destroy`, `types`, `outputs`, `state list|show|forget`. Flags:
+//! Commands: `plan`, `deploy`, `dev`, `destroy`, `types`, `outputs`, `state list|show|forget`.
+//! Flags:
 //! `--stage` (default `ATHANOR_STAGE`, else the user name, else `dev`), `--yes`, `--json`,
 //! `--concurrency`, `--refresh`, `-v`, `--force-unlock`, and `plan --detailed-exitcode`. The
 //! first line (on stderr) names the target and the stage; results go to stdout, progress to
@@ -20,6 +21,7 @@ use serde_json::json;
 
 use athanor_core::Stack;
 
+use crate::dev::{self, DevOptions};
 use crate::error::{Error, Result};
 use crate::lock::StageLock;
 use crate::outputs;
@@ -69,6 +71,13 @@ enum Command {
     },
     /// Make the target match the stack.
     Deploy,
+    /// Deploy to the local emulator, run the Workers on workerd, and redeploy on every save.
+    Dev {
+        /// The port Workers answer on (`http://NAME.localhost:PORT`) [default: the one recorded
+        /// for the local emulator, 8787 at first; 0 picks a free one].
+        #[arg(long)]
+        port: Option<u16>,
+    },
     /// Delete every resource of the stage.
     Destroy,
     /// Write each JS/TS Worker's TypeScript `Env` declaration beside its entrypoint.
@@ -185,6 +194,14 @@ async fn execute(stack: Stack, cli: Cli) -> Result<ExitCode> {
     let store = StateStore::new(&base, &stack.app, &stage);
     match &cli.command {
         Command::Plan { .. } | Command::Deploy | Command::Destroy => {}
+        Command::Dev { port } => {
+            let options = DevOptions {
+                session: session_options(&cli, &stage, &base),
+                port: *port,
+                live: live_progress(std::io::stderr().is_terminal(), cli.verbose),
+            };
+            return dev::run(stack, options).await;
+        }
         Command::Types => {
             headline_offline(&stack.app, &stage);
             let written = crate::types::write_all(&stack)?;
@@ -203,6 +220,10 @@ async fn execute(stack: Stack, cli: Cli) -> Result<ExitCode> {
             headline_offline(&stack.app, &stage);
             let recorded = outputs::from_state(&store.load()?);
             print_outputs(&recorded, cli.json);
+            let local = matches!(athanor_cloudflare::ClientConfig::from_env(), Ok(None));
+            if local && recorded.values().any(|o| o.url().is_some()) && !cli.json {
+                eprintln!("{}", local_workers_note(&stack.root));
+            }
             return Ok(ExitCode::SUCCESS);
         }
         Command::State { command } => {
@@ -221,17 +242,16 @@ async fn execute(stack: Stack, cli: Cli) -> Result<ExitCode> {
     )));
     // On a terminal, elapsed times count up between events too.
     let ticker = progress.start_ticker(TICK);
-    let options = SessionOptions {
-        stage: stage.clone(),
-        state_dir: Some(base.clone()),
-        concurrency: usize::from(cli.concurrency),
-        password: password(),
-        refresh: cli.refresh,
-        force_unlock: cli.force_unlock,
-    };
+    let options = session_options(&cli, &stage, &base);
     let session =
         Session::new(stack, target.provider.clone(), options).with_observer(progress.clone());
     let result = command(&session, &cli, &progress).await;
+    if result.is_ok()
+        && target.kind == TargetKind::Emulator
+        && matches!(cli.command, Command::Deploy)
+    {
+        eprintln!("{}", local_workers_note(&session.stack().root));
+    }
     if let Some(ticker) = ticker {
         ticker.stop().await;
     }
@@ -245,6 +265,29 @@ async fn execute(stack: Stack, cli: Cli) -> Result<ExitCode> {
     }
     target.shutdown().await;
     result
+}
+
+/// The session options the flags and the environment give.
+fn session_options(cli: &Cli, stage: &str, base: &Path) -> SessionOptions {
+    SessionOptions {
+        stage: stage.to_owned(),
+        state_dir: Some(base.to_path_buf()),
+        concurrency: usize::from(cli.concurrency),
+        password: password(),
+        refresh: cli.refresh,
+        force_unlock: cli.force_unlock,
+    }
+}
+
+/// What a deploy to the local emulator leaves: Workers stored, not running, and how to run them.
+fn local_workers_note(root: &Path) -> String {
+    match athanor_emulator::Workerd::locate(root) {
+        Ok(_) => "The local emulator stores the Workers; `dev` runs them and serves their URLs."
+            .to_owned(),
+        Err(missing) => format!(
+            "The local emulator stores the Workers without running them: {missing}; then `dev` serves their URLs."
+        ),
+    }
 }
 
 async fn command(session: &Session, cli: &Cli, progress: &Progress) -> Result<ExitCode> {
@@ -323,8 +366,8 @@ async fn command(session: &Session, cli: &Cli, progress: &Progress) -> Result<Ex
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Types | Command::Outputs | Command::State { .. } => {
-            unreachable!("handled without a target")
+        Command::Types | Command::Outputs | Command::State { .. } | Command::Dev { .. } => {
+            unreachable!("handled without a target, or by `dev`")
         }
     }
 }

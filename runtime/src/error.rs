@@ -64,6 +64,27 @@ pub enum Error {
         /// The version this runtime writes.
         expected: u32,
     },
+    /// The stage was deployed into another account than this run's target.
+    #[error(
+        "stage `{stage}` is deployed into account {recorded}, but this run targets account {current}{}: choose another stage with --stage, or point the run at account {recorded}",
+        if *.current_is_local { " (the local emulator)" } else { "" }
+    )]
+    OtherAccount {
+        /// The stage.
+        stage: String,
+        /// The account recorded in its state.
+        recorded: String,
+        /// The account this run targets.
+        current: String,
+        /// Whether this run targets the local emulator.
+        current_is_local: bool,
+    },
+    /// `dev` cannot run.
+    #[error("dev cannot start: {message}")]
+    Dev {
+        /// Why, and what to do.
+        message: String,
+    },
     /// Another process holds the stage lock.
     #[error(
         "stage `{stage}` is locked by pid {pid} on host {host} since {since} (lock file {}): wait for that run to finish, or pass --force-unlock if it is gone",

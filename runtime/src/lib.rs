@@ -16,6 +16,7 @@
 pub mod apply;
 pub mod cli;
 pub mod destroy;
+mod dev;
 pub mod diff;
 pub mod error;
 pub mod graph;

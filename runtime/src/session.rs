@@ -28,7 +28,7 @@ use crate::state::{self, Meta, Record, SCHEMA_VERSION, Snapshot, StateStore};
 pub const DEFAULT_CONCURRENCY: usize = 8;
 
 /// How a session runs.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct SessionOptions {
     /// The stage (`--stage`).
     pub stage: String,
@@ -176,6 +176,7 @@ impl Session {
     pub async fn destroy(&self) -> Result<DestroyReport> {
         let _lock = StageLock::acquire(self.store.dir(), self.stage(), self.options.force_unlock)?;
         let state = self.store.load()?;
+        self.check_account(&state)?;
         destroy::destroy(
             self.provider.as_ref(),
             &self.store,
@@ -221,6 +222,10 @@ impl Session {
             app: self.stack.app.clone(),
             stage: self.stage().to_owned(),
             secrets,
+            account: self
+                .provider
+                .account()
+                .or_else(|| existing.as_ref().and_then(|m| m.account.clone())),
         };
         if existing.as_ref() != Some(&meta) {
             self.store.write_meta(&meta)?;
@@ -228,9 +233,24 @@ impl Session {
         Ok(())
     }
 
+    /// Refuses a stage whose state records another account than the provider's.
+    fn check_account(&self, state: &Snapshot) -> Result<()> {
+        let recorded = state.meta.as_ref().and_then(|m| m.account.clone());
+        match (recorded, self.provider.account()) {
+            (Some(recorded), Some(current)) if recorded != current => Err(Error::OtherAccount {
+                stage: self.stage().to_owned(),
+                current_is_local: current == athanor_emulator::DEFAULT_ACCOUNT_ID,
+                recorded,
+                current,
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// Loads state, reads secrets, checks the password, fingerprints, refreshes and plans.
     async fn prepare(&self) -> Result<Prepared> {
         let state = self.store.load()?;
+        self.check_account(&state)?;
         let secrets = secrets::read_values(&self.stack)?;
         let header = state.meta.as_ref().and_then(|m| m.secrets.as_ref());
         let needs_keys = !secrets.is_empty() || state.holds_secrets();

@@ -43,6 +43,11 @@ pub struct Meta {
     /// The password's KDF salt and check value, once a secret has been stored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secrets: Option<SecretsHeader>,
+    /// The account the stage is deployed into (the emulator's fixed account id for the local
+    /// emulator); a run against another account is refused. Absent in state written before
+    /// accounts were recorded, and then taken from the next deploy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
 }
 
 /// Where a resource is in its life.

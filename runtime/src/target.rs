@@ -5,8 +5,9 @@
 //! honoured). Without, the emulator starts in this process on a loopback port, with its data in
 //! `<state base>/local/` (`<stack root>/.athanor/local/` by default). Its token is generated once
 //! and kept in `local/emulator.json`, and its account id is the emulator's fixed default, so state
-//! recorded against one run still matches the next. This is the one module that wires a provider
-//! to the engine.
+//! recorded against one run still matches the next. So is the port its Workers answer on while
+//! `dev` runs (8787 when it is free the first time), so the URLs in outputs stay the same. This is
+//! the one module that wires a provider to the engine.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -15,9 +16,9 @@ use rand::RngCore;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
-use athanor_cloudflare::{Auth, Client, ClientConfig, CloudflareProvider};
+use athanor_cloudflare::{Auth, Client, ClientConfig, CloudflareProvider, WorkersUrls};
 use athanor_core::Provider;
-use athanor_emulator::Emulator;
+use athanor_emulator::{Emulator, Workerd, WorkersConfig};
 
 use crate::error::{Error, Result};
 use crate::state::write_atomic;
@@ -55,7 +56,13 @@ impl std::fmt::Debug for Target {
 #[derive(Serialize, Deserialize)]
 struct LocalIdentity {
     token: String,
+    /// The port `dev` serves Workers on, and that local Worker URLs name.
+    #[serde(default)]
+    workers_port: Option<u16>,
 }
+
+/// The port local Workers answer on when nothing was recorded yet: wrangler dev's, when free.
+const DEFAULT_WORKERS_PORT: u16 = 8787;
 
 impl Target {
     /// Connects to Cloudflare when credentials are set, else starts the emulator with its data
@@ -90,21 +97,50 @@ impl Target {
         })
     }
 
-    /// Starts the embedded emulator with its data in `data_dir`.
+    /// Starts the embedded emulator with its data in `data_dir`; it stores Workers without
+    /// running them, and their URLs name its recorded Workers port.
     pub async fn local(data_dir: &Path) -> Result<Target> {
+        Target::start_local(data_dir, None).await
+    }
+
+    /// Starts the embedded emulator with its data in `data_dir`, running its Workers on
+    /// `workerd`, on `port` (`None`: the recorded Workers port).
+    pub async fn local_serving(
+        data_dir: &Path,
+        workerd: Workerd,
+        port: Option<u16>,
+    ) -> Result<Target> {
+        Target::start_local(data_dir, Some((workerd, port))).await
+    }
+
+    async fn start_local(data_dir: &Path, serve: Option<(Workerd, Option<u16>)>) -> Result<Target> {
         let fail = |message: String| Error::Target {
             target: "local emulator",
             message,
         };
-        let token = local_token(data_dir)?;
+        let identity = local_identity(data_dir)?;
         let mut config = athanor_emulator::Config::new(data_dir);
-        config.token = Some(token.clone());
-        let emulator = Emulator::start(config)
-            .await
-            .map_err(|e| fail(e.to_string()))?;
-        let mut client_config =
-            ClientConfig::new(emulator.base_url(), Auth::Token(SecretString::from(token)));
+        config.token = Some(identity.token.clone());
+        let recorded_port = identity.workers_port.unwrap_or(DEFAULT_WORKERS_PORT);
+        config.workers = serve.map(|(workerd, port)| WorkersConfig {
+            workerd,
+            port: port.unwrap_or(recorded_port),
+        });
+        let emulator = Emulator::start(config).await.map_err(|e| match e {
+            athanor_emulator::Error::WorkersPort { .. } => {
+                fail(format!("{e} (`dev --port PORT` serves on another port)"))
+            }
+            e => fail(e.to_string()),
+        })?;
+        let mut client_config = ClientConfig::new(
+            emulator.base_url(),
+            Auth::Token(SecretString::from(identity.token)),
+        );
         client_config.account_id = Some(emulator.account_id().to_owned());
+        let workers_port = emulator.workers_port().unwrap_or(recorded_port);
+        client_config.workers_urls = WorkersUrls::Local {
+            authority: format!("localhost:{workers_port}"),
+        };
         let client = Client::connect(client_config)
             .await
             .map_err(|e| fail(e.to_string()))?;
@@ -142,24 +178,44 @@ impl Target {
     }
 }
 
-/// The emulator token kept in `data_dir/emulator.json`, created on first use.
-fn local_token(data_dir: &Path) -> Result<String> {
+/// The emulator identity kept in `data_dir/emulator.json`: created on first use with a new token
+/// and a Workers port (8787 when free, else one the system picks), completed when an older file
+/// lacks the port.
+fn local_identity(data_dir: &Path) -> Result<LocalIdentity> {
     let path: PathBuf = data_dir.join("emulator.json");
-    if let Ok(bytes) = std::fs::read(&path)
-        && let Ok(identity) = serde_json::from_slice::<LocalIdentity>(&bytes)
-        && !identity.token.is_empty()
+    let recorded = std::fs::read(&path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<LocalIdentity>(&bytes).ok())
+        .filter(|identity| !identity.token.is_empty());
+    if let Some(identity) = &recorded
+        && identity.workers_port.is_some()
     {
-        return Ok(identity.token);
+        return Ok(LocalIdentity {
+            token: identity.token.clone(),
+            workers_port: identity.workers_port,
+        });
     }
-    let mut raw = [0u8; 24];
-    rand::rng().fill_bytes(&mut raw);
-    let token = hex::encode(raw);
-    let body = serde_json::to_vec_pretty(&LocalIdentity {
-        token: token.clone(),
-    })
-    .expect("identity serializes");
+    let token = recorded.map(|i| i.token).unwrap_or_else(|| {
+        let mut raw = [0u8; 24];
+        rand::rng().fill_bytes(&mut raw);
+        hex::encode(raw)
+    });
+    let identity = LocalIdentity {
+        token,
+        workers_port: Some(free_port(DEFAULT_WORKERS_PORT)),
+    };
+    let body = serde_json::to_vec_pretty(&identity).expect("identity serializes");
     write_atomic(&path, &body)?;
-    Ok(token)
+    Ok(identity)
+}
+
+/// `preferred` when it can be bound on loopback now, else a port the system picks.
+fn free_port(preferred: u16) -> u16 {
+    std::net::TcpListener::bind(("127.0.0.1", preferred))
+        .or_else(|_| std::net::TcpListener::bind(("127.0.0.1", 0)))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(preferred)
 }
 
 /// Refuses local state on CI against real Cloudflare (the CI machine and its state go away
@@ -203,10 +259,22 @@ mod tests {
     }
 
     #[test]
-    fn the_local_token_is_kept_across_runs() {
+    fn the_local_identity_is_kept_across_runs() {
         let tmp = tempfile::tempdir().unwrap();
-        let first = local_token(tmp.path()).unwrap();
-        assert_eq!(local_token(tmp.path()).unwrap(), first);
-        assert_eq!(first.len(), 48);
+        let first = local_identity(tmp.path()).unwrap();
+        let again = local_identity(tmp.path()).unwrap();
+        assert_eq!(again.token, first.token);
+        assert_eq!(again.workers_port, first.workers_port);
+        assert_eq!(first.token.len(), 48);
+        assert!(first.workers_port.is_some());
+    }
+
+    #[test]
+    fn an_identity_without_a_workers_port_keeps_its_token_and_gains_a_port() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("emulator.json"), r#"{"token": "abc"}"#).unwrap();
+        let identity = local_identity(tmp.path()).unwrap();
+        assert_eq!(identity.token, "abc");
+        assert!(identity.workers_port.is_some());
     }
 }

@@ -351,12 +351,6 @@ async fn read_workers_dev(client: &Client, path: &str) -> Result<Option<bool>, E
         .map(|s| s.enabled))
 }
 
-/// `https://NAME.SUBDOMAIN.workers.dev`.
-async fn workers_dev_url(client: &Client, name: &str) -> Result<String, Error> {
-    let sub = client.workers_subdomain().await?;
-    Ok(format!("https://{name}.{sub}.workers.dev"))
-}
-
 /// The type of each binding of the upload, by name (the values are left out).
 fn declared_binding_types(bindings: &[Value]) -> BTreeMap<String, String> {
     bindings
@@ -612,7 +606,8 @@ async fn workers_dev(
     if !p.url {
         return Ok(None);
     }
-    workers_dev_url(client, d.name)
+    client
+        .workers_url(d.name)
         .await
         .map(Some)
         .map_err(|e| ("reading the account's workers.dev subdomain for", e))
@@ -675,7 +670,8 @@ pub(crate) async fn read(
     .await?;
     let url = if enabled {
         Some(
-            workers_dev_url(client, &o.name)
+            client
+                .workers_url(&o.name)
                 .await
                 .map_err(|err| err.context(&what, "reading the workers.dev subdomain for"))?,
         )

@@ -46,8 +46,12 @@ infra! {
         delete: false,
     };
 
-    // Bindings guide: a KV namespace bound to a Worker, with a plain variable and a JSON flag.
-    let my_kv = KvNamespace("MY_KV") { title: "my-kv-namespace" };
+    // Bindings guide: a KV namespace bound to a Worker, with a plain variable and a JSON flag. The
+    // Worker reads the seeded greeting.
+    let my_kv = KvNamespace("MY_KV") {
+        title: "my-kv-namespace",
+        values: [{ key: "greeting", value: "Hello from MY_KV" }],
+    };
 
     let my_worker = Worker("my-worker") {
         name: "my-worker",

@@ -1,4 +1,5 @@
-// The quickstart Workers: `my-worker` reads MY_KV; `worker` also counts visits in a Durable Object.
+// The quickstart Workers: `my-worker` reads the greeting seeded into MY_KV, and stores what is
+// PUT to /kv/<key>; `worker` also counts visits in a Durable Object.
 import { DurableObject } from "cloudflare:workers";
 
 interface QuickstartEnv {
@@ -22,15 +23,20 @@ export class Counter extends DurableObject {
 
 export default {
   async fetch(request: Request, env: QuickstartEnv): Promise<Response> {
+    const url = new URL(request.url);
     const kv = env.MY_KV ?? env.KV_STORE;
-    const value = kv ? await kv.get("key") : null;
+    if (request.method === "PUT" && kv && url.pathname.startsWith("/kv/")) {
+      await kv.put(decodeURIComponent(url.pathname.slice("/kv/".length)), await request.text());
+      return new Response("stored\n", { status: 201 });
+    }
+    const value = kv ? await kv.get("greeting") : null;
     let visits: number | null = null;
     if (env.COUNTER) {
       const stub = env.COUNTER.get(env.COUNTER.idFromName("global"));
       visits = await stub.increment();
     }
     const debug = env.DEBUG_MODE === true || env.DEBUG === "true";
-    const body = { value, visits, version: env.VERSION ?? null, debug, path: new URL(request.url).pathname };
+    const body = { value, visits, version: env.VERSION ?? null, debug, path: url.pathname };
     return Response.json(body);
   },
 };
