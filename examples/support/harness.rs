@@ -4,10 +4,10 @@
 // Each example's test uses part of it.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use athanor_emulator::{Config, Emulator};
+use athanor_emulator::{Config, Emulator, Workerd, WorkersConfig};
 use serde_json::Value;
 
 /// An emulator and a state directory, both removed with the fixture.
@@ -23,6 +23,48 @@ impl Fixture {
             .await
             .unwrap();
         Fixture { emu, dir }
+    }
+
+    /// An emulator that also runs its Workers on workerd (`ATHANOR_WORKERD`, or the copy pinned
+    /// in `emulator/tests/workerd`); `None` when workerd is missing and `ATHANOR_SKIP_WORKERD=1`
+    /// says to skip, a panic saying how to install it otherwise.
+    pub async fn start_serving() -> Option<Fixture> {
+        let pinned = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../emulator/tests/workerd");
+        let workerd = match Workerd::locate(&pinned) {
+            Ok(w) => w,
+            Err(_) if std::env::var("ATHANOR_SKIP_WORKERD").is_ok_and(|v| v == "1") => {
+                eprintln!("skipping: ATHANOR_SKIP_WORKERD=1 and workerd is not installed");
+                return None;
+            }
+            Err(e) => panic!(
+                "{e}\nthe tests pin it: `npm ci --prefix emulator/tests/workerd` (or set ATHANOR_SKIP_WORKERD=1)"
+            ),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::new(dir.path().join("emulator"));
+        config.workers = Some(WorkersConfig { workerd, port: 0 });
+        let emu = Emulator::start(config).await.unwrap();
+        Some(Fixture { emu, dir })
+    }
+
+    /// A request to account Worker `name` on the emulator's Workers port (Host `NAME.localhost`):
+    /// status and body.
+    pub async fn worker(
+        &self,
+        method: reqwest::Method,
+        name: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> (u16, String) {
+        let port = self.emu.workers_port().expect("the fixture serves Workers");
+        let mut req = reqwest::Client::new()
+            .request(method, format!("http://127.0.0.1:{port}{path}"))
+            .header("host", format!("{name}.localhost:{port}"));
+        if let Some(body) = body {
+            req = req.body(body.to_owned());
+        }
+        let r = req.send().await.unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
     }
 
     /// Where the stack binary keeps its state (`ATHANOR_STATE_DIR`).

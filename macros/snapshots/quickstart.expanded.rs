@@ -84,7 +84,14 @@ pub fn stack() -> ::athanor::__private::athanor_core::Stack {
                 "MY_KV",
                 __athanor_core::stack::KvNamespace {
                     title: __athanor::some_string("my-kv-namespace"),
-                    ..::core::default::Default::default()
+                    values: ::std::vec![
+                        __athanor_core::stack::KvValue { key :
+                        __athanor::string("greeting"), value :
+                        __athanor_core::stack::KvPayload::Text(__athanor::string("Hello from MY_KV")),
+                        expiration : ::core::option::Option::None, expiration_ttl :
+                        ::core::option::Option::None, metadata :
+                        ::core::option::Option::None, }
+                    ],
                 },
             ),
         )

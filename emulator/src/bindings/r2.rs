@@ -38,6 +38,7 @@ const MAX_LIST: usize = 1000;
 const CHECKSUMS: [&str; 5] = ["md5", "sha1", "sha256", "sha384", "sha512"];
 
 /// An R2 error: status, Cloudflare's v4 code and message.
+#[derive(Debug)]
 struct R2Error(StatusCode, u32, String);
 
 impl From<ApiError> for R2Error {

@@ -1,5 +1,6 @@
-//! The quickstart binary, end to end: deploy against an emulator started here, read the result
-//! back through the API, redeploy with nothing changed, destroy.
+//! The quickstart binary, end to end: deploy against an emulator started here that runs its
+//! Workers on workerd, read the result back through the API and through the Workers themselves,
+//! redeploy with nothing changed, destroy.
 
 #[path = "../../support/harness.rs"]
 mod harness;
@@ -23,8 +24,10 @@ async fn namespace_id(fx: &Fixture, title: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn deploy_reads_back_redeploys_nothing_and_destroys() {
-    let fx = Fixture::start().await;
+async fn deploy_reads_back_runs_redeploys_nothing_and_destroys() {
+    let Some(fx) = Fixture::start_serving().await else {
+        return;
+    };
 
     let out = fx.run(BIN, &["deploy"], &[]).await;
     // The first line says the target and the stage (on stderr, beside progress).
@@ -76,6 +79,43 @@ async fn deploy_reads_back_redeploys_nothing_and_destroys() {
         fx.binding_names("/workers/scripts/my-worker").await,
         ["API_KEY", "DEBUG_MODE", "MY_KV"]
     );
+
+    // The Worker runs: it answers with the value `deploy` seeded into MY_KV, and what it writes
+    // the API reads.
+    let (status, body) = fx
+        .worker(reqwest::Method::GET, "my-worker", "/", None)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["value"], "Hello from MY_KV", "{answer}");
+    assert_eq!(answer["debug"], true, "{answer}");
+    let (status, _) = fx
+        .worker(
+            reqwest::Method::PUT,
+            "my-worker",
+            "/kv/note",
+            Some("written by my-worker"),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let my_kv = namespace_id(&fx, "my-kv-namespace").await;
+    let note = fx
+        .send(
+            reqwest::Method::GET,
+            &format!("/storage/kv/namespaces/{my_kv}/values/note"),
+            None,
+        )
+        .await;
+    assert_eq!(note.text().await.unwrap(), "written by my-worker");
+    // The other Worker counts its visits in a Durable Object.
+    for visits in [1, 2] {
+        let (_, body) = fx
+            .worker(reqwest::Method::GET, "quickstart-worker-test", "/", None)
+            .await;
+        let answer: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(answer["visits"], visits, "{answer}");
+        assert_eq!(answer["version"], "1.0.0", "{answer}");
+    }
 
     // Nothing changed: not a single request.
     fx.emu.reset_stats();

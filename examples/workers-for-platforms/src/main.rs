@@ -1,8 +1,9 @@
 //! Workers for Platforms, from the "Bindings" guide of Cloudflare's docs, in Rust.
 //!
 //! Each user Worker lives in a dispatch namespace and sees only the bindings attached to it: here
-//! a KV namespace of its own, then an R2 bucket added while `keep_bindings` keeps the bindings of
-//! the previous upload. A dispatch Worker routes requests to user Workers by name.
+//! each customer has a KV namespace of its own (customer A also an R2 bucket, added while
+//! `keep_bindings` keeps the bindings of the previous upload). A dispatch Worker routes requests
+//! to user Workers by name.
 
 use std::process::ExitCode;
 
@@ -13,8 +14,11 @@ infra! {
 
     let customers = DispatchNamespace("customers") { name: "customers" };
 
-    // A KV namespace for one customer, attached to their user Worker as USER_KV.
-    let customer_kv = KvNamespace("customer-a-kv") { title: "customer-a-data" };
+    // A KV namespace for each customer, attached to their user Worker as USER_KV.
+    let customer_kv = KvNamespace("customer-a-kv") {
+        title: "customer-a-data",
+        values: [{ key: "index", value: "Welcome, customer A" }],
+    };
     let customer_files = R2Bucket("customer-a-files") { name: "customer-a-files" };
 
     let customer_a = Worker("customer-a") {
@@ -26,6 +30,18 @@ infra! {
             STORAGE: customer_files,
         },
         keep_bindings: [kv_namespace],
+    };
+
+    let customer_b_kv = KvNamespace("customer-b-kv") {
+        title: "customer-b-data",
+        values: [{ key: "index", value: "Welcome, customer B" }],
+    };
+
+    let customer_b = Worker("customer-b") {
+        name: "customer-b",
+        namespace: customers,
+        entrypoint: "./src/user-worker.js",
+        bindings: { USER_KV: customer_b_kv },
     };
 
     // The dispatch Worker: `env.DISPATCHER.get("customer-a")` reaches the user Worker.

@@ -1,8 +1,12 @@
-// A customer's Worker: it sees only the bindings attached to it (USER_KV, STORAGE).
+// A customer's Worker, reached through the dispatcher at `/<customer>/<key>`: it reads and writes
+// its own USER_KV and sees only the bindings attached to it (`/<customer>/_bindings` lists them).
 export default {
   async fetch(request, env) {
     const url = new URL(request.url);
-    const key = url.pathname.slice(1) || "index";
+    const key = url.pathname.split("/").slice(2).join("/") || "index";
+    if (key === "_bindings") {
+      return Response.json(Object.keys(env).sort());
+    }
     if (request.method === "PUT") {
       await env.USER_KV.put(key, await request.text());
       return new Response("stored\n", { status: 201 });

@@ -1,7 +1,8 @@
-//! The Workers for Platforms binary, end to end against an emulator started here: the user
-//! Worker lands in its dispatch namespace with exactly its own bindings, the dispatch Worker binds
-//! the namespace, a redeploy sends nothing, and destroy removes it all. (`keep_bindings` itself is
-//! covered by athanor-cloudflare's end-to-end tests.)
+//! The Workers for Platforms binary, end to end against an emulator started here that runs its
+//! Workers on workerd: each user Worker lands in its dispatch namespace with exactly its own
+//! bindings, the dispatcher reaches it, it reads and writes its own KV namespace and sees no other
+//! customer's bindings; a redeploy sends nothing, and destroy removes it all. (`keep_bindings`
+//! itself is covered by athanor-cloudflare's end-to-end tests.)
 
 #[path = "../../support/harness.rs"]
 mod harness;
@@ -9,17 +10,71 @@ mod harness;
 use harness::Fixture;
 use reqwest::Method;
 
+async fn namespace_id(fx: &Fixture, title: &str) -> String {
+    let list = fx.get("/storage/kv/namespaces?per_page=100").await;
+    let ns = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|ns| ns["title"] == title);
+    ns.unwrap_or_else(|| panic!("no namespace {title}: {list}"))["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 const BIN: &str = env!("CARGO_BIN_EXE_workers-for-platforms");
 const USER_WORKER: &str = "/workers/dispatch/namespaces/customers/scripts/customer-a";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn user_worker_is_deployed_into_its_namespace_and_keeps_kv_bindings() {
-    let fx = Fixture::start().await;
+async fn user_workers_run_in_their_namespace_with_only_their_own_bindings() {
+    let Some(fx) = Fixture::start_serving().await else {
+        return;
+    };
     fx.run(BIN, &["deploy"], &[]).await;
 
     let namespace = fx.get("/workers/dispatch/namespaces/customers").await;
     assert_eq!(namespace["namespace_name"], "customers");
     assert_eq!(fx.binding_names(USER_WORKER).await, ["STORAGE", "USER_KV"]);
+
+    // The dispatcher reaches each customer, which reads the value seeded into its own namespace
+    // and sees only its own bindings.
+    let get = |path: &'static str| fx.worker(Method::GET, "platform-dispatcher", path, None);
+    assert_eq!(
+        get("/customer-a/").await,
+        (200, "Welcome, customer A".into())
+    );
+    assert_eq!(
+        get("/customer-b/").await,
+        (200, "Welcome, customer B".into())
+    );
+    assert_eq!(
+        get("/customer-a/_bindings").await,
+        (200, r#"["STORAGE","USER_KV"]"#.into())
+    );
+    assert_eq!(
+        get("/customer-b/_bindings").await,
+        (200, r#"["USER_KV"]"#.into())
+    );
+    assert_eq!(get("/customer-z/").await.0, 404);
+    // What customer A writes lands in its namespace, and only there.
+    let stored = fx
+        .worker(
+            Method::PUT,
+            "platform-dispatcher",
+            "/customer-a/note",
+            Some("for A"),
+        )
+        .await;
+    assert_eq!(stored.0, 201);
+    let a = namespace_id(&fx, "customer-a-data").await;
+    let b = namespace_id(&fx, "customer-b-data").await;
+    let note = |ns: &str| format!("/storage/kv/namespaces/{ns}/values/note");
+    let in_a = fx.send(Method::GET, &note(&a), None).await;
+    assert_eq!(in_a.status(), 200);
+    assert_eq!(in_a.text().await.unwrap(), "for A");
+    assert_eq!(fx.send(Method::GET, &note(&b), None).await.status(), 404);
+    assert_eq!(get("/customer-b/note").await.0, 404);
     assert_eq!(
         fx.binding_names("/workers/scripts/platform-dispatcher")
             .await,

@@ -54,6 +54,7 @@ fn stack() -> Stack {
                 entrypoint: "worker/index.js".into(),
                 name: Some("bin-api".into()),
                 compatibility_date: Some("2025-01-01".into()),
+                url: true,
                 bindings: vec![
                     Binding::new(
                         "SESSIONS",
