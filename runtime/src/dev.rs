@@ -28,10 +28,10 @@ use crate::target::Target;
 use crate::terminal::{Progress, TICK};
 
 /// How often the watched files are checked.
-const POLL: Duration = Duration::from_millis(25);
+const POLL: Duration = Duration::from_millis(5);
 /// How long files must stay unchanged before a change is deployed (an editor's save can be
 /// several writes).
-const SETTLE: Duration = Duration::from_millis(15);
+const SETTLE: Duration = Duration::from_millis(5);
 
 /// What `dev` needs besides the stack.
 pub(crate) struct DevOptions {
@@ -199,18 +199,21 @@ async fn stop_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
+/// A file's modification time and length, `None` when it cannot be read: a change of either is
+/// a save.
+type Stamp = Option<(SystemTime, u64)>;
+
 /// The files of every Worker's module graph, with their last modification.
 struct Watched {
-    /// File -> (Worker ids it belongs to, its modification time and length).
-    files: BTreeMap<PathBuf, (Vec<String>, Option<(SystemTime, u64)>)>,
+    /// File -> (the logical ids of the Workers it belongs to, its stamp).
+    files: BTreeMap<PathBuf, (Vec<String>, Stamp)>,
 }
 
 impl Watched {
     /// The module graphs of `stack`'s Workers as they are now (a Worker whose graph cannot be
     /// read, say for a syntax error, is watched through its entrypoint).
     fn of(stack: &Stack) -> Watched {
-        let mut files: BTreeMap<PathBuf, (Vec<String>, Option<(SystemTime, u64)>)> =
-            BTreeMap::new();
+        let mut files: BTreeMap<PathBuf, (Vec<String>, Stamp)> = BTreeMap::new();
         for resource in &stack.resources {
             let Props::Worker(worker) = &resource.props else {
                 continue;
@@ -246,8 +249,8 @@ impl Watched {
     }
 }
 
-/// A file's modification time and length; `None` when it cannot be read.
-fn stamp(path: &Path) -> Option<(SystemTime, u64)> {
+/// A file's [`Stamp`].
+fn stamp(path: &Path) -> Stamp {
     let meta = std::fs::metadata(path).ok()?;
     Some((meta.modified().ok()?, meta.len()))
 }

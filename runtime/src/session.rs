@@ -91,13 +91,15 @@ pub struct Session {
     provider: Arc<dyn Provider>,
     store: StateStore,
     observer: Arc<dyn Observer>,
+    /// The keys derived from the password, with the header they were derived for.
+    keyring: std::sync::Mutex<Option<(SecretsHeader, Arc<Keyring>)>>,
 }
 
 /// What planning needs to hand on to a deploy.
 struct Prepared {
     state: Snapshot,
     secrets: SecretValues,
-    keyring: Option<Keyring>,
+    keyring: Option<Arc<Keyring>>,
     /// A header to write before the first sealed secret (none was in state).
     new_header: Option<SecretsHeader>,
     plan: Plan,
@@ -117,6 +119,7 @@ impl Session {
             provider,
             store,
             observer: Arc::new(Silent),
+            keyring: std::sync::Mutex::new(None),
         }
     }
 
@@ -164,7 +167,7 @@ impl Session {
             store: &self.store,
             state: &prepared.state,
             secrets: &prepared.secrets,
-            keyring: prepared.keyring.as_ref(),
+            keyring: prepared.keyring.as_deref(),
             concurrency: self.options.concurrency,
             observer: self.observer.as_ref(),
         };
@@ -233,6 +236,27 @@ impl Session {
         Ok(())
     }
 
+    /// The keys of `header` under `password`: derived once per session (the derivation is slow
+    /// on purpose, and `dev` deploys again on every save).
+    fn open_keyring(
+        &self,
+        password: &SecretString,
+        header: &SecretsHeader,
+    ) -> Result<Arc<Keyring>> {
+        let mut cache = self
+            .keyring
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((cached, keyring)) = cache.as_ref()
+            && cached == header
+        {
+            return Ok(keyring.clone());
+        }
+        let keyring = Arc::new(Keyring::open(password, header, self.stage())?);
+        *cache = Some((header.clone(), keyring.clone()));
+        Ok(keyring)
+    }
+
     /// Refuses a stage whose state records another account than the provider's.
     fn check_account(&self, state: &Snapshot) -> Result<()> {
         let recorded = state.meta.as_ref().and_then(|m| m.account.clone());
@@ -255,10 +279,10 @@ impl Session {
         let header = state.meta.as_ref().and_then(|m| m.secrets.as_ref());
         let needs_keys = !secrets.is_empty() || state.holds_secrets();
         let (keyring, new_header) = match (&self.options.password, header) {
-            (Some(pw), Some(header)) => (Some(Keyring::open(pw, header, self.stage())?), None),
+            (Some(pw), Some(header)) => (Some(self.open_keyring(pw, header)?), None),
             (Some(pw), None) if needs_keys => {
                 let (k, h) = Keyring::create(pw)?;
-                (Some(k), Some(h))
+                (Some(Arc::new(k)), Some(h))
             }
             (None, _) if state.holds_secrets() => {
                 return Err(Error::MissingPassword {

@@ -122,20 +122,11 @@ pub(crate) struct DurableObjectClass {
     pub id: String,
 }
 
-/// Whether the script is served on workers.dev.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// Whether the script is served on workers.dev (off until turned on).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct Subdomain {
     pub enabled: bool,
     pub previews_enabled: bool,
-}
-
-impl Default for Subdomain {
-    fn default() -> Subdomain {
-        Subdomain {
-            enabled: false,
-            previews_enabled: false,
-        }
-    }
 }
 
 /// A code part's name and content type.

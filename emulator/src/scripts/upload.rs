@@ -505,103 +505,111 @@ pub(crate) fn validate_bindings(
     part_names: &[&str],
 ) -> Result<(), ApiError> {
     for b in bindings {
-        let name = &b.name;
-        match &b.kind {
-            BindingKind::SecretText { text, stored } if text.is_none() && stored.is_none() => {
-                return Err(invalid(format!(
-                    "binding '{name}' of type secret_text needs a string `text`"
-                )));
-            }
-            BindingKind::KvNamespace { namespace_id } => {
-                if !lookup::kv_namespace_exists(c, namespace_id)? {
-                    return Err(ApiError::bad_request(
-                        missing::KV_NAMESPACE,
-                        format!(
-                            "KV namespace '{namespace_id}' is not valid. (binding '{name}'): create the namespace first or fix its id"
-                        ),
-                    ));
-                }
-            }
-            BindingKind::R2Bucket {
-                bucket_name,
-                jurisdiction,
-            } => {
-                if !lookup::r2_bucket_exists(c, bucket_name, jurisdiction.as_deref())? {
-                    return Err(ApiError::bad_request(
-                        missing::R2_BUCKET,
-                        format!(
-                            "R2 bucket '{bucket_name}' not found (binding '{name}'): create the bucket first or fix its name"
-                        ),
-                    ));
-                }
-            }
-            BindingKind::SecretsStoreSecret {
-                store_id,
-                secret_name,
-            } => {
-                if lookup::secrets_store_secret(c, store_id, secret_name)?.is_none() {
-                    return Err(ApiError::bad_request(
-                        missing::SECRETS_STORE_SECRET,
-                        format!(
-                            "Secrets Store secret '{secret_name}' in store '{store_id}' not found (binding '{name}'): create the secret first or fix the store id and secret name"
-                        ),
-                    ));
-                }
-            }
-            BindingKind::DispatchNamespace { namespace } => {
-                if !lookup::dispatch_namespace_exists(c, namespace)? {
-                    return Err(ApiError::bad_request(
-                        missing::DISPATCH_NAMESPACE,
-                        format!(
-                            "dispatch namespace '{namespace}' not found (binding '{name}'): create the namespace first"
-                        ),
-                    ));
-                }
-            }
-            BindingKind::Service { service, .. } => {
-                if service != script && super::load(c, &Scope::Account, service)?.is_none() {
-                    return Err(ApiError::bad_request(
-                        missing::SERVICE,
-                        format!(
-                            "Could not resolve service binding '{name}'. Target script '{service}' not found."
-                        ),
-                    ));
-                }
-            }
-            BindingKind::DurableObjectNamespace {
-                class_name,
-                script_name,
-                ..
-            } => {
-                let other = script_name.as_deref().filter(|o| *o != script);
-                let known = match other {
-                    None => classes.iter().any(|k| k.class == *class_name),
-                    Some(o) => super::load(c, scope, o)?
-                        .or(super::load(c, &Scope::Account, o)?)
-                        .is_some_and(|d| d.class(class_name).is_some()),
-                };
-                if class_name.is_empty() || !known {
-                    return Err(ApiError::bad_request(
-                        missing::DURABLE_OBJECT_CLASS,
-                        format!(
-                            "Cannot create binding for class '{class_name}' because it is not currently configured to implement Durable Objects. Did you forget to apply a Durable Object migration? (binding '{name}')"
-                        ),
-                    ));
-                }
-            }
-            BindingKind::WasmModule { part }
-            | BindingKind::TextBlob { part }
-            | BindingKind::DataBlob { part } => {
-                if !part_names.contains(&part.as_str()) {
-                    return Err(invalid(format!(
-                        "binding '{name}' names part '{part}', which the upload does not contain"
-                    )));
-                }
-            }
-            _ => {}
+        if let Some(refusal) = refusal(c, scope, script, b, classes, part_names)? {
+            return Err(refusal);
         }
     }
     Ok(())
+}
+
+/// Why the API refuses binding `b` of `script`, if it does.
+fn refusal(
+    c: &Connection,
+    scope: &Scope,
+    script: &str,
+    b: &Binding,
+    classes: &[DurableObjectClass],
+    part_names: &[&str],
+) -> Result<Option<ApiError>, ApiError> {
+    let name = &b.name;
+    let missing = |code: u32, message: String| Ok(Some(ApiError::bad_request(code, message)));
+    match &b.kind {
+        BindingKind::SecretText { text, stored } if text.is_none() && stored.is_none() => {
+            Ok(Some(invalid(format!(
+                "binding '{name}' of type secret_text needs a string `text`"
+            ))))
+        }
+        BindingKind::KvNamespace { namespace_id }
+            if !lookup::kv_namespace_exists(c, namespace_id)? =>
+        {
+            missing(
+                missing::KV_NAMESPACE,
+                format!(
+                    "KV namespace '{namespace_id}' is not valid. (binding '{name}'): create the namespace first or fix its id"
+                ),
+            )
+        }
+        BindingKind::R2Bucket {
+            bucket_name,
+            jurisdiction,
+        } if !lookup::r2_bucket_exists(c, bucket_name, jurisdiction.as_deref())? => missing(
+            missing::R2_BUCKET,
+            format!(
+                "R2 bucket '{bucket_name}' not found (binding '{name}'): create the bucket first or fix its name"
+            ),
+        ),
+        BindingKind::SecretsStoreSecret {
+            store_id,
+            secret_name,
+        } if lookup::secrets_store_secret(c, store_id, secret_name)?.is_none() => missing(
+            missing::SECRETS_STORE_SECRET,
+            format!(
+                "Secrets Store secret '{secret_name}' in store '{store_id}' not found (binding '{name}'): create the secret first or fix the store id and secret name"
+            ),
+        ),
+        BindingKind::DispatchNamespace { namespace }
+            if !lookup::dispatch_namespace_exists(c, namespace)? =>
+        {
+            missing(
+                missing::DISPATCH_NAMESPACE,
+                format!(
+                    "dispatch namespace '{namespace}' not found (binding '{name}'): create the namespace first"
+                ),
+            )
+        }
+        BindingKind::Service { service, .. }
+            if service != script && super::load(c, &Scope::Account, service)?.is_none() =>
+        {
+            missing(
+                missing::SERVICE,
+                format!(
+                    "Could not resolve service binding '{name}'. Target script '{service}' not found."
+                ),
+            )
+        }
+        BindingKind::DurableObjectNamespace {
+            class_name,
+            script_name,
+            ..
+        } => {
+            let other = script_name.as_deref().filter(|o| *o != script);
+            let known = match other {
+                None => classes.iter().any(|k| k.class == *class_name),
+                Some(o) => super::load(c, scope, o)?
+                    .or(super::load(c, &Scope::Account, o)?)
+                    .is_some_and(|d| d.class(class_name).is_some()),
+            };
+            if class_name.is_empty() || !known {
+                return missing(
+                    missing::DURABLE_OBJECT_CLASS,
+                    format!(
+                        "Cannot create binding for class '{class_name}' because it is not currently configured to implement Durable Objects. Did you forget to apply a Durable Object migration? (binding '{name}')"
+                    ),
+                );
+            }
+            Ok(None)
+        }
+        BindingKind::WasmModule { part }
+        | BindingKind::TextBlob { part }
+        | BindingKind::DataBlob { part }
+            if !part_names.contains(&part.as_str()) =>
+        {
+            Ok(Some(invalid(format!(
+                "binding '{name}' names part '{part}', which the upload does not contain"
+            ))))
+        }
+        _ => Ok(None),
+    }
 }
 
 #[cfg(test)]

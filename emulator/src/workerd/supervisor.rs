@@ -25,7 +25,7 @@ use crate::state::AppState;
 use crate::store::parts;
 
 /// How long the supervisor waits for more changes before it applies them.
-const SETTLE: Duration = Duration::from_millis(10);
+const SETTLE: Duration = Duration::from_millis(5);
 /// Crashes tolerated within [`CRASH_WINDOW`] before restarts wait for the next change.
 const MAX_CRASHES: usize = 3;
 const CRASH_WINDOW: Duration = Duration::from_secs(30);
@@ -234,10 +234,18 @@ impl Supervisor {
             {
                 return status_of(&generated);
             }
+            let stopping = Instant::now();
             if let Some((_, process)) = self.running.take() {
                 process.stop().await;
             }
-            match self.start(&generated).await {
+            let starting = Instant::now();
+            let started = self.start(&generated).await;
+            tracing::debug!(
+                stop_ms = (starting - stopping).as_millis() as u64,
+                start_ms = starting.elapsed().as_millis() as u64,
+                "workerd restarted"
+            );
+            match started {
                 Ok(process) => {
                     let status = status_of(&generated);
                     self.running = Some((generated, process));
