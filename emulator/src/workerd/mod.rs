@@ -14,6 +14,10 @@
 
 mod config;
 pub(crate) mod locate;
+#[cfg(unix)]
+mod process;
+#[cfg(not(unix))]
+#[path = "process_unsupported.rs"]
 mod process;
 mod supervisor;
 

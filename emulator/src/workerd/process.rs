@@ -149,16 +149,23 @@ impl Process {
     }
 }
 
-/// A pipe whose ends close on exec.
+/// A pipe whose ends close on exec (set right after creation: no other child is spawned while
+/// the supervisor, the only spawner of this process's children here, is in this function).
 fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0 as RawFd; 2];
-    // SAFETY: pipe2 writes two new descriptors into the array on success.
-    let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
-    if rc != 0 {
+    // SAFETY: pipe(2) writes two new descriptors into the array on success.
+    if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
         return Err(std::io::Error::last_os_error());
     }
     // SAFETY: both descriptors were just created and are owned by no one else.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+    let ends = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    for fd in [ends.0.as_raw_fd(), ends.1.as_raw_fd()] {
+        // SAFETY: fcntl(2) on a descriptor this function owns.
+        if unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(ends)
 }
 
 /// In the child: puts the socket at [`SOCKET_FD`] and the control pipe at [`CONTROL_FD`] (dup2
