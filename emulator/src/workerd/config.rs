@@ -32,9 +32,9 @@ const ROUTER_SERVICE: &str = "athanor:router";
 const TAIL_SERVICE: &str = "athanor:tail";
 const TAIL_SINK: &str = "athanor:binding:tail";
 const SECRETS_SINK: &str = "athanor:binding:secrets-store";
+const SECRETS_SERVICE: &str = "athanor:secrets-store";
 const DO_STORAGE: &str = "athanor:durable-objects";
 const DISPATCH_MODULE: &str = "athanor:dispatch";
-const SECRETS_STORE_MODULE: &str = "athanor:secrets-store";
 
 /// A deployed script and its code.
 pub(crate) struct Deployed {
@@ -252,6 +252,14 @@ pub(crate) fn generate(scripts: &[Deployed], inputs: &Inputs<'_>) -> Generated {
         q(OWN_COMPATIBILITY_DATE),
         q(TAIL_SINK)
     );
+    let _ = writeln!(
+        text,
+        "    (name = {}, worker = (modules = [(name = \"secrets_store.js\", esModule = {})], compatibilityDate = {}, bindings = [(name = \"BACKEND\", service = {})])),",
+        q(SECRETS_SERVICE),
+        q(SECRETS_STORE),
+        q(OWN_COMPATIBILITY_DATE),
+        q(SECRETS_SINK)
+    );
     externals.insert((TAIL_SINK.to_owned(), "tail".to_owned()));
     externals.insert((SECRETS_SINK.to_owned(), "secrets-store".to_owned()));
     for (service, binding) in &externals {
@@ -283,11 +291,9 @@ pub(crate) fn generate(scripts: &[Deployed], inputs: &Inputs<'_>) -> Generated {
     );
     let _ = writeln!(
         text,
-        "  extensions = [(modules = [(name = {}, esModule = {}, internal = true), (name = {}, esModule = {}, internal = true)])],",
+        "  extensions = [(modules = [(name = {}, esModule = {}, internal = true)])],",
         q(DISPATCH_MODULE),
-        q(DISPATCH),
-        q(SECRETS_STORE_MODULE),
-        q(SECRETS_STORE)
+        q(DISPATCH)
     );
     text.push_str(");\n");
     out.text = text;
@@ -561,11 +567,9 @@ fn worker(
                 store_id,
                 secret_name,
             } => format!(
-                "wrapped = (moduleName = {}, innerBindings = [(name = \"BACKEND\", service = {}), (name = \"STORE\", text = {}), (name = \"NAME\", text = {})])",
-                q(SECRETS_STORE_MODULE),
-                q(SECRETS_SINK),
-                q(store_id),
-                q(secret_name)
+                "service = (name = {}, entrypoint = \"SecretsStoreSecret\", props = (json = {}))",
+                q(SECRETS_SERVICE),
+                q(&json!({"store": store_id, "name": secret_name}).to_string())
             ),
             BindingKind::WasmModule { part } => match part_named(part) {
                 Some(p) => format!("wasmModule = {}", embed(p)),
@@ -709,7 +713,7 @@ mod tests {
             "(name = \"C\", durableObjectNamespace = \"Counter\")",
             "(className = \"Counter\", uniqueKey = \"ns1\", enableSql = true)",
             "(name = \"T\", fromEnvironment = \"ATHANOR_SECRET_0\")",
-            "moduleName = \"athanor:secrets-store\"",
+            "service = (name = \"athanor:secrets-store\", entrypoint = \"SecretsStoreSecret\"",
             "value = \"kv/abc\"",
             "value = \"r2/default/files\"",
         ] {

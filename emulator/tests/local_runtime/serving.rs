@@ -31,7 +31,8 @@ async fn values_secrets_and_secrets_store_secrets_reach_the_worker() {
 export default {
   async fetch(request, env) {
     return Response.json({ version: env.VERSION, debug: env.DEBUG, token: env.TOKEN,
-                           key: await env.API_KEY.get(), keys: Object.keys(env).sort() });
+                           key: await env.API_KEY.get(), keys: Object.keys(env).sort(),
+                           store_class: env.API_KEY.constructor.name });
   },
 };
 "#;
@@ -52,7 +53,9 @@ export default {
     assert_eq!(
         got,
         json!({"version": "1.0.0", "debug": {"on": true}, "token": "hunter2",
-               "key": "from the store", "keys": ["API_KEY", "DEBUG", "TOKEN", "VERSION"]})
+               "key": "from the store", "keys": ["API_KEY", "DEBUG", "TOKEN", "VERSION"],
+               // workers-rs checks a Secrets Store binding's class name, as on Cloudflare.
+               "store_class": "Fetcher"})
     );
     // A Secrets Store secret changes without a redeploy.
     local
@@ -118,6 +121,9 @@ export default {
 export default {
   async fetch(request, env) {
     const name = new URL(request.url).pathname.slice(1);
+    if (name === "_class") {
+      return new Response(env.DISPATCHER.constructor.name);
+    }
     try {
       return await env.DISPATCHER.get(name).fetch(request);
     } catch (e) {
@@ -144,6 +150,11 @@ export default {
     assert_eq!(
         got,
         json!({"value": "data of b", "keys": ["B_ONLY", "USER_KV"]})
+    );
+    // workers-rs checks a dispatch namespace binding's class name, as on Cloudflare.
+    assert_eq!(
+        local.get("dispatcher", "/_class").await,
+        (200, "DynamicDispatcher".into())
     );
     let (status, body) = local.get("dispatcher", "/customer-z").await;
     assert_eq!((status, body.as_str()), (404, "Error: Worker not found."));

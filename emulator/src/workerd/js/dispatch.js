@@ -1,7 +1,7 @@
 // A Workers for Platforms dispatch namespace binding: `get(name)` returns the user Worker's
 // fetcher. Inner bindings: `w:{name}`, a service per user Worker that runs, and `failed`, the
-// reasons of those that do not.
-class DispatchNamespace {
+// reasons of those that do not. The class has Cloudflare's name, which workers-rs checks.
+class DynamicDispatcher {
   #env;
   constructor(env) {
     this.#env = env;
@@ -22,5 +22,5 @@ class DispatchNamespace {
 }
 
 export default function makeDispatchNamespace(env) {
-  return new DispatchNamespace(env);
+  return new DynamicDispatcher(env);
 }

@@ -1,13 +1,14 @@
-// A Secrets Store secret binding: `await env.SECRET.get()` reads the secret's current value from
-// the emulator. Inner bindings: BACKEND (the emulator's binding service), STORE and NAME.
-class SecretsStoreSecret {
-  #env;
-  constructor(env) {
-    this.#env = env;
-  }
+// athanor's Secrets Store service: a Worker's Secrets Store secret binding is a service binding to
+// the `SecretsStoreSecret` entrypoint with the store and secret name as props, so the binding is a
+// Fetcher (as on Cloudflare) and `await env.SECRET.get()` reads the secret's current value from
+// the emulator through BACKEND.
+import { WorkerEntrypoint } from "cloudflare:workers";
+
+export class SecretsStoreSecret extends WorkerEntrypoint {
   async get() {
-    const path = `${encodeURIComponent(this.#env.STORE)}/${encodeURIComponent(this.#env.NAME)}`;
-    const response = await this.#env.BACKEND.fetch(`http://secrets-store/${path}`);
+    const { store, name } = this.ctx.props;
+    const path = `${encodeURIComponent(store)}/${encodeURIComponent(name)}`;
+    const response = await this.env.BACKEND.fetch(`http://secrets-store/${path}`);
     if (!response.ok) {
       throw new Error(response.statusText || `Secrets Store read failed with ${response.status}`);
     }
@@ -15,6 +16,8 @@ class SecretsStoreSecret {
   }
 }
 
-export default function makeSecretsStoreSecret(env) {
-  return new SecretsStoreSecret(env);
-}
+export default {
+  fetch() {
+    return new Response("athanor's Secrets Store service", { status: 404 });
+  },
+};
