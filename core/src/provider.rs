@@ -37,6 +37,23 @@ pub struct Desired<'a> {
     /// Take over an existing resource of the same name: the user's `adopt: true`, or the engine
     /// recovering a create that was interrupted after Cloudflare made the resource.
     pub adopt: bool,
+    /// Where the lines a long step prints go (a Rust Worker's build), as they come.
+    pub log: &'a dyn StepLog,
+}
+
+/// Receives the lines a provider's long step prints for one resource (cargo's output while a
+/// Rust Worker builds), so that the user sees them as they come rather than a silent wait.
+pub trait StepLog: Send + Sync {
+    /// One line of output of the step for resource `id`.
+    fn line(&self, id: &str, line: &str);
+}
+
+/// A [`StepLog`] that drops every line.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoLog;
+
+impl StepLog for NoLog {
+    fn line(&self, _id: &str, _line: &str) {}
 }
 
 impl std::fmt::Debug for Desired<'_> {

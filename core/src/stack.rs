@@ -5,7 +5,7 @@
 //! runtime, which knows the stage), and a reference to another resource is its logical id.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -466,11 +466,40 @@ pub struct DispatchNamespace {
     pub name: Option<String>,
 }
 
+/// Where a Worker's code comes from: exactly one source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkerCode {
+    /// The main module of a JavaScript or TypeScript Worker, relative to [`Stack::root`]; the
+    /// modules it imports come with it.
+    Entrypoint(PathBuf),
+    /// The directory of a Rust crate written with workers-rs (a `cdylib`), relative to
+    /// [`Stack::root`]; athanor builds it to wasm and writes its JavaScript entry.
+    Crate(PathBuf),
+}
+
+impl Default for WorkerCode {
+    fn default() -> WorkerCode {
+        WorkerCode::Entrypoint(PathBuf::new())
+    }
+}
+
+impl WorkerCode {
+    /// The path it names, relative to [`Stack::root`].
+    pub fn path(&self) -> &Path {
+        match self {
+            WorkerCode::Entrypoint(p) | WorkerCode::Crate(p) => p,
+        }
+    }
+}
+
 /// A Worker script.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Worker {
-    /// The main module, relative to [`Stack::root`] (`.js`, `.mjs`, `.ts`, or a workers-rs build).
-    pub entrypoint: PathBuf,
+    /// Its code: `entrypoint` (JavaScript or TypeScript) or `crate` (Rust); recorded in state
+    /// under that key.
+    #[serde(flatten)]
+    pub code: WorkerCode,
     /// The script name; default: a physical name from app, logical id and stage.
     pub name: Option<String>,
     /// `YYYY-MM-DD`; default: the runtime's pinned date.
@@ -495,11 +524,30 @@ pub struct Worker {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_worker_records_its_code_under_entrypoint_or_crate() {
+        let js = Worker {
+            code: WorkerCode::Entrypoint("src/w.js".into()),
+            ..Worker::default()
+        };
+        let json = serde_json::to_value(&js).unwrap();
+        assert_eq!(json["entrypoint"], "src/w.js");
+        assert_eq!(serde_json::from_value::<Worker>(json).unwrap(), js);
+        let rust = Worker {
+            code: WorkerCode::Crate(".".into()),
+            ..Worker::default()
+        };
+        let json = serde_json::to_value(&rust).unwrap();
+        assert_eq!(json["crate"], ".");
+        assert!(json.get("entrypoint").is_none());
+        assert_eq!(serde_json::from_value::<Worker>(json).unwrap(), rust);
+    }
+
     fn worker() -> Resource {
         Resource::new(
             "api",
             Worker {
-                entrypoint: "src/worker.js".into(),
+                code: WorkerCode::Entrypoint("src/worker.js".into()),
                 namespace: Some(ResourceRef::new("tenants")),
                 bindings: vec![
                     Binding::new("KV", BindingValue::Resource(ResourceRef::new("kv"))),

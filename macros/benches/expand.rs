@@ -27,6 +27,8 @@ mod suggest;
 mod syntax;
 #[path = "../src/typescript.rs"]
 mod typescript;
+#[path = "../src/worker_crate.rs"]
+mod worker_crate;
 #[path = "../src/worker_env.rs"]
 mod worker_env;
 

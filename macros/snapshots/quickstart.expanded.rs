@@ -99,7 +99,9 @@ pub fn stack() -> ::athanor::__private::athanor_core::Stack {
             __athanor_core::Resource::new(
                 "my-worker",
                 __athanor_core::stack::Worker {
-                    entrypoint: ::std::path::PathBuf::from("./src/worker.ts"),
+                    code: __athanor_core::stack::WorkerCode::Entrypoint(
+                        ::std::path::PathBuf::from("./src/worker.ts"),
+                    ),
                     name: __athanor::some_string("my-worker"),
                     url: true,
                     bindings: ::std::vec![
@@ -136,7 +138,9 @@ pub fn stack() -> ::athanor::__private::athanor_core::Stack {
             __athanor_core::Resource::new(
                 "worker",
                 __athanor_core::stack::Worker {
-                    entrypoint: ::std::path::PathBuf::from("./src/worker.ts"),
+                    code: __athanor_core::stack::WorkerCode::Entrypoint(
+                        ::std::path::PathBuf::from("./src/worker.ts"),
+                    ),
                     url: true,
                     bindings: ::std::vec![
                         __athanor_core::Binding::new("KV_STORE",

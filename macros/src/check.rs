@@ -10,7 +10,49 @@ use crate::ctxt::Ctxt;
 use crate::kinds;
 use crate::model::{BindingVal, Decl, KvItem, Model, Num, Text, Typed, is_constant_like};
 use crate::suggest;
+use crate::worker_crate;
 use crate::worker_env;
+
+/// The code of a Worker: one source, and a Rust crate that is one (checked on disk, relative to
+/// the crate being compiled).
+fn worker_code(decl: &Decl, what: &str, cx: &Ctxt) {
+    let Some(Typed::Str(text)) = decl.get("crate") else {
+        return;
+    };
+    let span = match text {
+        Text::Lit(lit) => lit.span(),
+        Text::Expr(_, span) => *span,
+    };
+    if decl.get("entrypoint").is_some() {
+        cx.error(
+            span,
+            format!(
+                "{what} gives both `entrypoint` and `crate`: a Worker has one code source; keep `entrypoint` for JavaScript or TypeScript, or `crate` for Rust"
+            ),
+        );
+        return;
+    }
+    let (Text::Lit(lit), Some(manifest_dir)) = (text, std::env::var_os("CARGO_MANIFEST_DIR"))
+    else {
+        return;
+    };
+    let path = lit.value();
+    match worker_crate::check(std::path::Path::new(&manifest_dir), &path) {
+        Ok(_) => {}
+        Err(worker_crate::Problem::NoManifest(_)) => cx.error(
+            span,
+            format!(
+                "no crate at `{path}` (relative to this crate): the directory has no Cargo.toml; `crate` names the directory of the Worker's crate, `\".\"` for this one"
+            ),
+        ),
+        Err(worker_crate::Problem::NotCdylib(_)) => cx.error(
+            span,
+            format!(
+                "the crate at `{path}` does not build a Worker: its [lib] has no `cdylib` crate-type; add `crate-type = [\"cdylib\", \"rlib\"]` under [lib] in its Cargo.toml"
+            ),
+        ),
+    }
+}
 
 /// Cloudflare's limit on a KV key, in bytes.
 const MAX_KV_KEY: usize = 512;
@@ -133,6 +175,12 @@ fn references(model: &Model, decl: &Decl, cx: &Ctxt) {
             continue;
         };
         match found.def.kind {
+            Kind::SecretsStore if decl.get("crate").is_some() => cx.error(
+                target.span(),
+                format!(
+                    "`{target}` is a SecretsStore, for which a Rust Worker's Env has no accessor (workers-rs reads one secret per binding); bind a Secret or SecretRef in it instead"
+                ),
+            ),
             Kind::SecretsStore => cx.error(
                 target.span(),
                 format!(
@@ -322,6 +370,7 @@ fn kv_item(decl: &Decl, item: &KvItem, cx: &Ctxt) {
 
 fn worker(decl: &Decl, cx: &Ctxt) {
     let what = decl.describe();
+    worker_code(decl, &what, cx);
     if let (Some(url), Some(_)) = (decl.lit_bool("url"), decl.get("namespace"))
         && url.value
     {

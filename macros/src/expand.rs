@@ -13,6 +13,7 @@ use quote::{format_ident, quote, quote_spanned};
 
 use crate::check;
 use crate::ctxt::Ctxt;
+use crate::kinds;
 use crate::model::{
     self, BindingDecl, BindingVal, Decl, JsonVal, KvItem, Model, Num, Payload, SecretVal, Text,
     Typed,
@@ -139,11 +140,14 @@ fn resource(model: &Model, decl: &Decl) -> TokenStream {
     let kind = format_ident!("{}", decl.def.kind.as_str());
     // Kinds with a `Default` list only the properties given; the others list every field.
     let has_default = !matches!(decl.def.kind, Kind::Secret | Kind::SecretRef);
-    let fields: Vec<TokenStream> = decl
+    // Properties that are core fields of their own; a Worker's code sources make one field.
+    let own_field =
+        |name: &str| name != "adopt" && name != "delete" && !kinds::WORKER_CODE.contains(&name);
+    let mut fields: Vec<TokenStream> = decl
         .def
         .props
         .iter()
-        .filter(|p| p.name != "adopt" && p.name != "delete")
+        .filter(|p| own_field(p.name))
         .filter(|p| !has_default || decl.get(p.name).is_some())
         .map(|p| {
             let field = format_ident!("{}", p.name);
@@ -151,17 +155,13 @@ fn resource(model: &Model, decl: &Decl) -> TokenStream {
             quote!(#field: #value)
         })
         .collect();
-    let given = decl
-        .props
-        .iter()
-        .filter(|p| p.def.name != "adopt" && p.def.name != "delete")
-        .count();
-    let all = decl
-        .def
-        .props
-        .iter()
-        .filter(|p| p.name != "adopt" && p.name != "delete")
-        .count();
+    let is_worker = decl.def.kind == Kind::Worker;
+    if is_worker {
+        fields.insert(0, worker_code(decl));
+    }
+    let given =
+        decl.props.iter().filter(|p| own_field(p.def.name)).count() + usize::from(is_worker);
+    let all = decl.def.props.iter().filter(|p| own_field(p.name)).count() + usize::from(is_worker);
     let rest = (has_default && given < all).then(|| quote!(..::core::default::Default::default()));
     let lifecycle = ["adopt", "delete"].into_iter().filter_map(|name| {
         let value = match decl.get(name)? {
@@ -198,7 +198,6 @@ fn field_value(model: &Model, prop: &crate::kinds::Prop, value: Option<&Typed>) 
         }
     };
     match value {
-        Typed::Str(text) if prop.name == "entrypoint" => path_tokens(text),
         Typed::Str(Text::Lit(s)) if !prop.required => quote!(__athanor::some_string(#s)),
         Typed::Str(text) => some(string_tokens(text)),
         Typed::Bool(flag) => flag_tokens(flag),
@@ -236,6 +235,40 @@ fn string_tokens(text: &Text) -> TokenStream {
     match text {
         Text::Lit(s) => quote!(__athanor::string(#s)),
         Text::Expr(e, span) => quote_spanned!(*span=> ::std::string::String::from(#e)),
+    }
+}
+
+/// The `code` field of a Worker: `WorkerCode::Entrypoint(..)` or `WorkerCode::Crate(..)` (an
+/// empty entrypoint when neither is given, an error already reported). A crate's manifest is
+/// `include_bytes!`d, so that editing it checks the declaration again.
+fn worker_code(decl: &Decl) -> TokenStream {
+    let c = core();
+    let (variant, text) = match (decl.get("entrypoint"), decl.get("crate")) {
+        (_, Some(Typed::Str(text))) => (format_ident!("Crate"), Some(text)),
+        (Some(Typed::Str(text)), None) => (format_ident!("Entrypoint"), Some(text)),
+        _ => (format_ident!("Entrypoint"), None),
+    };
+    let path = match text {
+        Some(text) => path_tokens(text),
+        None => quote!(::std::path::PathBuf::new()),
+    };
+    let tracked = match (text, std::env::var_os("CARGO_MANIFEST_DIR")) {
+        (Some(Text::Lit(lit)), Some(dir)) if variant == "Crate" => {
+            crate::worker_crate::check(std::path::Path::new(&dir), &lit.value())
+                .ok()
+                .and_then(|m| m.to_str().map(str::to_owned))
+                .map(|m| {
+                    quote!(
+                        const _: &[u8] = ::core::include_bytes!(#m);
+                    )
+                })
+        }
+        _ => None,
+    };
+    let code = quote!(#c::stack::WorkerCode::#variant(#path));
+    match tracked {
+        Some(tracked) => quote!(code: { #tracked #code }),
+        None => quote!(code: #code),
     }
 }
 

@@ -191,10 +191,15 @@ pub(crate) static KINDS: &[KindDef] = &[
     KindDef {
         kind: Kind::Worker,
         props: &[
-            required(
+            prop(
                 "entrypoint",
                 Ty::Str,
-                "the main module, relative to the crate",
+                "the main module of a JavaScript or TypeScript Worker, relative to the crate",
+            ),
+            prop(
+                "crate",
+                Ty::Str,
+                "the crate of a Rust (workers-rs) Worker, relative to the crate; `\".\"` is the crate itself",
             ),
             prop("name", Ty::Str, "the script name"),
             prop("compatibility_date", Ty::Str, "`YYYY-MM-DD`"),
@@ -220,6 +225,9 @@ pub(crate) static KINDS: &[KindDef] = &[
         ],
     },
 ];
+
+/// A Worker's code sources: exactly one is given (`athanor_core::stack::WorkerCode`).
+pub(crate) const WORKER_CODE: [&str; 2] = ["entrypoint", "crate"];
 
 /// The properties of one entry of a KV namespace's `values`.
 pub(crate) static KV_VALUE: KindDef = KindDef {

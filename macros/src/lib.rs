@@ -11,7 +11,8 @@
 //! - `expand`: the pipeline itself, and the model -> `stack()`, `Outputs` and one module per
 //!   Worker (`worker_env`: the typed workers-rs `Env`; `typescript`: its TypeScript twin).
 //! - `ctxt` collects every error so that one pass reports them all; `json` evaluates
-//!   `json!(...)` at compile time; `suggest` finds "did you mean".
+//!   `json!(...)` at compile time; `suggest` finds "did you mean"; `worker_crate` checks the
+//!   crate of a Rust Worker (`crate: "..."`) on disk.
 
 mod check;
 mod ctxt;
@@ -22,6 +23,7 @@ mod model;
 mod suggest;
 mod syntax;
 mod typescript;
+mod worker_crate;
 mod worker_env;
 
 #[cfg(test)]

@@ -266,6 +266,16 @@ fn build_decl(raw: RawDecl, cx: &Ctxt) -> Result<Decl, Ident> {
             );
         }
     }
+    if def.kind == athanor_core::Kind::Worker
+        && !kinds::WORKER_CODE.iter().any(|c| given.contains(c))
+    {
+        cx.error(
+            raw.brace,
+            format!(
+                "{what} is missing its code: `entrypoint: \"./src/worker.ts\"` for a JavaScript or TypeScript Worker, or `crate: \".\"` for a Rust one"
+            ),
+        );
+    }
     Ok(Decl {
         name: raw.name,
         def,

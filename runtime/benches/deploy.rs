@@ -40,7 +40,7 @@ fn worker(id: String, binds: &[String]) -> Resource {
     Resource::new(
         id,
         Worker {
-            entrypoint: "worker/index.js".into(),
+            code: athanor_core::stack::WorkerCode::Entrypoint("worker/index.js".into()),
             compatibility_date: Some("2025-01-01".into()),
             bindings: binds
                 .iter()
@@ -205,6 +205,7 @@ async fn plan_bench() {
             deps: &deps,
             secrets: &empty,
             adopt: false,
+            log: &athanor_core::provider::NoLog,
         };
         let fingerprint = provider.fingerprint(&desired).await.unwrap();
         store

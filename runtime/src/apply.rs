@@ -23,7 +23,7 @@ use crate::error::{Error, Failure, Result};
 use crate::graph::Graph;
 use crate::outputs::Outputs;
 use crate::plan::{Action, Plan, Step, output_digest};
-use crate::progress::{Event, Observer};
+use crate::progress::{Event, ObservedLog, Observer};
 use crate::schedule::{self, NodeFuture, Outcome};
 use crate::secrets::{Keyring, SecretValues};
 use crate::state::{Digests, Instance, Record, SCHEMA_VERSION, Snapshot, StateStore, Status};
@@ -193,6 +193,7 @@ async fn apply_one(
         deps: &deps,
         secrets,
         adopt: step.adopt,
+        log: &ObservedLog(ctx.observer),
     };
     let started = Instant::now();
     ctx.observer.event(Event::Started {

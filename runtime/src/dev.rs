@@ -17,6 +17,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use athanor_core::stack::WorkerCode;
 use athanor_core::{Props, Stack};
 use athanor_emulator::{Emulator, WorkerEvent, Workerd};
 
@@ -218,9 +219,7 @@ impl Watched {
             let Props::Worker(worker) = &resource.props else {
                 continue;
             };
-            let sources = athanor_cloudflare::modules::collect(&stack.root, &worker.entrypoint)
-                .map(|m| m.sources)
-                .unwrap_or_else(|_| vec![stack.root.join(&worker.entrypoint)]);
+            let sources = watched_sources(stack, &worker.code);
             for file in sources {
                 let entry = files
                     .entry(file.clone())
@@ -249,6 +248,20 @@ impl Watched {
     }
 }
 
+/// The files of a Worker's code: a JavaScript or TypeScript module graph, or a Rust crate's
+/// manifest and sources (read without building). A graph that cannot be read (a syntax error) is
+/// watched through its entrypoint, so that the save that mends it is seen.
+fn watched_sources(stack: &Stack, code: &WorkerCode) -> Vec<PathBuf> {
+    match code {
+        WorkerCode::Entrypoint(entry) => {
+            athanor_cloudflare::modules::collect(&stack.root, code, &|_| {})
+                .map(|m| m.sources)
+                .unwrap_or_else(|_| vec![stack.root.join(entry)])
+        }
+        WorkerCode::Crate(dir) => athanor_cloudflare::modules::crate_sources(&stack.root.join(dir)),
+    }
+}
+
 /// A file's [`Stamp`].
 fn stamp(path: &Path) -> Stamp {
     let meta = std::fs::metadata(path).ok()?;
@@ -273,7 +286,7 @@ mod tests {
         let stack = Stack::new("app", dir.path()).with(Resource::new(
             "api",
             Worker {
-                entrypoint: "index.js".into(),
+                code: WorkerCode::Entrypoint("index.js".into()),
                 ..Worker::default()
             },
         ));

@@ -266,7 +266,7 @@ mod tests {
     fn worker_bindings_are_compared_one_by_one() {
         let worker = |v: &str, kv: &str| -> Props {
             Worker {
-                entrypoint: "w.js".into(),
+                code: athanor_core::stack::WorkerCode::Entrypoint("w.js".into()),
                 bindings: vec![
                     Binding::new("VERSION", v),
                     Binding::new("KV", BindingValue::Resource(ResourceRef::new(kv))),

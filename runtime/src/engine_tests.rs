@@ -64,7 +64,7 @@ fn worker(id: &str, binds: &[&str], version: &str) -> Resource {
     Resource::new(
         id,
         Worker {
-            entrypoint: "src/worker.js".into(),
+            code: athanor_core::stack::WorkerCode::Entrypoint("src/worker.js".into()),
             bindings,
             ..Worker::default()
         },

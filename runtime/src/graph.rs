@@ -177,7 +177,7 @@ mod tests {
         Resource::new(
             id,
             Worker {
-                entrypoint: "w.js".into(),
+                code: athanor_core::stack::WorkerCode::Entrypoint("w.js".into()),
                 bindings: binds
                     .iter()
                     .map(|b| {

@@ -50,12 +50,31 @@ pub enum Event {
         /// The message.
         message: String,
     },
+    /// A line a long step printed (cargo's output while a Rust Worker builds).
+    Output {
+        /// The logical id.
+        id: String,
+        /// The line.
+        line: String,
+    },
 }
 
 /// Receives progress events; called from the engine's task, so it must be quick.
 pub trait Observer: Send + Sync {
     /// One event.
     fn event(&self, event: Event);
+}
+
+/// Hands the lines a provider's step prints to an [`Observer`] as [`Event::Output`].
+pub(crate) struct ObservedLog<'a>(pub &'a dyn Observer);
+
+impl athanor_core::provider::StepLog for ObservedLog<'_> {
+    fn line(&self, id: &str, line: &str) {
+        self.0.event(Event::Output {
+            id: id.to_owned(),
+            line: line.to_owned(),
+        });
+    }
 }
 
 /// An observer that drops every event.

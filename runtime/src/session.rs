@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::lock::StageLock;
 use crate::outputs::{self, Outputs};
 use crate::plan::{self, Inputs, Plan};
-use crate::progress::{Observer, Silent};
+use crate::progress::{ObservedLog, Observer, Silent};
 use crate::secrets::{self, Keyring, SecretValues, SecretsHeader};
 use crate::state::{self, Meta, Record, SCHEMA_VERSION, Snapshot, StateStore};
 
@@ -323,6 +323,7 @@ impl Session {
                 deps: &deps,
                 secrets: secrets.get(&resource.id).unwrap_or(&empty),
                 adopt: resource.adopt,
+                log: &ObservedLog(self.observer.as_ref()),
             };
             let fingerprint = self
                 .provider

@@ -267,6 +267,9 @@ impl Observer for Progress {
             Event::Warning { id, message } => {
                 let _ = writeln!(screen.out, "warning: {id}: {message}");
             }
+            Event::Output { id, line } => {
+                let _ = writeln!(screen.out, "  {id} | {line}");
+            }
         }
         if live {
             screen.draw();

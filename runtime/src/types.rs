@@ -10,6 +10,7 @@
 
 use std::path::PathBuf;
 
+use athanor_core::stack::WorkerCode;
 use athanor_core::{Props, Stack};
 
 use crate::error::{Error, Result};
@@ -23,11 +24,14 @@ pub fn declaration_path(stack: &Stack, id: &str) -> Option<PathBuf> {
     let Props::Worker(worker) = &stack.get(id)?.props else {
         return None;
     };
-    let ext = worker.entrypoint.extension()?.to_str()?;
+    let WorkerCode::Entrypoint(entrypoint) = &worker.code else {
+        return None;
+    };
+    let ext = entrypoint.extension()?.to_str()?;
     if !SCRIPT_EXTENSIONS.contains(&ext) {
         return None;
     }
-    let entry = stack.root.join(&worker.entrypoint);
+    let entry = stack.root.join(entrypoint);
     let dir = entry.parent()?.to_owned();
     Some(dir.join(format!("{}.env.d.ts", file_name(id))))
 }
@@ -69,7 +73,7 @@ mod tests {
         Resource::new(
             id,
             Worker {
-                entrypoint: entry.into(),
+                code: WorkerCode::Entrypoint(entry.into()),
                 ..Worker::default()
             },
         )

@@ -109,20 +109,81 @@ pub(crate) fn is_ours(tags: &[String], app: &str, stage: &str, id: &str) -> bool
         .all(|t| tags.contains(t))
 }
 
-/// Collects the Worker's modules off the async threads.
+/// Collects (or, for a Rust Worker, builds) the Worker's modules off the async threads, handing
+/// the lines a build prints to the step log as they come.
 pub(crate) async fn collect_modules(d: &Desired<'_>) -> Result<WorkerModules, ProviderError> {
     let p = props(&d.resource.props, &d.resource.id)?;
     let what = describe(Kind::Worker, &d.resource.id, d.name);
     let root = d.root.to_path_buf();
-    let entry = p.entrypoint.clone();
-    tokio::task::spawn_blocking(move || modules::collect(&root, &entry))
-        .await
+    let code = p.code.clone();
+    let (lines, mut printed) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let mut collecting = tokio::task::spawn_blocking(move || {
+        modules::collect(&root, &code, &|line| {
+            let _ = lines.send(line.to_owned());
+        })
+    });
+    let collected = loop {
+        tokio::select! {
+            Some(line) = printed.recv() => d.log.line(&d.resource.id, &line),
+            done = &mut collecting => break done,
+        }
+    };
+    while let Ok(line) = printed.try_recv() {
+        d.log.line(&d.resource.id, &line);
+    }
+    let modules = collected
         .map_err(|e| ProviderError::Local {
             message: format!("{what}: collecting the modules stopped: {e}"),
         })?
         .map_err(|e| ProviderError::Local {
             message: format!("{what}: {e}"),
-        })
+        })?;
+    check_size(&modules, &what, &|line| d.log.line(&d.resource.id, line))?;
+    Ok(modules)
+}
+
+/// Cloudflare's limit on a Worker's compressed size on the Workers Paid plan (10 MiB); the Free
+/// plan's is 3 MiB.
+pub const MAX_COMPRESSED_BYTES: usize = 10 * 1024 * 1024;
+/// Cloudflare's limit on a Worker's compressed size on the Free plan.
+pub const MAX_COMPRESSED_BYTES_FREE: usize = 3 * 1024 * 1024;
+
+/// The size of the modules once gzipped, as Cloudflare measures a Worker against its limits.
+pub(crate) fn compressed_size(modules: &WorkerModules) -> usize {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    for m in &modules.modules {
+        let _ = gz.write_all(&m.bytes);
+    }
+    gz.finish().map(|b| b.len()).unwrap_or(usize::MAX)
+}
+
+/// Refuses a Worker over Cloudflare's size limit before anything is uploaded, and notes one that
+/// only the Paid plan accepts.
+fn check_size(
+    modules: &WorkerModules,
+    what: &str,
+    log: &dyn Fn(&str),
+) -> Result<(), ProviderError> {
+    let size = compressed_size(modules);
+    if size > MAX_COMPRESSED_BYTES_FREE && size <= MAX_COMPRESSED_BYTES {
+        log(&format!(
+            "note: {what} is {:.1} MiB compressed: the Workers Free plan refuses Workers over {} MiB",
+            size as f64 / (1024.0 * 1024.0),
+            MAX_COMPRESSED_BYTES_FREE / (1024 * 1024)
+        ));
+    }
+    if size > MAX_COMPRESSED_BYTES {
+        return Err(ProviderError::Local {
+            message: format!(
+                "{what} is {:.1} MiB compressed, over Cloudflare's limit of {} MiB on the Workers Paid plan ({} MiB on Free): make it smaller (for a Rust Worker, `opt-level = \"s\"` or \"z\"`, `lto = true` and wasm-opt help)",
+                size as f64 / (1024.0 * 1024.0),
+                MAX_COMPRESSED_BYTES / (1024 * 1024),
+                MAX_COMPRESSED_BYTES_FREE / (1024 * 1024),
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// The Durable Object classes this Worker exports: those it binds without a `script_name` (or
@@ -772,7 +833,7 @@ mod tests {
     fn worker() -> Worker {
         let r = |id: &str| BindingValue::Resource(ResourceRef::new(id));
         Worker {
-            entrypoint: "src/worker.js".into(),
+            code: athanor_core::stack::WorkerCode::Entrypoint("src/worker.js".into()),
             bindings: vec![
                 Binding::new("MY_KV", r("sessions")),
                 Binding::new("STORAGE", r("bucket")),

@@ -174,6 +174,7 @@ impl Decl {
             deps: &self.deps,
             secrets: &self.secrets,
             adopt: self.adopt,
+            log: &athanor_core::provider::NoLog,
         }
     }
 

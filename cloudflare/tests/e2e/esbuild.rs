@@ -88,7 +88,8 @@ async fn downloaded(fx: &Fixture, name: &str) -> String {
 
 /// Bundles `entrypoint`, checks the bundle, deploys it and checks what the emulator stored.
 async fn bundle_and_deploy(fx: &Fixture, root: &Path, entrypoint: &str, main: &str) -> String {
-    let bundled = modules::collect(root, Path::new(entrypoint)).unwrap();
+    let code = athanor_core::stack::WorkerCode::Entrypoint(entrypoint.into());
+    let bundled = modules::collect(root, &code, &|_| {}).unwrap();
     assert_eq!(bundled.main_module, main);
     assert_eq!(bundled.modules.len(), 1, "one ES module: {bundled:?}");
     let module = &bundled.modules[0];
@@ -108,7 +109,7 @@ async fn bundle_and_deploy(fx: &Fixture, root: &Path, entrypoint: &str, main: &s
 
     let name = format!("bundled-{}", main.trim_end_matches(".js"));
     let props = Worker {
-        entrypoint: entrypoint.into(),
+        code: athanor_core::stack::WorkerCode::Entrypoint(entrypoint.into()),
         bindings: vec![Binding::new("NAME", "esbuild")],
         ..Worker::default()
     };

@@ -41,7 +41,7 @@ async fn a_first_deploy_sends_the_minimum_and_a_repeat_changes_nothing() {
     let kv = fx.provider.create(&kv_decl.desired()).await.unwrap();
     let bucket = fx.provider.create(&bucket_decl.desired()).await.unwrap();
     let worker = Worker {
-        entrypoint: "src/worker.js".into(),
+        code: athanor_core::stack::WorkerCode::Entrypoint("src/worker.js".into()),
         url: true,
         bindings: vec![
             Binding::new(

@@ -93,7 +93,7 @@ async fn the_quickstart_worker_gets_exactly_its_bindings_and_a_workers_dev_url()
     let tenants = p.create(&tenants_decl.desired()).await.unwrap();
 
     let props = Worker {
-        entrypoint: "src/worker.ts".into(),
+        code: athanor_core::stack::WorkerCode::Entrypoint("src/worker.ts".into()),
         url: true,
         bindings: vec![
             Binding::new("MY_KV", res("sessions")),
@@ -213,7 +213,7 @@ fn do_worker(root: &Path, bindings: Vec<(&str, &str)>) -> Worker {
         "export class Counter {}\nexport class Tally {}\nexport class Room {}\nexport default { fetch() { return new Response('ok'); } };\n",
     );
     Worker {
-        entrypoint: "w.js".into(),
+        code: athanor_core::stack::WorkerCode::Entrypoint("w.js".into()),
         bindings: bindings
             .into_iter()
             .map(|(name, id)| Binding::new(name, res(id)))
@@ -488,7 +488,7 @@ async fn invalid_input_and_missing_code_are_errors_naming_the_worker() {
     assert!(err.to_string().contains("Worker \"bad\""), "{err}");
 
     let mut props = do_worker(&root, vec![]);
-    props.entrypoint = "missing/worker.js".into();
+    props.code = athanor_core::stack::WorkerCode::Entrypoint("missing/worker.js".into());
     let decl = Decl::new("nocode", "nocode", props).root(&root);
     let err = fx.provider.create(&decl.desired()).await.unwrap_err();
     assert!(matches!(err, ProviderError::Local { .. }), "{err:?}");

@@ -26,7 +26,7 @@ fn write_worker(root: &Path, marker: &str) {
 
 fn props(bindings: &[(&str, BindingValue)], url: bool) -> Worker {
     Worker {
-        entrypoint: "w.js".into(),
+        code: athanor_core::stack::WorkerCode::Entrypoint("w.js".into()),
         url,
         bindings: bindings
             .iter()

@@ -1,27 +1,36 @@
-//! A Worker written in Rust with workers-rs, reading its bindings through the `Env` that
-//! `infra!` generates: `env.my_kv()` is a `KvStore`, `env.debug_mode()` a `bool`, and a binding
-//! that does not exist is a compile error instead of a run-time `undefined`.
+//! A Worker written in Rust with workers-rs, declared, built and deployed by athanor, reading its
+//! bindings through the `Env` that `infra!` generates: `env.my_kv()` is a `KvStore`,
+//! `env.debug_mode()` a `bool`, and a binding that does not exist is a compile error instead of a
+//! run-time `undefined`. `crate: "."` makes the Worker this crate: athanor builds it for wasm32,
+//! binds it with wasm-bindgen and writes its JavaScript entry, with no `worker-build` and nothing
+//! downloaded.
 //!
-//! Build it for Cloudflare with `cargo build -p rust-worker --target wasm32-unknown-unknown`
-//! (`worker-build` wraps that and writes `build/worker/shim.mjs`, the entrypoint below); on the
-//! host it type-checks.
+//! `GET /` answers what the bindings hold, `GET /count` counts in the `Counter` Durable Object
+//! (written in Rust below), `GET /backend` calls the `backend` Worker.
 
 use athanor::infra;
-use worker::{Context, Env, Request, Response, Result, event};
+// `#[durable_object]` names `wasm_bindgen` in the code it writes.
+use worker::wasm_bindgen;
+use worker::{
+    Context, DurableObject, Env, Request, Response, Result, State, durable_object, event,
+};
 
 infra! {
     app "rust-worker";
 
-    let sessions = KvNamespace("sessions") { title: "rust-worker-sessions" };
+    let sessions = KvNamespace("sessions") {
+        title: "rust-worker-sessions",
+        values: [{ key: "greeting", value: "Hello from KV, read by Rust" }],
+    };
     let storage = R2Bucket("storage") {};
-    let counter = DurableObjectNamespace("counter") { class_name: "Counter", script_name: "counter-host" };
+    let counter = DurableObjectNamespace("counter") { class_name: "Counter", sqlite: true };
     let signing = Secret("signing-key") { value: secret_env("SIGNING_KEY") };
     let tenants = DispatchNamespace("tenants") {};
     let backend = Worker("backend") { entrypoint: "./backend.js" };
 
     let api = Worker("api") {
         name: "rust-worker-api",
-        entrypoint: "./build/worker/shim.mjs",
+        crate: ".",
         compatibility_date: "2025-09-01",
         url: true,
         bindings: {
@@ -43,22 +52,72 @@ infra! {
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let env = api::Env::from(env);
+    match req.path().as_str() {
+        "/count" => {
+            let counter: worker::ObjectNamespace = env.counter()?;
+            let stub = counter.id_from_name("visits")?.get_stub()?;
+            stub.fetch_with_str("https://counter/").await
+        }
+        "/backend" => {
+            let backend: worker::Fetcher = env.backend()?;
+            let mut answer = backend.fetch("https://backend/", None).await?;
+            Response::ok(format!("backend says: {}", answer.text().await?))
+        }
+        _ => describe(&env).await,
+    }
+}
+
+/// What every binding holds, read through the typed accessors, as JSON.
+async fn describe(env: &api::Env) -> Result<Response> {
     let kv: worker::kv::KvStore = env.my_kv()?;
-    let _bucket: worker::Bucket = env.storage()?;
-    let _counter: worker::ObjectNamespace = env.counter()?;
-    let _signing: worker::SecretStore = env.signing_key()?;
+    let greeting = kv.get("greeting").text().await?;
+    let storage: worker::Bucket = env.storage()?;
+    let objects: Vec<String> = storage
+        .list()
+        .execute()
+        .await?
+        .objects()
+        .iter()
+        .map(|o| o.key())
+        .collect();
+    let signing: worker::SecretStore = env.signing_key()?;
+    let signing_key = signing.get().await?;
+    // The accessor checks that the binding is a dispatch namespace.
     let _tenants: worker::DynamicDispatcher = env.tenants()?;
-    let _backend: worker::Fetcher = env.backend()?;
-    let _token: String = env.token()?;
+    let token: String = env.token()?;
     let debug: bool = env.debug_mode()?;
-    let max: i64 = env.max_items()?;
+    let max_items: i64 = env.max_items()?;
     let version: String = env.version()?;
     let limits = env.limits()?;
-    let path = req.path();
-    let hits = kv.get(&path).text().await?.unwrap_or_default();
-    Response::ok(format!(
-        "{path}: {hits} (version {version}, debug {debug}, max {max}, limits {limits})"
-    ))
+    Response::from_json(&serde_json::json!({
+        "greeting": greeting,
+        "objects": objects,
+        "signing_key": signing_key,
+        "token": token,
+        "debug": debug,
+        "max_items": max_items,
+        "version": version,
+        "limits": limits,
+    }))
+}
+
+/// A Durable Object written in Rust: it counts the requests it receives, in its storage.
+#[durable_object]
+pub struct Counter {
+    state: State,
+}
+
+impl DurableObject for Counter {
+    fn new(state: State, _env: Env) -> Self {
+        Counter { state }
+    }
+
+    async fn fetch(&self, _req: Request) -> Result<Response> {
+        let storage = self.state.storage();
+        let count = storage.get::<u64>("count").await?.unwrap_or(0) + 1;
+        storage.put("count", count).await?;
+        Response::ok(count.to_string())
+    }
 }
 
 /// Binding names whose accessors are Rust keywords, and a binding set from a Rust constant: the
@@ -73,7 +132,7 @@ pub mod edge_cases {
         app "edge-cases";
 
         let edge = Worker("edge") {
-            entrypoint: "./build/worker/shim.mjs",
+            crate: ".",
             bindings: { TYPE: "a", SELF: "b", r#MATCH: true, LEVEL: LEVEL },
         };
     }

@@ -51,7 +51,7 @@ fn stack() -> Stack {
         .with(Resource::new(
             "api",
             Worker {
-                entrypoint: "worker/index.js".into(),
+                code: athanor_core::stack::WorkerCode::Entrypoint("worker/index.js".into()),
                 name: Some("bin-api".into()),
                 compatibility_date: Some("2025-01-01".into()),
                 url: true,

@@ -129,7 +129,7 @@ pub fn worker(id: &str, name: &str, binds: &[&str], version: &str) -> Resource {
     Resource::new(
         id,
         Worker {
-            entrypoint: "worker/index.js".into(),
+            code: athanor_core::stack::WorkerCode::Entrypoint("worker/index.js".into()),
             name: Some(name.into()),
             compatibility_date: Some("2025-01-01".into()),
             bindings,

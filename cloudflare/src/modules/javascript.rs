@@ -1,17 +1,9 @@
-//! Collects a Worker's modules for upload, without Node wherever possible.
-//!
-//! - `.js` / `.mjs` modules are uploaded as they are, with the graph of their relative imports,
-//!   each as an ES module part named by its path relative to the graph's common directory.
-//! - `.ts` / `.mts` modules are type-stripped in-process with oxc and uploaded as `.js` / `.mjs`
-//!   parts; import specifiers are rewritten to the uploaded part names (`./x.ts` -> `./x.js`).
-//! - A workers-rs `worker-build` output (`build/worker/shim.mjs`, found from the crate
-//!   directory or its `Cargo.toml`) is the same graph, its `.wasm` becoming a wasm part.
-//! - Only when code imports a bare package (from `node_modules`) is esbuild run: the one
-//!   [`ESBUILD_ENV`] names, else the project's `node_modules/.bin`, else `PATH`; without it the
-//!   error says how to get it.
-//!
-//! [`WorkerModules::content_hash`] covers every part's name and bytes and the main module's name,
-//! so any code change is a change for the engine.
+//! JavaScript and TypeScript Workers: the entrypoint and the graph of its relative imports, each
+//! an ES module part named by its path relative to the graph's common directory; TypeScript
+//! type-stripped with oxc and its import specifiers rewritten to the uploaded part names
+//! (`./x.ts` -> `./x.js`). A workers-rs `worker-build` output (`build/worker/shim.mjs`, found
+//! from the crate directory or its `Cargo.toml`) is the same graph, its `.wasm` a wasm part. Code
+//! that imports a bare package is bundled with esbuild instead.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Component, Path, PathBuf};
@@ -22,65 +14,9 @@ use oxc::parser::Parser;
 use oxc::semantic::SemanticBuilder;
 use oxc::span::SourceType;
 use oxc::transformer::{TransformOptions, Transformer};
-use sha2::{Digest, Sha256};
 
+use super::{COMMONJS, DATA, ES_MODULE, Module, TEXT, WASM, WorkerModules};
 use crate::error::Error;
-
-/// The content type of an ES module part.
-pub const ES_MODULE: &str = "application/javascript+module";
-/// The content type of a CommonJS module part (`.cjs`).
-pub const COMMONJS: &str = "application/javascript";
-/// The content type of a WebAssembly part.
-pub const WASM: &str = "application/wasm";
-/// The content type of a text part.
-pub const TEXT: &str = "text/plain";
-/// The content type of a binary data part.
-pub const DATA: &str = "application/octet-stream";
-
-/// The environment variable naming the esbuild executable to bundle with, before any search:
-/// for an esbuild installed outside the project and `PATH`, or a pinned one.
-pub const ESBUILD_ENV: &str = "ATHANOR_ESBUILD";
-
-/// One uploaded module part.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Module {
-    /// The part name, a relative path with `/` separators (`lib/helper.js`).
-    pub name: String,
-    /// The part's content type.
-    pub content_type: &'static str,
-    /// The bytes uploaded.
-    pub bytes: Vec<u8>,
-}
-
-/// Every module of one Worker, ready for the multipart upload.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WorkerModules {
-    /// The name of the main module part.
-    pub main_module: String,
-    /// The parts, sorted by name.
-    pub modules: Vec<Module>,
-    /// The local files the parts were made from (for a bundle: those of the relative import
-    /// graph), so that a watcher knows what to watch. Not part of [`WorkerModules::content_hash`].
-    pub sources: Vec<PathBuf>,
-}
-
-impl WorkerModules {
-    /// A hex SHA-256 over the main module name and every part's name, content type and bytes.
-    pub fn content_hash(&self) -> String {
-        let mut h = Sha256::new();
-        let mut field = |bytes: &[u8]| {
-            h.update((bytes.len() as u64).to_le_bytes());
-            h.update(bytes);
-        };
-        field(self.main_module.as_bytes());
-        for m in &self.modules {
-            field(m.name.as_bytes());
-            field(m.content_type.as_bytes());
-            field(&m.bytes);
-        }
-        hex::encode(h.finalize())
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum FileKind {
@@ -119,7 +55,7 @@ struct Collected {
 }
 
 /// Collects the modules of the Worker whose entrypoint is `entrypoint` (relative to `root`).
-pub fn collect(root: &Path, entrypoint: &Path) -> Result<WorkerModules, Error> {
+pub(super) fn collect(root: &Path, entrypoint: &Path) -> Result<WorkerModules, Error> {
     let entry = resolve_entry(&root.join(entrypoint))?;
     let mut files: BTreeMap<PathBuf, Collected> = BTreeMap::new();
     let mut queue = VecDeque::from([entry.clone()]);
@@ -172,7 +108,7 @@ pub fn collect(root: &Path, entrypoint: &Path) -> Result<WorkerModules, Error> {
     }
     let sources: Vec<PathBuf> = files.keys().cloned().collect();
     if !bare.is_empty() {
-        return bundle_with_esbuild(root, &entry, &bare, sources);
+        return super::esbuild::bundle(root, &entry, &bare, sources);
     }
     let base = common_dir(files.keys().map(PathBuf::as_path));
     let mut names: BTreeMap<PathBuf, String> = BTreeMap::new();
@@ -309,7 +245,7 @@ fn resolve_import(from: &Path, specifier: &str) -> Result<PathBuf, Error> {
 }
 
 /// Type-strips a TypeScript module with oxc.
-pub fn strip_types(path: &Path, source: &str) -> Result<String, Error> {
+pub(super) fn strip_types(path: &Path, source: &str) -> Result<String, Error> {
     let alloc = Allocator::default();
     let source_type = SourceType::from_path(path).map_err(|e| {
         Error::Local(format!(
@@ -445,126 +381,6 @@ fn relative_specifier(from: &str, to: &str) -> String {
     } else {
         format!("{}{rest}", "../".repeat(ups))
     }
-}
-
-/// Finds esbuild: the file [`ESBUILD_ENV`] names (an error if it names none), else the
-/// project's `node_modules/.bin` (from `root` upwards), then `PATH`.
-fn find_esbuild(root: &Path) -> Result<Option<PathBuf>, Error> {
-    locate_esbuild(
-        root,
-        std::env::var_os(ESBUILD_ENV),
-        std::env::var_os("PATH"),
-    )
-}
-
-/// [`find_esbuild`] with the values of [`ESBUILD_ENV`] and `PATH` given.
-fn locate_esbuild(
-    root: &Path,
-    explicit: Option<std::ffi::OsString>,
-    path_var: Option<std::ffi::OsString>,
-) -> Result<Option<PathBuf>, Error> {
-    if let Some(explicit) = explicit.filter(|v| !v.is_empty()) {
-        let path = PathBuf::from(explicit);
-        if path.is_file() {
-            return Ok(Some(path));
-        }
-        return Err(Error::Local(format!(
-            "{ESBUILD_ENV} is set to {}, which is not a file: point it at an esbuild executable, or unset it to use the project's node_modules/.bin or PATH",
-            path.display()
-        )));
-    }
-    let exe = if cfg!(windows) {
-        "esbuild.cmd"
-    } else {
-        "esbuild"
-    };
-    let mut dir = Some(root);
-    while let Some(d) = dir {
-        let candidate = d.join("node_modules").join(".bin").join(exe);
-        if candidate.is_file() {
-            return Ok(Some(candidate));
-        }
-        dir = d.parent();
-    }
-    Ok(path_var.and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|p| p.join(exe))
-            .find(|p| p.is_file())
-    }))
-}
-
-/// Bundles the Worker with esbuild into one ES module (code importing bare packages).
-fn bundle_with_esbuild(
-    root: &Path,
-    entry: &Path,
-    bare: &[String],
-    sources: Vec<PathBuf>,
-) -> Result<WorkerModules, Error> {
-    let Some(esbuild) = find_esbuild(root)? else {
-        return Err(Error::Local(format!(
-            "{} imports the package{} {}, which needs bundling with esbuild, and esbuild was found neither in node_modules/.bin nor on PATH: run `npm install --save-dev esbuild` in {} (or set {ESBUILD_ENV} to an esbuild executable)",
-            entry.display(),
-            if bare.len() == 1 { "" } else { "s" },
-            bare.iter()
-                .map(|b| format!("`{b}`"))
-                .collect::<Vec<_>>()
-                .join(", "),
-            root.display()
-        )));
-    };
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    let out_dir =
-        std::env::temp_dir().join(format!("athanor-esbuild-{}-{stamp}", std::process::id()));
-    let stem = entry
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "worker".into());
-    let name = format!("{stem}.js");
-    let out_file = out_dir.join(&name);
-    let output = std::process::Command::new(&esbuild)
-        .arg(entry)
-        .args([
-            "--bundle",
-            "--format=esm",
-            "--target=es2022",
-            "--platform=neutral",
-            "--main-fields=module,main",
-            "--conditions=workerd,worker,browser",
-            "--external:cloudflare:*",
-            "--external:node:*",
-            "--log-level=error",
-        ])
-        .arg(format!("--outfile={}", out_file.display()))
-        .current_dir(root)
-        .output()
-        .map_err(|e| Error::Local(format!("cannot run {}: {e}", esbuild.display())))?;
-    let result = if output.status.success() {
-        std::fs::read(&out_file).map_err(|e| {
-            Error::Local(format!(
-                "esbuild wrote no bundle for {}: {e}",
-                entry.display()
-            ))
-        })
-    } else {
-        Err(Error::Local(format!(
-            "esbuild failed to bundle {}: {}",
-            entry.display(),
-            String::from_utf8_lossy(&output.stderr).trim()
-        )))
-    };
-    let _ = std::fs::remove_dir_all(&out_dir);
-    Ok(WorkerModules {
-        main_module: name.clone(),
-        modules: vec![Module {
-            name,
-            content_type: ES_MODULE,
-            bytes: result?,
-        }],
-        sources,
-    })
 }
 
 #[cfg(test)]
@@ -707,96 +523,6 @@ mod tests {
         write(dir.path(), "bad.ts", "export const x: = ;\n");
         let err = collect(dir.path(), Path::new("bad.ts")).unwrap_err();
         assert!(err.to_string().contains("does not parse"), "{err}");
-    }
-
-    #[test]
-    fn bare_packages_are_bundled_with_esbuild_or_the_error_says_how_to_get_it() {
-        let dir = tempfile::tempdir().unwrap();
-        write(
-            dir.path(),
-            "w.ts",
-            "import { shout } from 'tiny-pkg';\nimport { DurableObject } from 'cloudflare:workers';\nexport class C extends DurableObject {}\nexport default { fetch(): Response { return new Response(shout('hi')); } };\n",
-        );
-        write(
-            dir.path(),
-            "node_modules/tiny-pkg/package.json",
-            "{\"name\": \"tiny-pkg\", \"version\": \"1.0.0\", \"main\": \"index.js\"}",
-        );
-        write(
-            dir.path(),
-            "node_modules/tiny-pkg/index.js",
-            "export function shout(s) { return s.toUpperCase() + '!tiny-pkg-marker'; }\n",
-        );
-        match find_esbuild(dir.path()).unwrap() {
-            None => {
-                let err = collect(dir.path(), Path::new("w.ts")).unwrap_err();
-                let text = err.to_string();
-                assert!(text.contains("`tiny-pkg`"), "{text}");
-                assert!(text.contains("npm install --save-dev esbuild"), "{text}");
-            }
-            Some(_) => {
-                let m = collect(dir.path(), Path::new("w.ts")).unwrap();
-                assert_eq!(m.main_module, "w.js");
-                assert_eq!(m.modules.len(), 1);
-                let code = String::from_utf8(m.modules[0].bytes.clone()).unwrap();
-                assert!(code.contains("tiny-pkg-marker"), "{code}");
-                assert!(code.contains("cloudflare:workers"), "{code}");
-                assert!(!code.contains("from \"tiny-pkg\""), "{code}");
-            }
-        }
-    }
-
-    #[test]
-    fn an_explicit_esbuild_comes_first_and_must_exist() {
-        let dir = tempfile::tempdir().unwrap();
-        write(dir.path(), "node_modules/.bin/esbuild", "#!/bin/sh\n");
-        write(dir.path(), "tools/esbuild", "#!/bin/sh\n");
-        let project = dir.path().join("app/src");
-        std::fs::create_dir_all(&project).unwrap();
-        let explicit = dir.path().join("tools/esbuild");
-        assert_eq!(
-            locate_esbuild(&project, Some(explicit.clone().into()), None).unwrap(),
-            Some(explicit)
-        );
-        // Unset or empty: the nearest node_modules/.bin upwards.
-        for unset in [None, Some("".into())] {
-            assert_eq!(
-                locate_esbuild(&project, unset, None).unwrap(),
-                Some(dir.path().join("node_modules/.bin/esbuild"))
-            );
-        }
-        let missing = dir.path().join("nowhere/esbuild");
-        let err = locate_esbuild(&project, Some(missing.into()), None).unwrap_err();
-        let text = err.to_string();
-        assert!(
-            text.contains(ESBUILD_ENV) && text.contains("nowhere/esbuild"),
-            "{text}"
-        );
-        let bin = dir.path().join("tools");
-        assert_eq!(
-            locate_esbuild(Path::new("/"), None, Some(bin.clone().into_os_string())).unwrap(),
-            Some(bin.join("esbuild"))
-        );
-    }
-
-    #[test]
-    fn the_hash_covers_names_bytes_and_the_main_module() {
-        let dir = tempfile::tempdir().unwrap();
-        write(dir.path(), "a.js", "import './b.js';\n");
-        write(dir.path(), "b.js", "export const b = 1;\n");
-        let first = collect(dir.path(), Path::new("a.js")).unwrap();
-        assert_eq!(
-            first.content_hash(),
-            collect(dir.path(), Path::new("a.js"))
-                .unwrap()
-                .content_hash()
-        );
-        write(dir.path(), "b.js", "export const b = 2;\n");
-        let changed = collect(dir.path(), Path::new("a.js")).unwrap();
-        assert_ne!(first.content_hash(), changed.content_hash());
-        let mut renamed = changed.clone();
-        renamed.main_module = "b.js".into();
-        assert_ne!(renamed.content_hash(), changed.content_hash());
     }
 
     #[test]

@@ -1,0 +1,92 @@
+//! The Rust Worker, end to end: the stack binary builds this crate for wasm32 (cargo, then
+//! wasm-bindgen and athanor's own entry module; no worker-build, nothing downloaded) and deploys
+//! it to an emulator started here, which runs it on workerd. Through its typed `Env` the Worker
+//! reads the value `deploy` seeded into its KV namespace, a Secrets Store secret, a secret, a JSON
+//! variable, a boolean and a number, lists an object written through the v4 API into its R2
+//! bucket, counts in a Durable Object written in Rust, and calls another Worker. A redeploy with
+//! nothing changed sends no request.
+
+#[path = "../../support/harness.rs"]
+mod harness;
+
+use harness::Fixture;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_rust-worker");
+const ENV: &[(&str, &str)] = &[
+    ("SIGNING_KEY", "signing-key-value"),
+    ("TOKEN", "token-value"),
+    ("ATHANOR_PASSWORD", "rust worker password"),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rust_worker_builds_deploys_and_reads_its_typed_env() {
+    let Some(fx) = Fixture::start_serving().await else {
+        return;
+    };
+    let out = fx.run(BIN, &["deploy"], ENV).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // cargo's output came through, under the Worker's id.
+    assert!(stderr.contains("api |"), "{stderr}");
+
+    // What was uploaded: athanor's entry module, the glue and the wasm, as modules.
+    let script = "/workers/scripts/rust-worker-api";
+    let entry = fx
+        .send(Method::GET, &format!("{script}/content/v2"), None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        entry.contains("import * as glue from \"./index.js\""),
+        "{entry}"
+    );
+    assert!(
+        entry.contains("export const Counter = durableObject(glue.Counter);"),
+        "{entry}"
+    );
+
+    // An object written through the API, which the Worker lists.
+    let put = fx
+        .send(
+            Method::PUT,
+            "/r2/buckets/rust-worker-storage-test/objects/reports/today.txt",
+            None,
+        )
+        .await;
+    assert_eq!(put.status(), 200);
+
+    let (status, body) = fx.worker(Method::GET, "rust-worker-api", "/", None).await;
+    assert_eq!(status, 200, "{body}");
+    let got: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        got,
+        json!({
+            "greeting": "Hello from KV, read by Rust",
+            "objects": ["reports/today.txt"],
+            "signing_key": "signing-key-value",
+            "token": "token-value",
+            "debug": true,
+            "max_items": 25,
+            "version": "1.0.0",
+            "limits": {"max": 3},
+        })
+    );
+    for count in ["1", "2"] {
+        let counted = fx
+            .worker(Method::GET, "rust-worker-api", "/count", None)
+            .await;
+        assert_eq!(counted, (200, count.to_owned()));
+    }
+    assert_eq!(
+        fx.worker(Method::GET, "rust-worker-api", "/backend", None)
+            .await,
+        (200, "backend says: backend".into())
+    );
+
+    // Nothing changed: the build runs, finds the same modules, and no request is sent.
+    fx.emu.reset_stats();
+    fx.run(BIN, &["deploy"], ENV).await;
+    assert_eq!(fx.emu.stats().total, 0, "{:?}", fx.emu.stats().by_route);
+}
