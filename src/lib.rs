@@ -41,12 +41,20 @@
 //! | `Secret` | **`value`** (`secret_env("VAR")` or `secret_file("path")`), `name`, `store`, `scopes` |
 //! | `SecretRef` | **`name`**, `store` |
 //! | `DispatchNamespace` | `name`, `adopt`, `delete` |
-//! | `Worker` | **`entrypoint`**, `name`, `compatibility_date`, `compatibility_flags`, `url`, `bindings: { NAME: value }`, `namespace`, `keep_bindings: [types]`, `adopt`, `delete` |
+//! | `Worker` | **`entrypoint`** (JavaScript or TypeScript) or **`crate`** (Rust), `name`, `compatibility_date`, `compatibility_flags`, `url`, `bindings: { NAME: value }`, `namespace`, `keep_bindings: [types]`, `adopt`, `delete` |
 //!
 //! A property value is a literal (checked at compile time), `json!(...)`, `secret_env`/
 //! `secret_file` (read when deploying: a secret is never compiled into the binary), a reference to
 //! another resource by its `let` name, or any Rust expression of the right type (rustc checks it
 //! at its own span). Relative paths resolve against the declaring crate's directory.
+//!
+//! A Worker's code is one of two sources. `entrypoint: "./src/worker.ts"` names the main module of
+//! a JavaScript or TypeScript Worker; the modules it imports come with it. `crate: "."` names the
+//! directory of a Rust crate written with workers-rs (`"."` is the declaring crate itself; its
+//! `[lib]` must be a `cdylib`, which the macro checks): `deploy` builds it for
+//! `wasm32-unknown-unknown`, binds it with wasm-bindgen and writes its JavaScript entry, with no
+//! `worker-build` and nothing downloaded; its handlers read their bindings through the typed `Env`
+//! below.
 //!
 //! A binding value is a resource (KV, R2, Durable Object, Secret/SecretRef, dispatch namespace,
 //! or a Worker as a service), a string literal (`plain_text`), a bool, a number or `json!`
@@ -73,8 +81,8 @@ pub use athanor_macros::infra;
 #[cfg(not(target_arch = "wasm32"))]
 pub use athanor_runtime as runtime;
 
-/// The command line every stack binary gets: `plan`, `deploy`, `destroy`, `types`, `outputs`,
-/// `state`.
+/// The command line every stack binary gets: `plan`, `deploy`, `dev`, `destroy`, `types`,
+/// `outputs`, `state`.
 #[cfg(not(target_arch = "wasm32"))]
 pub mod cli {
     pub use athanor_runtime::cli::run;

@@ -1,4 +1,4 @@
-use athanor::core::stack::Props;
+use athanor::core::stack::{Props, WorkerCode};
 use athanor::infra;
 
 infra! {
@@ -23,7 +23,7 @@ fn main() {
     assert!(api.adopt && !api.delete);
     let Props::Worker(w) = &api.props else { panic!() };
     assert_eq!(w.name.as_deref(), Some("my-worker"));
-    assert_eq!(w.entrypoint, std::path::PathBuf::from("./src/worker.ts"));
+    assert_eq!(w.code, WorkerCode::Entrypoint("./src/worker.ts".into()));
     assert_eq!(w.compatibility_date.as_deref(), Some("2025-09-01"));
     assert_eq!(w.compatibility_flags, ["nodejs_compat"]);
     assert!(w.url);

@@ -1,0 +1,7 @@
+use athanor::infra;
+
+infra! {
+    let api = Worker("api") { crate: "./no-such-crate" };
+}
+
+fn main() {}
