@@ -1,10 +1,10 @@
 //! A Worker's modules for upload, without Node wherever possible, from one of two code sources:
 //!
-//! - a JavaScript or TypeScript entrypoint ([`javascript`]): `.js` / `.mjs` modules uploaded as
+//! - a JavaScript or TypeScript entrypoint (`javascript`): `.js` / `.mjs` modules uploaded as
 //!   they are with the graph of their relative imports, `.ts` / `.mts` type-stripped in-process
-//!   with oxc, a `worker-build` output uploaded as its graph; esbuild ([`esbuild`]) only when code
+//!   with oxc, a `worker-build` output uploaded as its graph; esbuild (`esbuild`) only when code
 //!   imports a bare package from `node_modules`;
-//! - a Rust crate written with workers-rs ([`rust`]): built to wasm with cargo, bound with
+//! - a Rust crate written with workers-rs (`rust`): built to wasm with cargo, bound with
 //!   wasm-bindgen (in-process, or the CLI of the crate's version), optimised with wasm-opt when it
 //!   is installed, and given a JavaScript entry written here; no esbuild.
 //!
