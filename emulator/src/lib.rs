@@ -181,15 +181,22 @@ impl Emulator {
         tracing::debug!(%addr, "athanor emulator listening");
         let (events, _) = tokio::sync::broadcast::channel(1024);
         let runtime = match config.workers {
-            Some(workers) => Some(
-                workerd::LocalRuntime::start(
+            Some(workers) => {
+                let started = workerd::LocalRuntime::start(
                     state.clone(),
                     workers,
                     &config.data_dir,
                     events.clone(),
                 )
-                .await?,
-            ),
+                .await;
+                match started {
+                    Ok(runtime) => Some(runtime),
+                    Err(e) => {
+                        server.stop().await;
+                        return Err(e);
+                    }
+                }
+            }
             None => None,
         };
         Ok(Emulator {

@@ -163,6 +163,8 @@ impl Supervisor {
         applied: watch::Sender<(u64, WorkersStatus)>,
         mut stopped: oneshot::Receiver<()>,
     ) {
+        // However the supervisor ends (a panic included), API changes stop waiting for it.
+        let _no_longer_running = NotRunning(self.app.clone());
         let mut generation = *requested.borrow_and_update();
         let status = self.apply().await;
         applied.send_replace((generation, status));
@@ -203,7 +205,6 @@ impl Supervisor {
             applied.send_replace((generation, status));
             self.app.scripts_running.send_replace(Some(generation));
         }
-        self.app.scripts_running.send_replace(None);
         if let Some((_, process)) = self.running.take() {
             process.stop().await;
         }
@@ -383,6 +384,15 @@ impl Supervisor {
                 let _ = std::fs::remove_file(entry.path());
             }
         }
+    }
+}
+
+/// Marks the local runtime as gone when dropped: API changes then answer without waiting.
+struct NotRunning(Arc<AppState>);
+
+impl Drop for NotRunning {
+    fn drop(&mut self) {
+        self.0.scripts_running.send_replace(None);
     }
 }
 
