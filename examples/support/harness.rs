@@ -139,6 +139,20 @@ impl Fixture {
         names
     }
 
+    /// The id of the KV namespace titled `title`.
+    pub async fn kv_namespace_id(&self, title: &str) -> String {
+        let list = self.get("/storage/kv/namespaces?per_page=100").await;
+        let ns = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|ns| ns["title"] == title);
+        ns.unwrap_or_else(|| panic!("no namespace {title}: {list}"))["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
     /// The titles of every KV namespace.
     pub async fn kv_titles(&self) -> Vec<String> {
         self.get("/storage/kv/namespaces?per_page=100")

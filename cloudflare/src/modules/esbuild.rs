@@ -95,12 +95,7 @@ pub(super) fn bundle(
 mod tests {
     use super::*;
     use crate::modules::javascript::collect;
-
-    fn write(dir: &Path, rel: &str, text: &str) {
-        let p = dir.join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
+    use crate::modules::tests::write;
 
     #[test]
     fn bare_packages_are_bundled_with_esbuild_or_the_error_says_how_to_get_it() {

@@ -386,12 +386,7 @@ fn relative_specifier(from: &str, to: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn write(dir: &Path, rel: &str, text: &str) {
-        let p = dir.join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
+    use crate::modules::tests::write;
 
     fn module<'m>(m: &'m WorkerModules, name: &str) -> &'m Module {
         m.modules

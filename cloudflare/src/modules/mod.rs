@@ -94,10 +94,11 @@ pub fn crate_sources(dir: &Path) -> Vec<PathBuf> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn write(dir: &Path, rel: &str, text: &str) {
+    /// Writes `text` to `rel` under `dir`, creating its directories.
+    pub(crate) fn write(dir: &Path, rel: &str, text: &str) {
         let p = dir.join(rel);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, text).unwrap();

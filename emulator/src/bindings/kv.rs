@@ -285,9 +285,7 @@ async fn bulk_get(state: &AppState, ns: String, body: &[u8]) -> Result<Response,
         .store
         .tx(move |c| {
             require_namespace(c, &ns)?;
-            keys.iter()
-                .map(|k| Ok((k.clone(), kv::get(c, &ns, k, now)?)))
-                .collect::<Result<Vec<_>, ApiError>>()
+            kv::get_many(c, &ns, &keys, now)
         })
         .await?;
     let mut values = kv_rules::bulk_values(entries, as_json, req.with_metadata).map_err(|_| {

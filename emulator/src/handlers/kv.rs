@@ -564,9 +564,7 @@ pub(crate) async fn bulk_get(
         .store
         .tx(move |c| {
             require_namespace(c, &id)?;
-            keys.iter()
-                .map(|k| Ok((k.clone(), kv::get(c, &id, k, now)?)))
-                .collect::<Result<Vec<_>, ApiError>>()
+            kv::get_many(c, &id, &keys, now)
         })
         .await?;
     let values = kv_rules::bulk_values(entries, as_json, req.with_metadata)?;

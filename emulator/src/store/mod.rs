@@ -241,6 +241,18 @@ pub(crate) mod kv {
         .transpose()
     }
 
+    /// The live entry of each of `keys` (in order, repeats included).
+    pub fn get_many(
+        c: &Connection,
+        ns: &str,
+        keys: &[String],
+        now: i64,
+    ) -> Result<Vec<(String, Option<KvEntry>)>, ApiError> {
+        keys.iter()
+            .map(|k| Ok((k.clone(), get(c, ns, k, now)?)))
+            .collect()
+    }
+
     /// Deletes one key; whether a live value was there.
     pub fn delete(c: &Connection, ns: &str, key: &str) -> Result<bool, ApiError> {
         Ok(c.execute(

@@ -10,19 +10,6 @@ use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_quickstart");
 
-async fn namespace_id(fx: &Fixture, title: &str) -> String {
-    let list = fx.get("/storage/kv/namespaces?per_page=100").await;
-    let ns = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|ns| ns["title"] == title);
-    ns.unwrap_or_else(|| panic!("no namespace {title}: {list}"))["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deploy_reads_back_runs_redeploys_nothing_and_destroys() {
     let Some(fx) = Fixture::start_serving().await else {
@@ -40,7 +27,7 @@ async fn deploy_reads_back_runs_redeploys_nothing_and_destroys() {
     assert!(fx.emu.stats().mutating > 0);
 
     // The session written with a TTL expires about an hour after the deploy.
-    let sessions = namespace_id(&fx, "user-sessions").await;
+    let sessions = fx.kv_namespace_id("user-sessions").await;
     let value = fx
         .send(
             reqwest::Method::GET,
@@ -65,7 +52,7 @@ async fn deploy_reads_back_runs_redeploys_nothing_and_destroys() {
     assert_eq!(stored, json!({ "userId": "user_456", "role": "admin" }));
 
     // The asset carries its metadata.
-    let assets = namespace_id(&fx, "static-assets").await;
+    let assets = fx.kv_namespace_id("static-assets").await;
     let metadata = fx
         .get(&format!("/storage/kv/namespaces/{assets}/metadata/main.js"))
         .await;
@@ -98,7 +85,7 @@ async fn deploy_reads_back_runs_redeploys_nothing_and_destroys() {
         )
         .await;
     assert_eq!(status, 201);
-    let my_kv = namespace_id(&fx, "my-kv-namespace").await;
+    let my_kv = fx.kv_namespace_id("my-kv-namespace").await;
     let note = fx
         .send(
             reqwest::Method::GET,

@@ -10,19 +10,6 @@ mod harness;
 use harness::Fixture;
 use reqwest::Method;
 
-async fn namespace_id(fx: &Fixture, title: &str) -> String {
-    let list = fx.get("/storage/kv/namespaces?per_page=100").await;
-    let ns = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|ns| ns["title"] == title);
-    ns.unwrap_or_else(|| panic!("no namespace {title}: {list}"))["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 const BIN: &str = env!("CARGO_BIN_EXE_workers-for-platforms");
 const USER_WORKER: &str = "/workers/dispatch/namespaces/customers/scripts/customer-a";
 
@@ -67,8 +54,8 @@ async fn user_workers_run_in_their_namespace_with_only_their_own_bindings() {
         )
         .await;
     assert_eq!(stored.0, 201);
-    let a = namespace_id(&fx, "customer-a-data").await;
-    let b = namespace_id(&fx, "customer-b-data").await;
+    let a = fx.kv_namespace_id("customer-a-data").await;
+    let b = fx.kv_namespace_id("customer-b-data").await;
     let note = |ns: &str| format!("/storage/kv/namespaces/{ns}/values/note");
     let in_a = fx.send(Method::GET, &note(&a), None).await;
     assert_eq!(in_a.status(), 200);
