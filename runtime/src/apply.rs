@@ -12,18 +12,18 @@
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
-use std::time::Instant;
 
 use secrecy::SecretString;
 
-use athanor_core::provider::{Desired, Existing};
+use athanor_core::provider::Desired;
 use athanor_core::{Output, Provider, Resource, Stack};
 
 use crate::error::{Error, Failure, Result};
 use crate::graph::Graph;
 use crate::outputs::Outputs;
 use crate::plan::{Action, Plan, Step, output_digest};
-use crate::progress::{Event, ObservedLog, Observer};
+use crate::progress::{Event, ObservedLog, Observer, observed};
+use crate::removal::{self, Removal};
 use crate::schedule::{self, NodeFuture, Outcome};
 use crate::secrets::{Keyring, SecretValues};
 use crate::state::{Digests, Instance, Record, SCHEMA_VERSION, Snapshot, StateStore, Status};
@@ -123,11 +123,7 @@ pub(crate) fn report<T>(
                 skipped: false,
             }),
             Outcome::Skipped { blocked_by } => {
-                let because = if *blocked_by == usize::MAX {
-                    "not reached".to_owned()
-                } else {
-                    id(*blocked_by)
-                };
+                let because = blocked_by.map_or_else(|| "not reached".to_owned(), &id);
                 observer.event(Event::Skipped {
                     id: id(i),
                     because: because.clone(),
@@ -195,25 +191,13 @@ async fn apply_one(
         adopt: step.adopt,
         log: &ObservedLog(ctx.observer),
     };
-    let started = Instant::now();
-    ctx.observer.event(Event::Started {
-        id: resource.id.clone(),
+    observed(
+        ctx.observer,
+        &resource.id,
         action,
-    });
-    let result = run_action(ctx, resource, step, action, record, &desired, &dep_digests).await;
-    match &result {
-        Ok(_) => ctx.observer.event(Event::Finished {
-            id: resource.id.clone(),
-            action,
-            elapsed: started.elapsed(),
-        }),
-        Err(e) => ctx.observer.event(Event::Failed {
-            id: resource.id.clone(),
-            action,
-            message: e.to_string(),
-        }),
-    }
-    result
+        run_action(ctx, resource, step, action, record, &desired, &dep_digests),
+    )
+    .await
 }
 
 fn record_metadata_changed(record: &Record, resource: &Resource) -> bool {
@@ -347,139 +331,46 @@ fn seal(
         .collect()
 }
 
-/// One deletion of the final phase: an orphan record, or a replaced instance of a record.
-struct Leftover {
-    id: String,
-    kind: athanor_core::Kind,
-    action: Action,
-    name: String,
-    props: athanor_core::Props,
-    output: Option<Output>,
-    /// The replaced instance, when this is one (its record stays).
-    instance: Option<Instance>,
-    dependencies: Vec<String>,
-}
-
-/// Deletes orphans and replaced instances (those of earlier runs and of this one), dependents
+/// Removes orphans and replaced instances (those of earlier runs and of this one), dependents
 /// first; fails with every failure.
 async fn delete_leftovers(ctx: &Context<'_>, plan: &Plan) -> Result<()> {
-    let mut leftovers: Vec<Leftover> = Vec::new();
-    for step in &plan.steps {
-        if step.superseded || !matches!(step.action, Action::Delete | Action::Forget) {
-            continue;
-        }
-        let Some(record) = ctx.state.records.get(&step.id) else {
-            continue;
-        };
-        leftovers.push(Leftover {
-            id: step.id.clone(),
-            kind: record.kind,
-            action: step.action,
-            name: record.name.clone(),
-            props: record.props.clone(),
-            output: record.output.clone(),
-            instance: None,
-            dependencies: record.dependencies.clone(),
-        });
-    }
+    // The plan's action stands: it also forgets what `--refresh` found already deleted.
+    let mut removals: Vec<Removal> = plan
+        .steps
+        .iter()
+        .filter(|s| !s.superseded && matches!(s.action, Action::Delete | Action::Forget))
+        .filter_map(|s| {
+            let record = ctx.state.records.get(&s.id)?;
+            Some(Removal {
+                action: s.action,
+                ..Removal::of_record(record)
+            })
+        })
+        .collect();
     let store = ctx.store.clone();
     let fresh = tokio::task::spawn_blocking(move || store.load())
         .await
         .expect("state reader panicked")?;
     for record in fresh.records.values() {
-        for inst in &record.superseded {
-            leftovers.push(Leftover {
-                id: record.id.clone(),
-                kind: inst.output.kind(),
-                action: Action::for_instance(inst),
-                name: inst.name.clone(),
-                props: inst.props.clone(),
-                output: Some(inst.output.clone()),
-                instance: Some(inst.clone()),
-                dependencies: inst.dependencies.clone(),
-            });
-        }
+        removals.extend(
+            record
+                .superseded
+                .iter()
+                .map(|inst| Removal::of_instance(record, inst)),
+        );
     }
-    if leftovers.is_empty() {
+    if removals.is_empty() {
         return Ok(());
     }
-    // A leftover waits for every leftover that references its id.
-    let mut waits_for = vec![Vec::new(); leftovers.len()];
-    for (a, left) in leftovers.iter().enumerate() {
-        for (b, other) in leftovers.iter().enumerate() {
-            if a != b && other.dependencies.contains(&left.id) {
-                waits_for[a].push(b);
-            }
-        }
-    }
-    // Replaced instances leave their record in place: serialize the rewrites of each record.
-    let records = tokio::sync::Mutex::new(fresh.records);
-    let outcomes = schedule::run(&waits_for, ctx.concurrency, |i| {
-        let left = &leftovers[i];
-        let records = &records;
-        Box::pin(async move {
-            let started = Instant::now();
-            ctx.observer.event(Event::Started {
-                id: left.id.clone(),
-                action: left.action,
-            });
-            let result: Result<()> = async {
-                if let (Action::Delete, Some(output)) = (left.action, &left.output) {
-                    let existing = Existing {
-                        id: &left.id,
-                        props: &left.props,
-                        output,
-                        delete: true,
-                    };
-                    ctx.provider
-                        .delete(existing)
-                        .await
-                        .map_err(Error::provider(&left.id, left.kind))?;
-                }
-                match &left.instance {
-                    None => remove_record(ctx.store, &left.id).await,
-                    Some(inst) => {
-                        let mut records = records.lock().await;
-                        if let Some(current) = records.get_mut(&left.id) {
-                            if let Some(pos) = current.superseded.iter().position(|s| s == inst) {
-                                current.superseded.remove(pos);
-                            }
-                            write_record(ctx.store, current.clone()).await?;
-                        }
-                        Ok(())
-                    }
-                }
-            }
-            .await;
-            match &result {
-                Ok(()) => ctx.observer.event(Event::Finished {
-                    id: left.id.clone(),
-                    action: left.action,
-                    elapsed: started.elapsed(),
-                }),
-                Err(e) => ctx.observer.event(Event::Failed {
-                    id: left.id.clone(),
-                    action: left.action,
-                    message: e.to_string(),
-                }),
-            }
-            result
-        }) as NodeFuture<'_, (), Error>
-    })
-    .await;
-    let failures = report(ctx.observer, &outcomes, |i| {
-        let left = &leftovers[i];
-        match &left.instance {
-            Some(_) => format!("{} (replaced instance {})", left.id, left.name),
-            None => left.id.clone(),
-        }
-    });
-    if failures.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::Failed {
-            what: "deploy",
-            failures,
-        })
-    }
+    removal::remove(
+        ctx.provider,
+        ctx.store,
+        fresh.records,
+        &removals,
+        ctx.concurrency,
+        ctx.observer,
+        "deploy",
+    )
+    .await
+    .map(|_| ())
 }

@@ -193,14 +193,36 @@ async fn execute(stack: Stack, cli: Cli) -> Result<ExitCode> {
     let base = state::base_dir(&stack.root);
     let store = StateStore::new(&base, &stack.app, &stage);
     match &cli.command {
-        Command::Plan { .. } | Command::Deploy | Command::Destroy => {}
+        Command::Plan { detailed_exitcode } => {
+            let detailed_exitcode = *detailed_exitcode;
+            online(stack, &cli, &stage, &base, async |session, _, _| {
+                plan(session, &cli, detailed_exitcode).await
+            })
+            .await
+        }
+        Command::Deploy => {
+            online(
+                stack,
+                &cli,
+                &stage,
+                &base,
+                async |session, progress, target| deploy(session, &cli, progress, target).await,
+            )
+            .await
+        }
+        Command::Destroy => {
+            online(stack, &cli, &stage, &base, async |session, progress, _| {
+                destroy(session, &cli, progress).await
+            })
+            .await
+        }
         Command::Dev { port } => {
             let options = DevOptions {
                 session: session_options(&cli, &stage, &base),
                 port: *port,
                 live: live_progress(std::io::stderr().is_terminal(), cli.verbose),
             };
-            return dev::run(stack, options).await;
+            dev::run(stack, options).await
         }
         Command::Types => {
             headline_offline(&stack.app, &stage);
@@ -214,7 +236,7 @@ async fn execute(stack: Stack, cli: Cli) -> Result<ExitCode> {
                     println!("wrote {}", path.display());
                 }
             }
-            return Ok(ExitCode::SUCCESS);
+            Ok(ExitCode::SUCCESS)
         }
         Command::Outputs => {
             headline_offline(&stack.app, &stage);
@@ -224,16 +246,28 @@ async fn execute(stack: Stack, cli: Cli) -> Result<ExitCode> {
             if local && recorded.values().any(|o| o.url().is_some()) && !cli.json {
                 eprintln!("{}", local_workers_note(&stack.root));
             }
-            return Ok(ExitCode::SUCCESS);
+            Ok(ExitCode::SUCCESS)
         }
         Command::State { command } => {
             headline_offline(&stack.app, &stage);
-            return state_command(&store, &stage, command, cli.json, cli.force_unlock);
+            state_command(&store, &stage, command, cli.json, cli.force_unlock)
         }
     }
-    let target = Target::connect(&base).await?;
-    eprintln!("{}", target.headline(&stack.app, &stage));
+}
+
+/// Runs `command` against the target: connects (Cloudflare, or the embedded emulator), says
+/// which on the first line, draws progress, and reports what the run cost the emulator.
+async fn online(
+    stack: Stack,
+    cli: &Cli,
+    stage: &str,
+    base: &Path,
+    command: impl AsyncFnOnce(&Session, &Progress, &Target) -> Result<ExitCode>,
+) -> Result<ExitCode> {
+    let target = Target::connect(base).await?;
+    eprintln!("{}", target.headline(&stack.app, stage));
     if target.kind == TargetKind::Cloudflare {
+        let store = StateStore::new(base, &stack.app, stage);
         ci_guard(target.kind, store.dir())?;
     }
     let progress = Arc::new(Progress::new(live_progress(
@@ -242,16 +276,13 @@ async fn execute(stack: Stack, cli: Cli) -> Result<ExitCode> {
     )));
     // On a terminal, elapsed times count up between events too.
     let ticker = progress.start_ticker(TICK);
-    let options = session_options(&cli, &stage, &base);
-    let session =
-        Session::new(stack, target.provider.clone(), options).with_observer(progress.clone());
-    let result = command(&session, &cli, &progress).await;
-    if result.is_ok()
-        && target.kind == TargetKind::Emulator
-        && matches!(cli.command, Command::Deploy)
-    {
-        eprintln!("{}", local_workers_note(&session.stack().root));
-    }
+    let session = Session::new(
+        stack,
+        target.provider.clone(),
+        session_options(cli, stage, base),
+    )
+    .with_observer(progress.clone());
+    let result = command(&session, &progress, &target).await;
     if let Some(ticker) = ticker {
         ticker.stop().await;
     }
@@ -290,86 +321,89 @@ fn local_workers_note(root: &Path) -> String {
     }
 }
 
-async fn command(session: &Session, cli: &Cli, progress: &Progress) -> Result<ExitCode> {
-    match cli.command {
-        Command::Plan { detailed_exitcode } => {
-            let plan = session.plan().await?;
-            if cli.json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&plan.to_json()).expect("json")
-                );
-            } else {
-                print!("{}", plan.render(cli.verbose > 0));
-            }
-            Ok(if detailed_exitcode && plan.has_changes() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            })
-        }
-        Command::Deploy => {
-            let result = session.deploy_with_plan().await;
-            let table = progress.finish();
-            if !table.is_empty() && !cli.json {
-                eprintln!();
-                eprint!("{table}");
-            }
-            let (plan, outputs) = result?;
-            if cli.json {
-                let out = json!({ "plan": plan.to_json(), "outputs": outputs::to_json(&outputs) });
-                println!("{}", serde_json::to_string_pretty(&out).expect("json"));
-            } else {
-                println!("Deployed: {}", plan.summary());
-                print!("{}", outputs::render(&outputs));
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Destroy => {
-            let count = session.state()?.records.len();
-            if count == 0 {
-                println!("Nothing to destroy in stage `{}`.", session.stage());
-                return Ok(ExitCode::SUCCESS);
-            }
-            if !cli.yes && std::io::stdin().is_terminal() {
-                let confirmed = confirm(
-                    &session.stack().app,
-                    session.stage(),
-                    count,
-                    &mut std::io::stdin().lock(),
-                    &mut std::io::stderr(),
-                )?;
-                if !confirmed {
-                    // Not a success: what was asked for did not happen.
-                    eprintln!("Destroy cancelled: nothing was deleted.");
-                    return Ok(ExitCode::FAILURE);
-                }
-            }
-            let result = session.destroy().await;
-            let table = progress.finish();
-            if !table.is_empty() && !cli.json {
-                eprintln!();
-                eprint!("{table}");
-            }
-            let report = result?;
-            if cli.json {
-                println!(
-                    "{}",
-                    json!({ "deleted": report.deleted, "forgotten": report.forgotten })
-                );
-            } else {
-                println!(
-                    "Destroyed: {} deleted, {} forgotten.",
-                    report.deleted.len(),
-                    report.forgotten.len()
-                );
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Types | Command::Outputs | Command::State { .. } | Command::Dev { .. } => {
-            unreachable!("handled without a target, or by `dev`")
+async fn plan(session: &Session, cli: &Cli, detailed_exitcode: bool) -> Result<ExitCode> {
+    let plan = session.plan().await?;
+    if cli.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&plan.to_json()).expect("json")
+        );
+    } else {
+        print!("{}", plan.render(cli.verbose > 0));
+    }
+    Ok(if detailed_exitcode && plan.has_changes() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+async fn deploy(
+    session: &Session,
+    cli: &Cli,
+    progress: &Progress,
+    target: &Target,
+) -> Result<ExitCode> {
+    let result = session.deploy_with_plan().await;
+    let table = progress.finish();
+    if !table.is_empty() && !cli.json {
+        eprintln!();
+        eprint!("{table}");
+    }
+    let (plan, outputs) = result?;
+    if cli.json {
+        let out = json!({ "plan": plan.to_json(), "outputs": outputs::to_json(&outputs) });
+        println!("{}", serde_json::to_string_pretty(&out).expect("json"));
+    } else {
+        println!("Deployed: {}", plan.summary());
+        print!("{}", outputs::render(&outputs));
+    }
+    if target.kind == TargetKind::Emulator {
+        eprintln!("{}", local_workers_note(&session.stack().root));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn destroy(session: &Session, cli: &Cli, progress: &Progress) -> Result<ExitCode> {
+    let count = session.state()?.records.len();
+    if count == 0 {
+        println!("Nothing to destroy in stage `{}`.", session.stage());
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !cli.yes && std::io::stdin().is_terminal() {
+        let confirmed = confirm(
+            &session.stack().app,
+            session.stage(),
+            count,
+            &mut std::io::stdin().lock(),
+            &mut std::io::stderr(),
+        )?;
+        if !confirmed {
+            // Not a success: what was asked for did not happen.
+            eprintln!("Destroy cancelled: nothing was deleted.");
+            return Ok(ExitCode::FAILURE);
         }
     }
+    let result = session.destroy().await;
+    let table = progress.finish();
+    if !table.is_empty() && !cli.json {
+        eprintln!();
+        eprint!("{table}");
+    }
+    let report = result?;
+    if cli.json {
+        println!(
+            "{}",
+            json!({ "deleted": report.deleted, "forgotten": report.forgotten })
+        );
+    } else {
+        println!(
+            "Destroyed: {} deleted, {} forgotten.",
+            report.deleted.len(),
+            report.forgotten.len()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Asks on `prompt` whether to delete the `count` resources of `app`/`stage`; `yes` or `y` on

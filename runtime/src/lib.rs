@@ -24,6 +24,7 @@ pub mod lock;
 pub mod outputs;
 pub mod plan;
 pub mod progress;
+mod removal;
 mod schedule;
 pub mod secrets;
 pub mod session;

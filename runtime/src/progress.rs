@@ -65,6 +65,35 @@ pub trait Observer: Send + Sync {
     fn event(&self, event: Event);
 }
 
+/// Runs one resource's step between its [`Event::Started`] and its [`Event::Finished`] or
+/// [`Event::Failed`], so that no step starts on screen without ending there.
+pub(crate) async fn observed<T>(
+    observer: &dyn Observer,
+    id: &str,
+    action: Action,
+    step: impl std::future::Future<Output = crate::error::Result<T>>,
+) -> crate::error::Result<T> {
+    let started = std::time::Instant::now();
+    observer.event(Event::Started {
+        id: id.to_owned(),
+        action,
+    });
+    let result = step.await;
+    observer.event(match &result {
+        Ok(_) => Event::Finished {
+            id: id.to_owned(),
+            action,
+            elapsed: started.elapsed(),
+        },
+        Err(e) => Event::Failed {
+            id: id.to_owned(),
+            action,
+            message: e.to_string(),
+        },
+    });
+    result
+}
+
 /// Hands the lines a provider's step prints to an [`Observer`] as [`Event::Output`].
 pub(crate) struct ObservedLog<'a>(pub &'a dyn Observer);
 

@@ -21,8 +21,9 @@ pub(crate) enum Outcome<T, E> {
     Done(T),
     /// It failed.
     Failed(E),
-    /// It did not run: node `blocked_by`, which it waits for, failed or was skipped.
-    Skipped { blocked_by: usize },
+    /// It did not run: node `blocked_by`, which it waits for, failed or was skipped (`None`: it
+    /// was never reached, which an acyclic graph does not allow).
+    Skipped { blocked_by: Option<usize> },
 }
 
 /// Runs every node; `waits_for[i]` lists the nodes node `i` starts after. `waits_for` must be
@@ -84,7 +85,9 @@ pub(crate) async fn run<'a, T, E>(
                 while let Some(at) = stack.pop() {
                     for &d in &unblocks[at] {
                         if outcomes[d].is_none() {
-                            outcomes[d] = Some(Outcome::Skipped { blocked_by: at });
+                            outcomes[d] = Some(Outcome::Skipped {
+                                blocked_by: Some(at),
+                            });
                             stack.push(d);
                         }
                     }
@@ -94,11 +97,7 @@ pub(crate) async fn run<'a, T, E>(
     }
     outcomes
         .into_iter()
-        .map(|o| {
-            o.unwrap_or(Outcome::Skipped {
-                blocked_by: usize::MAX,
-            })
-        })
+        .map(|o| o.unwrap_or(Outcome::Skipped { blocked_by: None }))
         .collect()
 }
 
@@ -173,8 +172,18 @@ mod tests {
         })
         .await;
         assert!(matches!(outcomes[0], Outcome::Failed("boom")));
-        assert!(matches!(outcomes[1], Outcome::Skipped { blocked_by: 0 }));
-        assert!(matches!(outcomes[2], Outcome::Skipped { blocked_by: 1 }));
+        assert!(matches!(
+            outcomes[1],
+            Outcome::Skipped {
+                blocked_by: Some(0)
+            }
+        ));
+        assert!(matches!(
+            outcomes[2],
+            Outcome::Skipped {
+                blocked_by: Some(1)
+            }
+        ));
         assert!(matches!(outcomes[3], Outcome::Done(3)));
     }
 

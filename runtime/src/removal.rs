@@ -1,0 +1,219 @@
+//! Removing what state records, dependents first: the last phase of a deploy (resources no longer
+//! declared, instances a replace left behind) and the whole of a destroy.
+//!
+//! A removal deletes the resource at the target (or, for `delete: false` and creates that never
+//! finished, only forgets it), then drops its record, or, for a replaced instance, takes the
+//! instance out of its record. Removals run with as many in flight as the bound allows, each
+//! after every removal that references it, and after the instances of its own record (which
+//! rewrite that record). A failure skips what it references and nothing else; every failure is
+//! reported at the end.
+
+use athanor_core::provider::Existing;
+use athanor_core::{Kind, Output, Props, Provider};
+
+use crate::apply::{remove_record, report, write_record};
+use crate::error::{Error, Result};
+use crate::plan::Action;
+use crate::progress::{Observer, observed};
+use crate::schedule::{self, NodeFuture};
+use crate::state::{Instance, Record, StateStore};
+
+/// One removal: a record, or one replaced instance of a record.
+pub(crate) struct Removal {
+    /// The logical id of the record.
+    pub id: String,
+    /// The kind of what is removed.
+    pub kind: Kind,
+    /// `Delete` (at the target, then from state) or `Forget` (from state only).
+    pub action: Action,
+    /// The physical name, for messages.
+    pub name: String,
+    pub props: Props,
+    /// What was deployed; `None` for a create that never finished.
+    pub output: Option<Output>,
+    /// The replaced instance, when this is one (its record stays).
+    pub instance: Option<Instance>,
+    /// The logical ids it references.
+    pub dependencies: Vec<String>,
+}
+
+impl Removal {
+    /// The removal of a whole record: deleted when it has an output and may be deleted, forgotten
+    /// otherwise.
+    pub fn of_record(record: &Record) -> Removal {
+        Removal {
+            id: record.id.clone(),
+            kind: record.kind,
+            action: match (&record.output, record.delete) {
+                (Some(_), true) => Action::Delete,
+                _ => Action::Forget,
+            },
+            name: record.name.clone(),
+            props: record.props.clone(),
+            output: record.output.clone(),
+            instance: None,
+            dependencies: record.dependencies.clone(),
+        }
+    }
+
+    /// The removal of one replaced instance of `record`.
+    pub fn of_instance(record: &Record, instance: &Instance) -> Removal {
+        Removal {
+            id: record.id.clone(),
+            kind: instance.output.kind(),
+            action: Action::for_instance(instance),
+            name: instance.name.clone(),
+            props: instance.props.clone(),
+            output: Some(instance.output.clone()),
+            instance: Some(instance.clone()),
+            dependencies: instance.dependencies.clone(),
+        }
+    }
+
+    /// How reports name it.
+    fn label(&self) -> String {
+        match &self.instance {
+            Some(_) => format!("{} (replaced instance {})", self.id, self.name),
+            None => self.id.clone(),
+        }
+    }
+}
+
+/// What the removals did, by logical id.
+#[derive(Debug, Default)]
+pub(crate) struct Removed {
+    /// Deleted at the target.
+    pub deleted: Vec<String>,
+    /// Dropped from state without a delete call.
+    pub forgotten: Vec<String>,
+}
+
+/// For each removal, the removals it waits for: those that reference its id, and, for a whole
+/// record, the instances of that record.
+fn order(removals: &[Removal]) -> Vec<Vec<usize>> {
+    removals
+        .iter()
+        .enumerate()
+        .map(|(a, this)| {
+            removals
+                .iter()
+                .enumerate()
+                .filter(|&(b, other)| {
+                    a != b
+                        && (other.dependencies.contains(&this.id)
+                            || (this.instance.is_none()
+                                && other.instance.is_some()
+                                && other.id == this.id))
+                })
+                .map(|(b, _)| b)
+                .collect()
+        })
+        .collect()
+}
+
+/// Carries out `removals` against `records` (state as it is now); `what` names the run in the
+/// error that lists the failures.
+pub(crate) async fn remove(
+    provider: &dyn Provider,
+    store: &StateStore,
+    records: std::collections::BTreeMap<String, Record>,
+    removals: &[Removal],
+    concurrency: usize,
+    observer: &dyn Observer,
+    what: &'static str,
+) -> Result<Removed> {
+    let waits_for = order(removals);
+    // Instances rewrite their record: one rewrite at a time.
+    let records = tokio::sync::Mutex::new(records);
+    let removed = std::sync::Mutex::new(Removed::default());
+    let outcomes = schedule::run(&waits_for, concurrency, |i| {
+        let this = &removals[i];
+        let (records, removed) = (&records, &removed);
+        Box::pin(observed(observer, &this.id, this.action, async move {
+            if let (Action::Delete, Some(output)) = (this.action, &this.output) {
+                let existing = Existing {
+                    id: &this.id,
+                    props: &this.props,
+                    output,
+                    delete: true,
+                };
+                provider
+                    .delete(existing)
+                    .await
+                    .map_err(Error::provider(&this.label(), this.kind))?;
+            }
+            match &this.instance {
+                None => {
+                    remove_record(store, &this.id).await?;
+                    records.lock().await.remove(&this.id);
+                    let mut removed = removed.lock().expect("removal report lock");
+                    match this.action {
+                        Action::Delete => removed.deleted.push(this.id.clone()),
+                        _ => removed.forgotten.push(this.id.clone()),
+                    }
+                }
+                Some(instance) => {
+                    let mut records = records.lock().await;
+                    if let Some(current) = records.get_mut(&this.id) {
+                        if let Some(pos) = current.superseded.iter().position(|s| s == instance) {
+                            current.superseded.remove(pos);
+                        }
+                        write_record(store, current.clone()).await?;
+                    }
+                }
+            }
+            Ok(())
+        })) as NodeFuture<'_, (), Error>
+    })
+    .await;
+    let failures = report(observer, &outcomes, |i| removals[i].label());
+    if !failures.is_empty() {
+        return Err(Error::Failed { what, failures });
+    }
+    let mut removed = removed.into_inner().expect("removal report lock");
+    removed.deleted.sort();
+    removed.forgotten.sort();
+    Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn removal(id: &str, deps: &[&str], instance: bool) -> Removal {
+        Removal {
+            id: id.into(),
+            kind: Kind::KvNamespace,
+            action: Action::Delete,
+            name: id.into(),
+            props: Props::KvNamespace(Default::default()),
+            output: None,
+            instance: instance.then(|| Instance {
+                name: format!("{id}-old"),
+                props: Props::KvNamespace(Default::default()),
+                output: Output::KvNamespace(athanor_core::output::KvNamespaceOutput {
+                    id: "x".into(),
+                    title: "t".into(),
+                }),
+                delete: true,
+                dependencies: Vec::new(),
+            }),
+            dependencies: deps.iter().map(|d| (*d).into()).collect(),
+        }
+    }
+
+    #[test]
+    fn dependents_go_first_and_a_record_after_its_instances() {
+        let removals = [
+            removal("kv", &[], false),
+            removal("api", &["kv"], false),
+            removal("kv", &[], true),
+        ];
+        let waits = order(&removals);
+        // The namespace waits for the Worker that binds it and for its replaced instance; the
+        // instance, like every removal of that id, for the Worker.
+        assert_eq!(waits[0], [1, 2]);
+        assert!(waits[1].is_empty());
+        assert_eq!(waits[2], [1]);
+    }
+}
