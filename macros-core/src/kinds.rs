@@ -4,13 +4,15 @@
 //! and the generated code all read this table, so adding a property is one row here plus its
 //! field in `athanor_core`.
 
-use athanor_core::Kind;
+use athanor_core::{Kind, naming};
 
 /// What a property's value must be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Ty {
     /// A string literal (checked) or any Rust expression that converts `Into<String>`.
     Str,
+    /// A string that must be a date, `YYYY-MM-DD` (checked when it is a literal).
+    Date,
     /// A bool literal or a Rust expression of type `bool`.
     Bool,
     /// A non-negative integer literal or a Rust expression that converts `Into<u64>`.
@@ -38,6 +40,7 @@ impl Ty {
     pub(crate) fn describe(self) -> &'static str {
         match self {
             Ty::Str => "a string",
+            Ty::Date => "a date string, `\"YYYY-MM-DD\"`",
             Ty::Bool => "`true` or `false`",
             Ty::U64 => "a non-negative integer",
             Ty::StrList => "a list of strings, `[\"a\", \"b\"]`",
@@ -54,6 +57,17 @@ impl Ty {
     }
 }
 
+/// What a property is in the generated code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// A field of the kind's `athanor_core::stack` struct, of the same name.
+    Field,
+    /// `adopt` / `delete`: a builder method of `Resource`, not a field.
+    Lifecycle,
+    /// One of a Worker's code sources, which together make its `code` field (exactly one given).
+    Code,
+}
+
 /// One property of a kind.
 #[derive(Debug)]
 pub(crate) struct Prop {
@@ -65,6 +79,10 @@ pub(crate) struct Prop {
     pub required: bool,
     /// What it means, for messages and documentation.
     pub doc: &'static str,
+    /// Where it goes in the generated code.
+    pub role: Role,
+    /// The values Cloudflare accepts, when they are an enumeration.
+    pub allowed: Option<&'static [&'static str]>,
 }
 
 const fn prop(name: &'static str, ty: Ty, doc: &'static str) -> Prop {
@@ -73,36 +91,101 @@ const fn prop(name: &'static str, ty: Ty, doc: &'static str) -> Prop {
         ty,
         required: false,
         doc,
+        role: Role::Field,
+        allowed: None,
     }
 }
 
 const fn required(name: &'static str, ty: Ty, doc: &'static str) -> Prop {
     Prop {
-        name,
-        ty,
         required: true,
-        doc,
+        ..prop(name, ty, doc)
     }
 }
 
-const ADOPT: Prop = prop(
-    "adopt",
-    Ty::Bool,
-    "take over an existing resource of the same name",
-);
-const DELETE: Prop = prop(
-    "delete",
-    Ty::Bool,
-    "`false` keeps the resource at Cloudflare when it leaves the stack",
-);
+const fn one_of(name: &'static str, allowed: &'static [&'static str], doc: &'static str) -> Prop {
+    Prop {
+        allowed: Some(allowed),
+        ..prop(name, Ty::Str, doc)
+    }
+}
 
-/// One kind of resource: its name in the DSL and its properties.
+const fn code(name: &'static str, doc: &'static str) -> Prop {
+    Prop {
+        role: Role::Code,
+        ..prop(name, Ty::Str, doc)
+    }
+}
+
+const ADOPT: Prop = Prop {
+    role: Role::Lifecycle,
+    ..prop(
+        "adopt",
+        Ty::Bool,
+        "take over an existing resource of the same name",
+    )
+};
+const DELETE: Prop = Prop {
+    role: Role::Lifecycle,
+    ..prop(
+        "delete",
+        Ty::Bool,
+        "`false` keeps the resource at Cloudflare when it leaves the stack",
+    )
+};
+
+/// What a binding to a resource of a kind is, in a Worker's `Env`.
+#[derive(Debug)]
+pub(crate) struct BindingDef {
+    /// The accessor kind of the facade's `worker_env!` (`kv`, `bucket`, ...): what the typed
+    /// workers-rs `Env` returns.
+    pub rust: &'static str,
+    /// What the accessor returns, for its doc ("the KV namespace").
+    pub noun: &'static str,
+    /// The type `wrangler types` writes (refined with the module for a Durable Object class and
+    /// with the script name for a Worker).
+    pub typescript: &'static str,
+}
+
+/// A name Cloudflare keeps once per account (or per scope inside it).
+#[derive(Debug)]
+pub(crate) struct UniqueName {
+    /// The property holding it.
+    pub prop: &'static str,
+    /// How messages call it.
+    pub what: &'static str,
+    /// The property whose value scopes it (a bucket's jurisdiction, a Worker's namespace).
+    pub scope: Option<&'static str>,
+}
+
+/// A property Cloudflare checks the form of, with `athanor_core::naming`'s rule for it.
+#[derive(Debug)]
+pub(crate) struct NameRule {
+    /// The property.
+    pub prop: &'static str,
+    /// The rule.
+    pub check: fn(&str) -> Result<(), naming::NameError>,
+}
+
+/// One kind of resource: its name in the DSL, its properties, and every fact the macro uses
+/// about it.
 #[derive(Debug)]
 pub(crate) struct KindDef {
     /// The kind in the model.
     pub kind: Kind,
     /// The properties, in documentation order.
     pub props: &'static [Prop],
+    /// The `athanor_core::output` struct a deployed resource of this kind reports.
+    pub output: &'static str,
+    /// Whether its `athanor_core::stack` struct implements `Default` (the generated code then
+    /// lists only the properties given).
+    pub has_default: bool,
+    /// What it is when bound to a Worker; `None`: it cannot be bound.
+    pub binding: Option<BindingDef>,
+    /// The name Cloudflare keeps once, if any.
+    pub unique_name: Option<UniqueName>,
+    /// The property whose form Cloudflare checks, if any.
+    pub name_rule: Option<NameRule>,
 }
 
 impl KindDef {
@@ -114,6 +197,11 @@ impl KindDef {
     /// The names of every property, for "expected one of" and "did you mean".
     pub(crate) fn prop_names(&self) -> Vec<&'static str> {
         self.props.iter().map(|p| p.name).collect()
+    }
+
+    /// The properties that are fields of the core struct.
+    pub(crate) fn fields(&self) -> impl Iterator<Item = &'static Prop> {
+        self.props.iter().filter(|p| p.role == Role::Field)
     }
 }
 
@@ -127,17 +215,58 @@ pub(crate) static KINDS: &[KindDef] = &[
             ADOPT,
             DELETE,
         ],
+        output: "KvNamespaceOutput",
+        has_default: true,
+        binding: Some(BindingDef {
+            rust: "kv",
+            noun: "the KV namespace",
+            typescript: "KVNamespace",
+        }),
+        unique_name: Some(UniqueName {
+            prop: "title",
+            what: "KV namespace title",
+            scope: None,
+        }),
+        name_rule: None,
     },
     KindDef {
         kind: Kind::R2Bucket,
         props: &[
             prop("name", Ty::Str, "the bucket name"),
-            prop("location_hint", Ty::Str, "where the bucket should live"),
-            prop("storage_class", Ty::Str, "the default storage class"),
-            prop("jurisdiction", Ty::Str, "the data jurisdiction"),
+            one_of(
+                "location_hint",
+                &["apac", "eeur", "enam", "weur", "wnam", "oc"],
+                "where the bucket should live",
+            ),
+            one_of(
+                "storage_class",
+                &["Standard", "InfrequentAccess"],
+                "the default storage class",
+            ),
+            one_of(
+                "jurisdiction",
+                &["default", "eu", "fedramp"],
+                "the data jurisdiction",
+            ),
             ADOPT,
             DELETE,
         ],
+        output: "R2BucketOutput",
+        has_default: true,
+        binding: Some(BindingDef {
+            rust: "bucket",
+            noun: "the R2 bucket",
+            typescript: "R2Bucket",
+        }),
+        unique_name: Some(UniqueName {
+            prop: "name",
+            what: "bucket name",
+            scope: Some("jurisdiction"),
+        }),
+        name_rule: Some(NameRule {
+            prop: "name",
+            check: naming::check_bucket_name,
+        }),
     },
     KindDef {
         kind: Kind::DurableObjectNamespace,
@@ -151,10 +280,27 @@ pub(crate) static KINDS: &[KindDef] = &[
             prop("environment", Ty::Str, "the script's legacy environment"),
             prop("sqlite", Ty::Bool, "whether the class uses SQLite storage"),
         ],
+        output: "DurableObjectNamespaceOutput",
+        has_default: true,
+        binding: Some(BindingDef {
+            rust: "durable_object",
+            noun: "the Durable Object namespace",
+            typescript: "DurableObjectNamespace",
+        }),
+        unique_name: None,
+        name_rule: Some(NameRule {
+            prop: "class_name",
+            check: naming::check_class_name,
+        }),
     },
     KindDef {
         kind: Kind::SecretsStore,
         props: &[prop("name", Ty::Str, "the store name"), ADOPT, DELETE],
+        output: "SecretsStoreOutput",
+        has_default: true,
+        binding: None,
+        unique_name: None,
+        name_rule: None,
     },
     KindDef {
         kind: Kind::Secret,
@@ -172,6 +318,15 @@ pub(crate) static KINDS: &[KindDef] = &[
             ),
             prop("scopes", Ty::StrList, "where the secret may be used"),
         ],
+        output: "SecretOutput",
+        has_default: false,
+        binding: Some(BindingDef {
+            rust: "secret_store",
+            noun: "the Secrets Store secret",
+            typescript: "SecretsStoreSecret",
+        }),
+        unique_name: None,
+        name_rule: None,
     },
     KindDef {
         kind: Kind::SecretRef,
@@ -183,26 +338,46 @@ pub(crate) static KINDS: &[KindDef] = &[
                 "the store; default: the account's default store",
             ),
         ],
+        output: "SecretOutput",
+        has_default: false,
+        binding: Some(BindingDef {
+            rust: "secret_store",
+            noun: "the Secrets Store secret",
+            typescript: "SecretsStoreSecret",
+        }),
+        unique_name: None,
+        name_rule: None,
     },
     KindDef {
         kind: Kind::DispatchNamespace,
         props: &[prop("name", Ty::Str, "the namespace name"), ADOPT, DELETE],
+        output: "DispatchNamespaceOutput",
+        has_default: true,
+        binding: Some(BindingDef {
+            rust: "dispatcher",
+            noun: "the dispatch namespace",
+            typescript: "DispatchNamespace",
+        }),
+        unique_name: Some(UniqueName {
+            prop: "name",
+            what: "dispatch namespace name",
+            scope: None,
+        }),
+        name_rule: None,
     },
     KindDef {
         kind: Kind::Worker,
         props: &[
-            prop(
+            code(
                 "entrypoint",
-                Ty::Str,
                 "the main module of a JavaScript or TypeScript Worker, relative to the crate",
             ),
-            prop(
+            code(
                 "crate",
-                Ty::Str,
                 "the crate of a Rust (workers-rs) Worker, relative to the crate; `\".\"` is the crate itself",
             ),
             prop("name", Ty::Str, "the script name"),
-            prop("compatibility_date", Ty::Str, "`YYYY-MM-DD`"),
+            prop("compatibility_date", Ty::Date, "`YYYY-MM-DD`"),
             prop("compatibility_flags", Ty::StrList, "compatibility flags"),
             prop(
                 "url",
@@ -223,11 +398,24 @@ pub(crate) static KINDS: &[KindDef] = &[
             ADOPT,
             DELETE,
         ],
+        output: "WorkerOutput",
+        has_default: true,
+        binding: Some(BindingDef {
+            rust: "service",
+            noun: "the Worker",
+            typescript: "Fetcher",
+        }),
+        unique_name: Some(UniqueName {
+            prop: "name",
+            what: "Worker name",
+            scope: Some("namespace"),
+        }),
+        name_rule: Some(NameRule {
+            prop: "name",
+            check: naming::check_worker_name,
+        }),
     },
 ];
-
-/// A Worker's code sources: exactly one is given (`athanor_core::stack::WorkerCode`).
-pub(crate) const WORKER_CODE: [&str; 2] = ["entrypoint", "crate"];
 
 /// The properties of one entry of a KV namespace's `values`.
 pub(crate) static KV_VALUE: KindDef = KindDef {
@@ -247,6 +435,11 @@ pub(crate) static KV_VALUE: KindDef = KindDef {
         ),
         prop("metadata", Ty::Json, "JSON metadata, at most 1,024 bytes"),
     ],
+    output: "KvNamespaceOutput",
+    has_default: true,
+    binding: None,
+    unique_name: None,
+    name_rule: None,
 };
 
 /// The kind named `name` in the DSL.
@@ -287,16 +480,6 @@ pub(crate) const BINDING_TYPES: &[&str] = &[
     "media",
     "pipelines",
 ];
-
-/// Values Cloudflare accepts for the R2 properties that are enumerations.
-pub(crate) fn allowed_values(kind: Kind, prop: &str) -> Option<&'static [&'static str]> {
-    match (kind, prop) {
-        (Kind::R2Bucket, "location_hint") => Some(&["apac", "eeur", "enam", "weur", "wnam", "oc"]),
-        (Kind::R2Bucket, "storage_class") => Some(&["Standard", "InfrequentAccess"]),
-        (Kind::R2Bucket, "jurisdiction") => Some(&["default", "eu", "fedramp"]),
-        _ => None,
-    }
-}
 
 #[cfg(test)]
 mod tests {

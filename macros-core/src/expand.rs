@@ -13,7 +13,7 @@ use quote::{format_ident, quote, quote_spanned};
 
 use crate::check;
 use crate::ctxt::Ctxt;
-use crate::kinds;
+use crate::kinds::Role;
 use crate::model::{
     self, BindingDecl, BindingVal, Decl, JsonVal, KvItem, Model, Num, Payload, SecretVal, Text,
     Typed,
@@ -139,15 +139,10 @@ fn resource(model: &Model, decl: &Decl) -> TokenStream {
     let id = decl.id.value();
     let kind = format_ident!("{}", decl.def.kind.as_str());
     // Kinds with a `Default` list only the properties given; the others list every field.
-    let has_default = !matches!(decl.def.kind, Kind::Secret | Kind::SecretRef);
-    // Properties that are core fields of their own; a Worker's code sources make one field.
-    let own_field =
-        |name: &str| name != "adopt" && name != "delete" && !kinds::WORKER_CODE.contains(&name);
+    let has_default = decl.def.has_default;
     let mut fields: Vec<TokenStream> = decl
         .def
-        .props
-        .iter()
-        .filter(|p| own_field(p.name))
+        .fields()
         .filter(|p| !has_default || decl.get(p.name).is_some())
         .map(|p| {
             let field = format_ident!("{}", p.name);
@@ -155,22 +150,33 @@ fn resource(model: &Model, decl: &Decl) -> TokenStream {
             quote!(#field: #value)
         })
         .collect();
-    let is_worker = decl.def.kind == Kind::Worker;
-    if is_worker {
+    // A kind's code sources make one field, `code`, always given.
+    let has_code = decl.def.props.iter().any(|p| p.role == Role::Code);
+    if has_code {
         fields.insert(0, worker_code(decl));
     }
-    let given =
-        decl.props.iter().filter(|p| own_field(p.def.name)).count() + usize::from(is_worker);
-    let all = decl.def.props.iter().filter(|p| own_field(p.name)).count() + usize::from(is_worker);
+    let given = decl
+        .props
+        .iter()
+        .filter(|p| p.def.role == Role::Field)
+        .count()
+        + usize::from(has_code);
+    let all = decl.def.fields().count() + usize::from(has_code);
     let rest = (has_default && given < all).then(|| quote!(..::core::default::Default::default()));
-    let lifecycle = ["adopt", "delete"].into_iter().filter_map(|name| {
-        let value = match decl.get(name)? {
-            Typed::Bool(flag) => flag_tokens(flag),
-            _ => return None,
-        };
-        let method = format_ident!("{}", name);
-        Some(quote!(.#method(#value)))
-    });
+    let lifecycle = decl
+        .def
+        .props
+        .iter()
+        .filter(|p| p.role == Role::Lifecycle)
+        .filter_map(|p| {
+            let name = p.name;
+            let value = match decl.get(name)? {
+                Typed::Bool(flag) => flag_tokens(flag),
+                _ => return None,
+            };
+            let method = format_ident!("{}", name);
+            Some(quote!(.#method(#value)))
+        });
     quote! {
         #c::Resource::new(#id, #c::stack::#kind { #(#fields,)* #rest })
             #(#lifecycle)*
@@ -391,7 +397,7 @@ fn outputs(model: &Model, valid: bool) -> TokenStream {
     let decls = unique_decls(model);
     let fields = decls.iter().map(|d| {
         let name = &d.name;
-        let ty = output_type(d.def.kind);
+        let ty = syn::Ident::new(d.def.output, Span::call_site());
         let doc = format!(" The output of {}.", d.describe());
         quote!(#[doc = #doc] pub #name: #full::output::#ty)
     });
@@ -426,17 +432,4 @@ fn outputs(model: &Model, valid: bool) -> TokenStream {
             }
         }
     }
-}
-
-fn output_type(kind: Kind) -> syn::Ident {
-    let name = match kind {
-        Kind::Secret | Kind::SecretRef => "SecretOutput",
-        Kind::KvNamespace => "KvNamespaceOutput",
-        Kind::R2Bucket => "R2BucketOutput",
-        Kind::DurableObjectNamespace => "DurableObjectNamespaceOutput",
-        Kind::SecretsStore => "SecretsStoreOutput",
-        Kind::DispatchNamespace => "DispatchNamespaceOutput",
-        Kind::Worker => "WorkerOutput",
-    };
-    syn::Ident::new(name, Span::call_site())
 }

@@ -78,14 +78,6 @@ impl Decl {
         }
     }
 
-    /// The reference given for property `name`, if any.
-    pub(crate) fn reference(&self, name: &str) -> Option<&Ident> {
-        match self.get(name) {
-            Some(Typed::Ref(r)) => Some(r),
-            _ => None,
-        }
-    }
-
     /// The bindings of a Worker (empty for other kinds).
     pub(crate) fn bindings(&self) -> &[BindingDecl] {
         match self.get("bindings") {
@@ -266,8 +258,12 @@ fn build_decl(raw: RawDecl, cx: &Ctxt) -> Result<Decl, Ident> {
             );
         }
     }
-    if def.kind == athanor_core::Kind::Worker
-        && !kinds::WORKER_CODE.iter().any(|c| given.contains(c))
+    let has_code = def.props.iter().any(|p| p.role == kinds::Role::Code);
+    if has_code
+        && !def
+            .props
+            .iter()
+            .any(|p| p.role == kinds::Role::Code && given.contains(&p.name))
     {
         cx.error(
             raw.brace,
@@ -361,6 +357,18 @@ fn typed(value: Value, prop: &kinds::Prop, what: &str, cx: &Ctxt) -> Option<Type
     };
     match prop.ty {
         Ty::Str => text(value, name, what, cx).map(Typed::Str),
+        Ty::Date => {
+            let date = text(value, name, what, cx)?;
+            if let Text::Lit(lit) = &date
+                && !is_date(&lit.value())
+            {
+                cx.error(
+                    lit.span(),
+                    format!("`{name}` of {what} must be a date, `YYYY-MM-DD`"),
+                );
+            }
+            Some(Typed::Str(date))
+        }
         Ty::Bool => match value {
             Value::Lit(Lit::Bool(b)) => Some(Typed::Bool(Flag::Lit(b))),
             Value::Ident(_) | Value::Expr(_) => {
@@ -638,5 +646,30 @@ fn describe_value(value: &Value) -> &'static str {
         Value::List { .. } => "a list",
         Value::Object { .. } => "a `{ ... }` block",
         Value::Expr(_) => "an expression",
+    }
+}
+
+/// Whether `s` is a date as Cloudflare writes it, `YYYY-MM-DD`, with a month and day in range.
+fn is_date(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    let digits = |p: &str, n: usize| p.len() == n && p.bytes().all(|b| b.is_ascii_digit());
+    if parts.len() != 3 || !digits(parts[0], 4) || !digits(parts[1], 2) || !digits(parts[2], 2) {
+        return false;
+    }
+    let month: u32 = parts[1].parse().unwrap_or(0);
+    let day: u32 = parts[2].parse().unwrap_or(0);
+    (1..=12).contains(&month) && (1..=31).contains(&day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_checked_by_shape_and_range() {
+        assert!(is_date("2025-04-01"));
+        assert!(!is_date("2025-4-1"));
+        assert!(!is_date("2025-13-01"));
+        assert!(!is_date("yesterday"));
     }
 }

@@ -1,36 +1,8 @@
 //! Benchmark: parse, validate and expand a declaration of 500 resources and 100 Workers.
 //!
-//! A proc-macro crate exports only its macros, so this bench compiles the macro's modules itself
-//! (`#[path]` includes of `src/`, the same files the macro is built from) and calls the pipeline
-//! (`expand::infra`) on a `proc_macro2::TokenStream`, outside a compiler. Run it with
-//! `cargo bench -p athanor-macros --bench expand`; it prints the time per expansion.
-
-// The included modules carry their unit tests, which this harness-less target compiles but
-// never runs; and the pipeline is all it calls.
-#![allow(dead_code, unused_imports)]
-
-#[path = "../src/check.rs"]
-mod check;
-#[path = "../src/ctxt.rs"]
-mod ctxt;
-#[path = "../src/expand.rs"]
-mod expand;
-#[path = "../src/json.rs"]
-mod json;
-#[path = "../src/kinds.rs"]
-mod kinds;
-#[path = "../src/model.rs"]
-mod model;
-#[path = "../src/suggest.rs"]
-mod suggest;
-#[path = "../src/syntax.rs"]
-mod syntax;
-#[path = "../src/typescript.rs"]
-mod typescript;
-#[path = "../src/worker_crate.rs"]
-mod worker_crate;
-#[path = "../src/worker_env.rs"]
-mod worker_env;
+//! It calls the pipeline (`athanor_macros_core::expand`) on a `proc_macro2::TokenStream`, outside
+//! a compiler. Run it with `cargo bench -p athanor-macros-core --bench expand`; it prints the time
+//! per expansion.
 
 use std::fmt::Write;
 use std::time::{Duration, Instant};
@@ -83,7 +55,7 @@ fn declaration(workers: usize) -> String {
 fn main() {
     let source = declaration(WORKERS);
     let tokens: proc_macro2::TokenStream = source.parse().expect("the declaration tokenizes");
-    let output = expand::infra(tokens.clone()).to_string();
+    let output = athanor_macros_core::expand(tokens.clone()).to_string();
     assert!(
         !output.contains("compile_error"),
         "the benchmark declaration must be valid"
@@ -91,7 +63,7 @@ fn main() {
     let mut times: Vec<Duration> = (0..ITERATIONS)
         .map(|_| {
             let start = Instant::now();
-            let out = expand::infra(std::hint::black_box(tokens.clone()));
+            let out = athanor_macros_core::expand(std::hint::black_box(tokens.clone()));
             std::hint::black_box(out);
             start.elapsed()
         })

@@ -1,8 +1,8 @@
 //! The expansion snapshot: the quickstart example's `infra!` block, expanded and pretty-printed,
-//! compared with the checked-in `macros/snapshots/quickstart.expanded.rs`.
+//! compared with the checked-in `macros-core/snapshots/quickstart.expanded.rs`.
 //!
 //! A change to the generated code shows up here as a diff to review. Bless an intended change
-//! with `ATHANOR_BLESS=1 cargo test -p athanor-macros --lib snapshot`.
+//! with `ATHANOR_BLESS=1 cargo test -p athanor-macros-core --lib snapshot`.
 
 use std::path::Path;
 

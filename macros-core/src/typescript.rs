@@ -65,16 +65,17 @@ fn binding_type(model: &Model, module: Option<&str>, value: &BindingVal) -> Stri
     }
 }
 
+/// The type of a binding to `target`: the kind's `wrangler types` name, refined with the class's
+/// module for a Durable Object namespace of this Worker and with the script for a Worker.
 fn resource_type(module: Option<&str>, target: &Decl) -> String {
+    let Some(binding) = &target.def.binding else {
+        return "unknown".into();
+    };
+    let base = binding.typescript;
     match target.def.kind {
-        Kind::KvNamespace => "KVNamespace".into(),
-        Kind::R2Bucket => "R2Bucket".into(),
-        Kind::Secret | Kind::SecretRef => "SecretsStoreSecret".into(),
-        Kind::DispatchNamespace => "DispatchNamespace".into(),
-        Kind::SecretsStore => "unknown".into(),
         Kind::Worker => match target.lit_str("name") {
-            Some(name) => format!("Fetcher /* {} */", name.value()),
-            None => "Fetcher".into(),
+            Some(name) => format!("{base} /* {} */", name.value()),
+            None => base.into(),
         },
         Kind::DurableObjectNamespace => {
             let class = match target.get("class_name") {
@@ -84,14 +85,15 @@ fn resource_type(module: Option<&str>, target: &Decl) -> String {
             let script = target.lit_str("script_name").map(|s| s.value());
             match (class, script, target.get("script_name"), module) {
                 (Some(class), None, None, Some(module)) => {
-                    format!("DurableObjectNamespace<import({module:?}).{class}>")
+                    format!("{base}<import({module:?}).{class}>")
                 }
                 (Some(class), Some(script), _, _) => {
-                    format!("DurableObjectNamespace /* {class} from {script} */")
+                    format!("{base} /* {class} from {script} */")
                 }
-                _ => "DurableObjectNamespace".into(),
+                _ => base.into(),
             }
         }
+        _ => base.into(),
     }
 }
 

@@ -108,25 +108,19 @@ fn unique_physical_names(model: &Model, cx: &Ctxt) {
     let mut seen: BTreeMap<(Kind, String, String), &Decl> = BTreeMap::new();
     for decl in &model.decls {
         let kind = decl.def.kind;
-        let (prop, what, scope) = match kind {
-            Kind::KvNamespace => ("title", "KV namespace title", String::new()),
-            Kind::R2Bucket => (
-                "name",
-                "bucket name",
-                decl.lit_str("jurisdiction")
-                    .map(|j| j.value())
-                    .unwrap_or_default(),
-            ),
-            Kind::Worker => (
-                "name",
-                "Worker name",
-                decl.reference("namespace")
-                    .map(|n| n.to_string())
-                    .unwrap_or_default(),
-            ),
-            Kind::DispatchNamespace => ("name", "dispatch namespace name", String::new()),
-            _ => continue,
+        let Some(unique) = &decl.def.unique_name else {
+            continue;
         };
+        let (prop, what) = (unique.prop, unique.what);
+        // A scope is a literal (a jurisdiction) or a reference (a dispatch namespace).
+        let scope = unique
+            .scope
+            .and_then(|s| match decl.get(s) {
+                Some(Typed::Str(Text::Lit(lit))) => Some(lit.value()),
+                Some(Typed::Ref(r)) => Some(r.to_string()),
+                _ => None,
+            })
+            .unwrap_or_default();
         let Some(name) = decl.lit_str(prop) else {
             continue;
         };
@@ -175,13 +169,13 @@ fn references(model: &Model, decl: &Decl, cx: &Ctxt) {
             continue;
         };
         match found.def.kind {
-            Kind::SecretsStore if decl.get("crate").is_some() => cx.error(
+            _ if found.def.binding.is_none() && decl.get("crate").is_some() => cx.error(
                 target.span(),
                 format!(
                     "`{target}` is a SecretsStore, for which a Rust Worker's Env has no accessor (workers-rs reads one secret per binding); bind a Secret or SecretRef in it instead"
                 ),
             ),
-            Kind::SecretsStore => cx.error(
+            _ if found.def.binding.is_none() => cx.error(
                 target.span(),
                 format!(
                     "`{target}` is a SecretsStore, which cannot be bound to a Worker; bind a Secret or SecretRef in it instead"
@@ -222,17 +216,11 @@ fn resolve<'a>(model: &'a Model, name: &Ident, cx: &Ctxt) -> Option<&'a Decl> {
 
 /// Names Cloudflare would refuse.
 fn names(decl: &Decl, cx: &Ctxt) {
-    type Rule = fn(&str) -> Result<(), naming::NameError>;
-    let rule: Option<(&str, Rule)> = match decl.def.kind {
-        Kind::Worker => Some(("name", naming::check_worker_name)),
-        Kind::R2Bucket => Some(("name", naming::check_bucket_name)),
-        Kind::DurableObjectNamespace => Some(("class_name", naming::check_class_name)),
-        _ => None,
-    };
-    if let Some((prop, rule)) = rule
-        && let Some(name) = decl.lit_str(prop)
-        && let Err(e) = rule(&name.value())
+    if let Some(rule) = &decl.def.name_rule
+        && let Some(name) = decl.lit_str(rule.prop)
+        && let Err(e) = (rule.check)(&name.value())
     {
+        let prop = rule.prop;
         cx.error(
             name.span(),
             format!(
@@ -241,35 +229,12 @@ fn names(decl: &Decl, cx: &Ctxt) {
             ),
         );
     }
-    if decl.def.kind == Kind::Worker
-        && let Some(date) = decl.lit_str("compatibility_date")
-        && !is_date(&date.value())
-    {
-        cx.error(
-            date.span(),
-            format!(
-                "`compatibility_date` of {} must be a date, `YYYY-MM-DD`",
-                decl.describe()
-            ),
-        );
-    }
-}
-
-fn is_date(s: &str) -> bool {
-    let parts: Vec<&str> = s.split('-').collect();
-    let digits = |p: &str, n: usize| p.len() == n && p.bytes().all(|b| b.is_ascii_digit());
-    if parts.len() != 3 || !digits(parts[0], 4) || !digits(parts[1], 2) || !digits(parts[2], 2) {
-        return false;
-    }
-    let month: u32 = parts[1].parse().unwrap_or(0);
-    let day: u32 = parts[2].parse().unwrap_or(0);
-    (1..=12).contains(&month) && (1..=31).contains(&day)
 }
 
 /// Properties with a fixed set of values (R2 location hint, storage class, jurisdiction).
 fn enumerations(decl: &Decl, cx: &Ctxt) {
     for prop in &decl.props {
-        let Some(allowed) = kinds::allowed_values(decl.def.kind, prop.def.name) else {
+        let Some(allowed) = prop.def.allowed else {
             continue;
         };
         if let Typed::Str(Text::Lit(value)) = &prop.value {
@@ -432,18 +397,5 @@ fn worker(decl: &Decl, cx: &Ctxt) {
                 ),
             );
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dates_are_checked_by_shape_and_range() {
-        assert!(is_date("2025-04-01"));
-        assert!(!is_date("2025-4-1"));
-        assert!(!is_date("2025-13-01"));
-        assert!(!is_date("yesterday"));
     }
 }

@@ -5,7 +5,6 @@
 //! compact list of accessors; it expands them only when the facade's `worker` feature is on (a
 //! `cfg` in generated code would test the features of the user's crate instead).
 
-use athanor_core::Kind;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
@@ -84,19 +83,10 @@ fn accessor(model: &Model, binding: &BindingDecl) -> Option<TokenStream> {
         ),
         BindingVal::Ref(target) => {
             let target = model.find(target)?;
-            let (kind, what) = match target.def.kind {
-                Kind::KvNamespace => (quote!(kv), "the KV namespace"),
-                Kind::R2Bucket => (quote!(bucket), "the R2 bucket"),
-                Kind::DurableObjectNamespace => {
-                    (quote!(durable_object), "the Durable Object namespace")
-                }
-                Kind::Secret | Kind::SecretRef => {
-                    (quote!(secret_store), "the Secrets Store secret")
-                }
-                Kind::DispatchNamespace => (quote!(dispatcher), "the dispatch namespace"),
-                Kind::Worker => (quote!(service), "the Worker"),
-                Kind::SecretsStore => return None,
-            };
+            let binding = target.def.binding.as_ref()?;
+            let kind = format_ident!("{}", binding.rust);
+            let what = binding.noun;
+            let kind = quote!(#kind);
             let what = format!("{what} `{}` ({:?})", target.name, target.id.value());
             (kind, what)
         }
