@@ -1,14 +1,26 @@
 //! [`CloudflareProvider`]: the engine's [`Provider`], dispatching each call on the resource's
 //! kind to its module under `providers/`.
+//!
+//! The properties and the output are matched here, once (`Typed::of`): each module function
+//! receives the values of its own kind (the properties to apply, and what was deployed as a
+//! `Deployed`), and values of disagreeing kinds stop there, with the one `mismatch` error.
 
+use athanor_core::output::{
+    DispatchNamespaceOutput, DurableObjectNamespaceOutput, KvNamespaceOutput, R2BucketOutput,
+    SecretOutput, SecretsStoreOutput, WorkerOutput,
+};
 use athanor_core::provider::{BoxFuture, Desired, Existing};
-use athanor_core::{Kind, Output, Provider, ProviderError};
+use athanor_core::stack::{
+    DispatchNamespace, DurableObjectNamespace, KvNamespace, R2Bucket, Secret, SecretRef,
+    SecretsStore, Worker,
+};
+use athanor_core::{Kind, Output, Props, Provider, ProviderError};
 
 use crate::client::Client;
 use crate::providers::secrets_store::DefaultStoreCache;
 use crate::providers::{
-    dispatch_namespace, durable_object, kv_namespace, r2_bucket, secret, secret_ref, secrets_store,
-    worker,
+    Deployed, dispatch_namespace, durable_object, kv_namespace, r2_bucket, secret, secret_ref,
+    secrets_store, worker,
 };
 
 /// Creates, updates, reads and deletes every kind of resource through the Cloudflare v4 API.
@@ -33,6 +45,80 @@ impl CloudflareProvider {
     }
 }
 
+/// One call's values typed by their kind: the properties to apply (the desired ones in an
+/// update, the recorded ones otherwise) and what was deployed, so that no module matches them
+/// again.
+#[derive(Debug)]
+enum Typed<'a> {
+    KvNamespace(Call<'a, KvNamespace, KvNamespaceOutput>),
+    R2Bucket(Call<'a, R2Bucket, R2BucketOutput>),
+    DurableObjectNamespace(Call<'a, DurableObjectNamespace, DurableObjectNamespaceOutput>),
+    SecretsStore(Call<'a, SecretsStore, SecretsStoreOutput>),
+    Secret(Call<'a, Secret, SecretOutput>),
+    SecretRef(Call<'a, SecretRef, SecretOutput>),
+    DispatchNamespace(Call<'a, DispatchNamespace, DispatchNamespaceOutput>),
+    Worker(Call<'a, Worker, WorkerOutput>),
+}
+
+/// The properties a call applies, and what was deployed, of one kind.
+#[derive(Debug)]
+struct Call<'a, P, O>(&'a P, Deployed<'a, P, O>);
+
+impl<'a> Typed<'a> {
+    /// What was deployed, typed by its kind, with its recorded properties to apply (for a delete
+    /// or a read).
+    fn recorded(e: Existing<'a>) -> Result<Typed<'a>, ProviderError> {
+        Typed::of(e.props, e)
+    }
+
+    /// `apply` and what was deployed, typed by their kind; the one place where values of
+    /// disagreeing kinds are caught, as a [`mismatch`].
+    fn of(apply: &'a Props, e: Existing<'a>) -> Result<Typed<'a>, ProviderError> {
+        let id = e.id;
+        Ok(match (apply, e.props, e.output) {
+            (Props::KvNamespace(p), Props::KvNamespace(props), Output::KvNamespace(output)) => {
+                Typed::KvNamespace(Call(p, Deployed { id, props, output }))
+            }
+            (Props::R2Bucket(p), Props::R2Bucket(props), Output::R2Bucket(output)) => {
+                Typed::R2Bucket(Call(p, Deployed { id, props, output }))
+            }
+            (
+                Props::DurableObjectNamespace(p),
+                Props::DurableObjectNamespace(props),
+                Output::DurableObjectNamespace(output),
+            ) => Typed::DurableObjectNamespace(Call(p, Deployed { id, props, output })),
+            (Props::SecretsStore(p), Props::SecretsStore(props), Output::SecretsStore(output)) => {
+                Typed::SecretsStore(Call(p, Deployed { id, props, output }))
+            }
+            (Props::Secret(p), Props::Secret(props), Output::Secret(output)) => {
+                Typed::Secret(Call(p, Deployed { id, props, output }))
+            }
+            (Props::SecretRef(p), Props::SecretRef(props), Output::SecretRef(output)) => {
+                Typed::SecretRef(Call(p, Deployed { id, props, output }))
+            }
+            (
+                Props::DispatchNamespace(p),
+                Props::DispatchNamespace(props),
+                Output::DispatchNamespace(output),
+            ) => Typed::DispatchNamespace(Call(p, Deployed { id, props, output })),
+            (Props::Worker(p), Props::Worker(props), Output::Worker(output)) => {
+                Typed::Worker(Call(p, Deployed { id, props, output }))
+            }
+            (_, _, output) => return Err(mismatch(output.kind(), id)),
+        })
+    }
+}
+
+/// The error for values of disagreeing kinds reaching the provider (a bug in the engine): the
+/// properties to apply, or those recorded, are not of the kind `expected` of the recorded output.
+fn mismatch(expected: Kind, id: &str) -> ProviderError {
+    ProviderError::Local {
+        message: format!(
+            "{expected} \"{id}\": the properties handed to the provider are not {expected} properties (a bug in the engine)"
+        ),
+    }
+}
+
 impl Provider for CloudflareProvider {
     fn account(&self) -> Option<String> {
         Some(self.client.account_id().to_owned())
@@ -43,8 +129,10 @@ impl Provider for CloudflareProvider {
         desired: &'a Desired<'a>,
     ) -> BoxFuture<'a, Result<Option<String>, ProviderError>> {
         Box::pin(async move {
-            match desired.resource.kind() {
-                Kind::Worker => Ok(Some(worker::collect_modules(desired).await?.content_hash())),
+            match &desired.resource.props {
+                Props::Worker(p) => Ok(Some(
+                    worker::collect_modules(desired, p).await?.content_hash(),
+                )),
                 _ => Ok(None),
             }
         })
@@ -55,16 +143,16 @@ impl Provider for CloudflareProvider {
         desired: &'a Desired<'a>,
     ) -> BoxFuture<'a, Result<Output, ProviderError>> {
         Box::pin(async move {
-            let c = &self.client;
-            match desired.resource.kind() {
-                Kind::KvNamespace => kv_namespace::create(c, desired).await,
-                Kind::R2Bucket => r2_bucket::create(c, desired).await,
-                Kind::DurableObjectNamespace => durable_object::output(desired),
-                Kind::SecretsStore => secrets_store::create(c, desired).await,
-                Kind::Secret => secret::create(c, desired, &self.default_store).await,
-                Kind::SecretRef => secret_ref::resolve(c, desired, &self.default_store).await,
-                Kind::DispatchNamespace => dispatch_namespace::create(c, desired).await,
-                Kind::Worker => worker::create(c, desired).await,
+            let (c, d) = (&self.client, desired);
+            match &d.resource.props {
+                Props::KvNamespace(p) => kv_namespace::create(c, d, p).await,
+                Props::R2Bucket(p) => r2_bucket::create(c, d, p).await,
+                Props::DurableObjectNamespace(p) => Ok(durable_object::output(p)),
+                Props::SecretsStore(_) => secrets_store::create(c, d).await,
+                Props::Secret(p) => secret::create(c, d, p, &self.default_store).await,
+                Props::SecretRef(p) => secret_ref::resolve(c, d, p, &self.default_store).await,
+                Props::DispatchNamespace(_) => dispatch_namespace::create(c, d).await,
+                Props::Worker(p) => worker::create(c, d, p).await,
             }
         })
     }
@@ -75,16 +163,18 @@ impl Provider for CloudflareProvider {
         existing: Existing<'a>,
     ) -> BoxFuture<'a, Result<Output, ProviderError>> {
         Box::pin(async move {
-            let c = &self.client;
-            match desired.resource.kind() {
-                Kind::KvNamespace => kv_namespace::update(c, desired, existing).await,
-                Kind::R2Bucket => r2_bucket::update(c, desired, existing).await,
-                Kind::DurableObjectNamespace => durable_object::output(desired),
-                Kind::SecretsStore => secrets_store::update(existing),
-                Kind::Secret => secret::update(c, desired, existing).await,
-                Kind::SecretRef => secret_ref::resolve(c, desired, &self.default_store).await,
-                Kind::DispatchNamespace => dispatch_namespace::update(existing),
-                Kind::Worker => worker::update(c, desired, existing).await,
+            let (c, d) = (&self.client, desired);
+            match Typed::of(&d.resource.props, existing)? {
+                Typed::KvNamespace(Call(p, e)) => kv_namespace::update(c, d, p, e).await,
+                Typed::R2Bucket(Call(p, e)) => r2_bucket::update(c, d, p, e).await,
+                Typed::DurableObjectNamespace(Call(p, _)) => Ok(durable_object::output(p)),
+                Typed::SecretsStore(Call(_, e)) => Ok(secrets_store::update(e)),
+                Typed::Secret(Call(p, e)) => secret::update(c, d, p, e).await,
+                Typed::SecretRef(Call(p, _)) => {
+                    secret_ref::resolve(c, d, p, &self.default_store).await
+                }
+                Typed::DispatchNamespace(Call(_, e)) => Ok(dispatch_namespace::update(e)),
+                Typed::Worker(Call(p, e)) => worker::update(c, d, p, e).await,
             }
         })
     }
@@ -92,15 +182,15 @@ impl Provider for CloudflareProvider {
     fn delete<'a>(&'a self, existing: Existing<'a>) -> BoxFuture<'a, Result<(), ProviderError>> {
         Box::pin(async move {
             let c = &self.client;
-            match existing.output.kind() {
-                Kind::KvNamespace => kv_namespace::delete(c, existing).await,
-                Kind::R2Bucket => r2_bucket::delete(c, existing).await,
+            match Typed::recorded(existing)? {
+                Typed::KvNamespace(Call(_, e)) => kv_namespace::delete(c, e).await,
+                Typed::R2Bucket(Call(_, e)) => r2_bucket::delete(c, e).await,
                 // Lives in its Worker's migrations; a SecretRef points at a secret not ours.
-                Kind::DurableObjectNamespace | Kind::SecretRef => Ok(()),
-                Kind::SecretsStore => secrets_store::delete(c, existing).await,
-                Kind::Secret => secret::delete(c, existing).await,
-                Kind::DispatchNamespace => dispatch_namespace::delete(c, existing).await,
-                Kind::Worker => worker::delete(c, existing).await,
+                Typed::DurableObjectNamespace(_) | Typed::SecretRef(_) => Ok(()),
+                Typed::SecretsStore(Call(_, e)) => secrets_store::delete(c, e).await,
+                Typed::Secret(Call(_, e)) => secret::delete(c, e).await,
+                Typed::DispatchNamespace(Call(_, e)) => dispatch_namespace::delete(c, e).await,
+                Typed::Worker(Call(_, e)) => worker::delete(c, e).await,
             }
         })
     }
@@ -111,15 +201,57 @@ impl Provider for CloudflareProvider {
     ) -> BoxFuture<'a, Result<Option<Output>, ProviderError>> {
         Box::pin(async move {
             let c = &self.client;
-            match existing.output.kind() {
-                Kind::KvNamespace => kv_namespace::read(c, existing).await,
-                Kind::R2Bucket => r2_bucket::read(c, existing).await,
-                Kind::DurableObjectNamespace => Ok(durable_object::read(existing)),
-                Kind::SecretsStore => secrets_store::read(c, existing).await,
-                Kind::Secret | Kind::SecretRef => secret::read(c, existing).await,
-                Kind::DispatchNamespace => dispatch_namespace::read(c, existing).await,
-                Kind::Worker => worker::read(c, existing).await,
+            match Typed::recorded(existing)? {
+                Typed::KvNamespace(Call(_, e)) => kv_namespace::read(c, e).await,
+                Typed::R2Bucket(Call(_, e)) => r2_bucket::read(c, e).await,
+                Typed::DurableObjectNamespace(Call(_, e)) => Ok(durable_object::read(e)),
+                Typed::SecretsStore(Call(_, e)) => secrets_store::read(c, e).await,
+                // A SecretRef reads like a Secret and keeps its own variant.
+                Typed::Secret(Call(_, e)) => {
+                    Ok(secret::read(c, Kind::Secret, e).await?.map(Output::Secret))
+                }
+                Typed::SecretRef(Call(_, e)) => Ok(secret::read(c, Kind::SecretRef, e)
+                    .await?
+                    .map(Output::SecretRef)),
+                Typed::DispatchNamespace(Call(_, e)) => dispatch_namespace::read(c, e).await,
+                Typed::Worker(Call(_, e)) => worker::read(c, e).await,
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_of_disagreeing_kinds_stop_at_the_one_mismatch() {
+        let kv = Props::KvNamespace(KvNamespace::default());
+        let r2 = Props::R2Bucket(R2Bucket::default());
+        let output = Output::KvNamespace(KvNamespaceOutput {
+            id: "0123abcd".into(),
+            title: "t".into(),
+        });
+        let existing = |props| Existing {
+            id: "sessions",
+            props,
+            output: &output,
+            delete: true,
+        };
+        assert!(matches!(
+            Typed::recorded(existing(&kv)),
+            Ok(Typed::KvNamespace(Call(_, Deployed { id: "sessions", .. })))
+        ));
+        assert!(matches!(
+            Typed::of(&kv, existing(&kv)),
+            Ok(Typed::KvNamespace(_))
+        ));
+        let expected = "KvNamespace \"sessions\": the properties handed to the provider are not KvNamespace properties (a bug in the engine)";
+        // Recorded properties and output of different kinds.
+        let err = Typed::recorded(existing(&r2)).unwrap_err();
+        assert_eq!(err.to_string(), expected);
+        // Desired properties of another kind than the recorded output, in an update.
+        let err = Typed::of(&r2, existing(&kv)).unwrap_err();
+        assert_eq!(err.to_string(), expected);
     }
 }

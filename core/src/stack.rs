@@ -213,7 +213,10 @@ impl Kind {
         Kind::ALL.into_iter().find(|k| k.as_str() == name)
     }
 
-    /// The Worker binding type a resource of this kind becomes when bound, if it can be bound.
+    /// The Worker binding type a resource of this kind becomes when bound (the `type` of its
+    /// entry in a Worker upload's `bindings`), or `None` for a kind that cannot be bound (a
+    /// Secrets Store: bind its secrets instead). The types of value bindings are named by
+    /// [`BindingValue::fixed_type`].
     pub fn binding_type(self) -> Option<&'static str> {
         match self {
             Kind::KvNamespace => Some("kv_namespace"),

@@ -2,12 +2,13 @@
 //! addresses a namespace by its name.
 
 use athanor_core::output::DispatchNamespaceOutput;
-use athanor_core::provider::{Desired, Existing};
+use athanor_core::provider::Desired;
+use athanor_core::stack::DispatchNamespace;
 use athanor_core::{Kind, Output, ProviderError};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{delete_if_exists, describe, may_adopt, read_if_exists, wrong_kind};
+use super::{Deployed, delete_if_exists, describe, may_adopt, read_if_exists};
 use crate::client::{Client, Request};
 
 #[derive(Debug, Deserialize)]
@@ -47,16 +48,16 @@ pub(crate) async fn create(client: &Client, d: &Desired<'_>) -> Result<Output, P
 }
 
 /// Nothing changes in place (a new name replaces the namespace): the recorded output stands.
-pub(crate) fn update(e: Existing<'_>) -> Result<Output, ProviderError> {
-    match e.output {
-        Output::DispatchNamespace(_) => Ok(e.output.clone()),
-        _ => Err(wrong_kind(Kind::DispatchNamespace, e.id)),
-    }
+pub(crate) fn update(e: Deployed<'_, DispatchNamespace, DispatchNamespaceOutput>) -> Output {
+    Output::DispatchNamespace(e.output.clone())
 }
 
 /// Deletes the namespace; one already gone is fine.
-pub(crate) async fn delete(client: &Client, e: Existing<'_>) -> Result<(), ProviderError> {
-    let name = e.output.name();
+pub(crate) async fn delete(
+    client: &Client,
+    e: Deployed<'_, DispatchNamespace, DispatchNamespaceOutput>,
+) -> Result<(), ProviderError> {
+    let name = &e.output.name;
     let what = describe(Kind::DispatchNamespace, e.id, name);
     delete_if_exists(client, Request::delete(namespace_path(client, name)), &what).await
 }
@@ -64,9 +65,9 @@ pub(crate) async fn delete(client: &Client, e: Existing<'_>) -> Result<(), Provi
 /// Reads the namespace back.
 pub(crate) async fn read(
     client: &Client,
-    e: Existing<'_>,
+    e: Deployed<'_, DispatchNamespace, DispatchNamespaceOutput>,
 ) -> Result<Option<Output>, ProviderError> {
-    let name = e.output.name();
+    let name = &e.output.name;
     let what = describe(Kind::DispatchNamespace, e.id, name);
     read_if_exists::<Namespace>(client, Request::get(namespace_path(client, name)), &what)
         .await

@@ -12,14 +12,13 @@
 
 use std::collections::BTreeMap;
 
+use athanor_core::Output;
 use athanor_core::output::DurableObjectNamespaceOutput;
-use athanor_core::provider::{Desired, Existing};
-use athanor_core::stack::Props;
-use athanor_core::{Kind, Output};
+use athanor_core::stack::DurableObjectNamespace;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::wrong_kind;
+use super::Deployed;
 use crate::client::Client;
 use crate::error::Error;
 
@@ -27,23 +26,20 @@ use crate::error::Error;
 pub(crate) const CLASS_TAG_PREFIX: &str = "athanor:do:";
 
 /// The output of a namespace: the class as declared. No request is made.
-pub(crate) fn output(d: &Desired<'_>) -> Result<Output, athanor_core::ProviderError> {
-    let Props::DurableObjectNamespace(p) = &d.resource.props else {
-        return Err(wrong_kind(Kind::DurableObjectNamespace, &d.resource.id));
-    };
-    Ok(Output::DurableObjectNamespace(
-        DurableObjectNamespaceOutput {
-            class_name: p.class_name.clone(),
-            script_name: p.script_name.clone(),
-            environment: p.environment.clone(),
-            sqlite: p.sqlite,
-        },
-    ))
+pub(crate) fn output(p: &DurableObjectNamespace) -> Output {
+    Output::DurableObjectNamespace(DurableObjectNamespaceOutput {
+        class_name: p.class_name.clone(),
+        script_name: p.script_name.clone(),
+        environment: p.environment.clone(),
+        sqlite: p.sqlite,
+    })
 }
 
 /// The namespace as recorded; it lives in its Worker.
-pub(crate) fn read(e: Existing<'_>) -> Option<Output> {
-    Some(e.output.clone())
+pub(crate) fn read(
+    e: Deployed<'_, DurableObjectNamespace, DurableObjectNamespaceOutput>,
+) -> Option<Output> {
+    Some(Output::DurableObjectNamespace(e.output.clone()))
 }
 
 /// The most namespaces one page of the namespace list holds (what wrangler asks for too).

@@ -10,13 +10,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use athanor_core::output::KvNamespaceOutput;
-use athanor_core::provider::{Desired, Existing};
-use athanor_core::stack::{KvNamespace, KvValue, Props};
+use athanor_core::provider::Desired;
+use athanor_core::stack::{KvNamespace, KvValue};
 use athanor_core::{Kind, Output, ProviderError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{delete_if_exists, describe, may_adopt, read_if_exists, wrong_kind};
+use super::{Deployed, delete_if_exists, describe, may_adopt, read_if_exists};
 use crate::client::{Client, Request};
 use crate::error::Error;
 
@@ -37,13 +37,6 @@ struct BulkResult {
     unsuccessful_keys: Vec<String>,
 }
 
-fn props<'p>(props: &'p Props, id: &str) -> Result<&'p KvNamespace, ProviderError> {
-    match props {
-        Props::KvNamespace(p) => Ok(p),
-        _ => Err(wrong_kind(Kind::KvNamespace, id)),
-    }
-}
-
 fn namespaces_path(client: &Client) -> String {
     client.account_path("/storage/kv/namespaces")
 }
@@ -61,8 +54,11 @@ fn output(ns: Namespace) -> Output {
 
 /// Creates the namespace and writes its values; adopts an existing one of the same title only
 /// with `adopt`.
-pub(crate) async fn create(client: &Client, d: &Desired<'_>) -> Result<Output, ProviderError> {
-    let p = props(&d.resource.props, &d.resource.id)?;
+pub(crate) async fn create(
+    client: &Client,
+    d: &Desired<'_>,
+    p: &KvNamespace,
+) -> Result<Output, ProviderError> {
     let what = describe(Kind::KvNamespace, &d.resource.id, d.name);
     let created = client
         .call_as::<Namespace>(Request::post(namespaces_path(client)).json(json!({"title": d.name})))
@@ -96,24 +92,18 @@ pub(crate) async fn create(client: &Client, d: &Desired<'_>) -> Result<Output, P
 pub(crate) async fn update(
     client: &Client,
     d: &Desired<'_>,
-    e: Existing<'_>,
+    p: &KvNamespace,
+    e: Deployed<'_, KvNamespace, KvNamespaceOutput>,
 ) -> Result<Output, ProviderError> {
-    let p = props(&d.resource.props, &d.resource.id)?;
     let what = describe(Kind::KvNamespace, &d.resource.id, d.name);
-    let Some(id) = e.output.id() else {
-        return Err(wrong_kind(Kind::KvNamespace, e.id));
-    };
-    if e.output.name() != d.name {
+    let id = e.output.id.as_str();
+    if e.output.title != d.name {
         client
             .call(Request::put(namespace_path(client, id)).json(json!({"title": d.name})))
             .await
             .map_err(|err| err.context(&what, "renaming"))?;
     }
-    let old: &[KvValue] = match e.props {
-        Props::KvNamespace(old) => &old.values,
-        _ => &[],
-    };
-    let (write, remove) = plan_values(old, &p.values);
+    let (write, remove) = plan_values(&e.props.values, &p.values);
     write_values(client, id, &write, false)
         .await
         .map_err(|err| err.context(&what, "writing the values of"))?;
@@ -127,24 +117,23 @@ pub(crate) async fn update(
 }
 
 /// Deletes the namespace; one already gone is fine.
-pub(crate) async fn delete(client: &Client, e: Existing<'_>) -> Result<(), ProviderError> {
-    let what = describe(Kind::KvNamespace, e.id, e.output.name());
-    let Some(id) = e.output.id() else {
-        return Err(wrong_kind(Kind::KvNamespace, e.id));
-    };
-    delete_if_exists(client, Request::delete(namespace_path(client, id)), &what).await
+pub(crate) async fn delete(
+    client: &Client,
+    e: Deployed<'_, KvNamespace, KvNamespaceOutput>,
+) -> Result<(), ProviderError> {
+    let what = describe(Kind::KvNamespace, e.id, &e.output.title);
+    let req = Request::delete(namespace_path(client, &e.output.id));
+    delete_if_exists(client, req, &what).await
 }
 
 /// Reads the namespace back.
 pub(crate) async fn read(
     client: &Client,
-    e: Existing<'_>,
+    e: Deployed<'_, KvNamespace, KvNamespaceOutput>,
 ) -> Result<Option<Output>, ProviderError> {
-    let what = describe(Kind::KvNamespace, e.id, e.output.name());
-    let Some(id) = e.output.id() else {
-        return Err(wrong_kind(Kind::KvNamespace, e.id));
-    };
-    read_if_exists::<Namespace>(client, Request::get(namespace_path(client, id)), &what)
+    let what = describe(Kind::KvNamespace, e.id, &e.output.title);
+    let req = Request::get(namespace_path(client, &e.output.id));
+    read_if_exists::<Namespace>(client, req, &what)
         .await
         .map(|ns| ns.map(output))
 }

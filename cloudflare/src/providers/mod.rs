@@ -1,9 +1,9 @@
 //! One module per resource kind, each knowing its Cloudflare endpoints and nothing else.
 //!
-//! Every function takes the [`Client`](crate::Client) and the engine's
-//! [`Desired`](athanor_core::provider::Desired) / [`Existing`](athanor_core::provider::Existing)
-//! values, and returns the engine's [`ProviderError`] naming the resource, the failed step and
-//! what to do.
+//! Every function takes the [`Client`], the engine's [`Desired`] with the properties of its own
+//! kind, and what was deployed as a [`Deployed`] of its own kind: the dispatcher in
+//! `provider.rs` matches the kinds once, so a module never checks them again. Each returns the
+//! engine's [`ProviderError`] naming the resource, the failed step and what to do.
 
 pub(crate) mod dispatch_namespace;
 pub(crate) mod durable_object;
@@ -39,14 +39,25 @@ pub(crate) fn describe(kind: Kind, id: &str, name: &str) -> String {
     format!("{} \"{name}\" ({kind} \"{id}\")", label(kind))
 }
 
-/// The error for properties of the wrong kind reaching a provider (an engine bug).
-pub(crate) fn wrong_kind(expected: Kind, id: &str) -> ProviderError {
-    ProviderError::Local {
-        message: format!(
-            "{expected} \"{id}\": the properties handed to the provider are not {expected} properties (a bug in the engine)"
-        ),
+/// What was deployed for one resource, typed by its kind: its recorded properties and output.
+#[derive(Debug)]
+pub(crate) struct Deployed<'a, P, O> {
+    /// The logical id.
+    pub id: &'a str,
+    /// The properties last applied.
+    pub props: &'a P,
+    /// The output of the last apply.
+    pub output: &'a O,
+}
+
+// By hand: a derive would ask `P` and `O` to be `Copy` too, where only references are copied.
+impl<P, O> Clone for Deployed<'_, P, O> {
+    fn clone(&self) -> Self {
+        *self
     }
 }
+
+impl<P, O> Copy for Deployed<'_, P, O> {}
 
 /// After a create was refused because the name is taken: go on and take the resource over only
 /// with `adopt`, or when an earlier attempt of this create may have made it; otherwise the error

@@ -2,13 +2,13 @@
 //! 409 only with `adopt`, change the default storage class in place, delete.
 
 use athanor_core::output::R2BucketOutput;
-use athanor_core::provider::{Desired, Existing};
-use athanor_core::stack::{Props, R2Bucket};
+use athanor_core::provider::Desired;
+use athanor_core::stack::R2Bucket;
 use athanor_core::{Kind, Output, ProviderError};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{describe, may_adopt, read_if_exists, wrong_kind};
+use super::{Deployed, describe, may_adopt, read_if_exists};
 use crate::client::{Client, Request};
 
 /// The header carrying a bucket's jurisdiction.
@@ -25,13 +25,6 @@ struct Bucket {
     jurisdiction: Option<String>,
     #[serde(default)]
     storage_class: Option<String>,
-}
-
-fn props<'p>(props: &'p Props, id: &str) -> Result<&'p R2Bucket, ProviderError> {
-    match props {
-        Props::R2Bucket(p) => Ok(p),
-        _ => Err(wrong_kind(Kind::R2Bucket, id)),
-    }
 }
 
 /// A jurisdiction worth sending: `default` is the same as none.
@@ -62,8 +55,11 @@ fn output(b: Bucket, declared: &R2Bucket) -> Output {
 }
 
 /// Creates the bucket, or adopts it on 409 with `adopt`.
-pub(crate) async fn create(client: &Client, d: &Desired<'_>) -> Result<Output, ProviderError> {
-    let p = props(&d.resource.props, &d.resource.id)?;
+pub(crate) async fn create(
+    client: &Client,
+    d: &Desired<'_>,
+    p: &R2Bucket,
+) -> Result<Output, ProviderError> {
     let what = describe(Kind::R2Bucket, &d.resource.id, d.name);
     let mut body = serde_json::Map::new();
     body.insert("name".into(), json!(d.name));
@@ -99,21 +95,14 @@ pub(crate) async fn create(client: &Client, d: &Desired<'_>) -> Result<Output, P
 pub(crate) async fn update(
     client: &Client,
     d: &Desired<'_>,
-    e: Existing<'_>,
+    p: &R2Bucket,
+    e: Deployed<'_, R2Bucket, R2BucketOutput>,
 ) -> Result<Output, ProviderError> {
-    let p = props(&d.resource.props, &d.resource.id)?;
     let what = describe(Kind::R2Bucket, &d.resource.id, d.name);
-    let Output::R2Bucket(old) = e.output else {
-        return Err(wrong_kind(Kind::R2Bucket, e.id));
-    };
-    let mut out = old.clone();
-    let old_class = match e.props {
-        Props::R2Bucket(o) => o.storage_class.clone(),
-        _ => None,
-    };
+    let mut out = e.output.clone();
     if let Some(class) = &p.storage_class
-        && old_class.as_ref() != Some(class)
-        && old.storage_class.as_ref() != Some(class)
+        && e.props.storage_class.as_ref() != Some(class)
+        && e.output.storage_class.as_ref() != Some(class)
     {
         let req = with_jurisdiction(
             Request::patch(bucket_path(client, d.name)).header(STORAGE_CLASS_HEADER, class.clone()),
@@ -129,10 +118,11 @@ pub(crate) async fn update(
 }
 
 /// Deletes the bucket; one already gone is fine, a non-empty one is an error saying so.
-pub(crate) async fn delete(client: &Client, e: Existing<'_>) -> Result<(), ProviderError> {
-    let Output::R2Bucket(o) = e.output else {
-        return Err(wrong_kind(Kind::R2Bucket, e.id));
-    };
+pub(crate) async fn delete(
+    client: &Client,
+    e: Deployed<'_, R2Bucket, R2BucketOutput>,
+) -> Result<(), ProviderError> {
+    let o = e.output;
     let what = describe(Kind::R2Bucket, e.id, &o.name);
     let req = with_jurisdiction(
         Request::delete(bucket_path(client, &o.name)),
@@ -153,24 +143,16 @@ pub(crate) async fn delete(client: &Client, e: Existing<'_>) -> Result<(), Provi
 /// Reads the bucket back.
 pub(crate) async fn read(
     client: &Client,
-    e: Existing<'_>,
+    e: Deployed<'_, R2Bucket, R2BucketOutput>,
 ) -> Result<Option<Output>, ProviderError> {
-    let Output::R2Bucket(o) = e.output else {
-        return Err(wrong_kind(Kind::R2Bucket, e.id));
-    };
+    let o = e.output;
     let what = describe(Kind::R2Bucket, e.id, &o.name);
     let req = with_jurisdiction(
         Request::get(bucket_path(client, &o.name)),
         o.jurisdiction.as_deref(),
     );
     let found = read_if_exists::<Bucket>(client, req, &what).await?;
-    Ok(found.map(|b| {
-        let declared = match e.props {
-            Props::R2Bucket(p) => p.clone(),
-            _ => R2Bucket::default(),
-        };
-        output(b, &declared)
-    }))
+    Ok(found.map(|b| output(b, e.props)))
 }
 
 #[cfg(test)]

@@ -5,15 +5,15 @@
 //! The value travels only in request bodies: never in an error, a log line or an output.
 
 use athanor_core::output::SecretOutput;
-use athanor_core::provider::{Desired, Existing};
-use athanor_core::stack::{DEFAULT_SECRETS_STORE, Props, ResourceRef};
+use athanor_core::provider::Desired;
+use athanor_core::stack::{DEFAULT_SECRETS_STORE, ResourceRef, Secret};
 use athanor_core::{Kind, Output, ProviderError};
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::secrets_store::DefaultStoreCache;
-use super::{delete_if_exists, describe, may_adopt, read_if_exists, wrong_kind};
+use super::{Deployed, delete_if_exists, describe, may_adopt, read_if_exists};
 use crate::client::{Client, Request, decode};
 use crate::error::Error;
 
@@ -90,11 +90,9 @@ fn output(id: String, name: String, store_id: String) -> Output {
 pub(crate) async fn create(
     client: &Client,
     d: &Desired<'_>,
+    p: &Secret,
     default: &DefaultStoreCache,
 ) -> Result<Output, ProviderError> {
-    let Props::Secret(p) = &d.resource.props else {
-        return Err(wrong_kind(Kind::Secret, &d.resource.id));
-    };
     let what = describe(Kind::Secret, &d.resource.id, d.name);
     let value = secret_value(d, &what)?;
     let (store_id, _) = resolve_store(client, d, p.store.as_ref(), default, true, &what).await?;
@@ -135,17 +133,13 @@ pub(crate) async fn create(
 pub(crate) async fn update(
     client: &Client,
     d: &Desired<'_>,
-    e: Existing<'_>,
+    p: &Secret,
+    e: Deployed<'_, Secret, SecretOutput>,
 ) -> Result<Output, ProviderError> {
-    let Props::Secret(p) = &d.resource.props else {
-        return Err(wrong_kind(Kind::Secret, &d.resource.id));
-    };
-    let Output::Secret(o) = e.output else {
-        return Err(wrong_kind(Kind::Secret, e.id));
-    };
+    let o = e.output;
     let what = describe(Kind::Secret, &d.resource.id, d.name);
     patch_value(client, &o.store_id, &o.id, d, &p.scopes, &what).await?;
-    Ok(e.output.clone())
+    Ok(Output::Secret(o.clone()))
 }
 
 async fn patch_value(
@@ -178,35 +172,30 @@ fn secret_value<'d>(
 }
 
 /// Deletes the secret; one already gone is fine.
-pub(crate) async fn delete(client: &Client, e: Existing<'_>) -> Result<(), ProviderError> {
-    let Output::Secret(o) = e.output else {
-        return Err(wrong_kind(Kind::Secret, e.id));
-    };
+pub(crate) async fn delete(
+    client: &Client,
+    e: Deployed<'_, Secret, SecretOutput>,
+) -> Result<(), ProviderError> {
+    let o = e.output;
     let what = describe(Kind::Secret, e.id, &o.name);
     let path = format!("{}/{}", secrets_path(client, &o.store_id), o.id);
     delete_if_exists(client, Request::delete(path), &what).await
 }
 
-/// Reads a secret back by id (for Secret and SecretRef).
-pub(crate) async fn read(
+/// Reads a secret back by id, for a Secret and a SecretRef alike (`kind` names it in errors);
+/// the caller wraps the answer in the output variant of that kind.
+pub(crate) async fn read<P>(
     client: &Client,
-    e: Existing<'_>,
-) -> Result<Option<Output>, ProviderError> {
-    let (Output::Secret(o) | Output::SecretRef(o)) = e.output else {
-        return Err(wrong_kind(Kind::Secret, e.id));
-    };
-    let what = describe(e.output.kind(), e.id, &o.name);
+    kind: Kind,
+    e: Deployed<'_, P, SecretOutput>,
+) -> Result<Option<SecretOutput>, ProviderError> {
+    let o = e.output;
+    let what = describe(kind, e.id, &o.name);
     let path = format!("{}/{}", secrets_path(client, &o.store_id), o.id);
     let found = read_if_exists::<SecretItem>(client, Request::get(path), &what).await?;
-    Ok(found.map(|item| {
-        let out = SecretOutput {
-            id: item.id,
-            name: item.name,
-            store_id: o.store_id.clone(),
-        };
-        match e.output {
-            Output::SecretRef(_) => Output::SecretRef(out),
-            _ => Output::Secret(out),
-        }
+    Ok(found.map(|item| SecretOutput {
+        id: item.id,
+        name: item.name,
+        store_id: o.store_id.clone(),
     }))
 }

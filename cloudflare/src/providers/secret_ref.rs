@@ -3,23 +3,21 @@
 
 use athanor_core::output::SecretOutput;
 use athanor_core::provider::Desired;
-use athanor_core::stack::Props;
+use athanor_core::stack::SecretRef;
 use athanor_core::{Kind, Output, ProviderError};
 
+use super::describe;
 use super::secret::{find, resolve_store};
 use super::secrets_store::DefaultStoreCache;
-use super::{describe, wrong_kind};
 use crate::client::Client;
 
 /// Finds the secret; a missing one is [`ProviderError::NotFound`] naming it and its store.
 pub(crate) async fn resolve(
     client: &Client,
     d: &Desired<'_>,
+    p: &SecretRef,
     default: &DefaultStoreCache,
 ) -> Result<Output, ProviderError> {
-    let Props::SecretRef(p) = &d.resource.props else {
-        return Err(wrong_kind(Kind::SecretRef, &d.resource.id));
-    };
     let what = describe(Kind::SecretRef, &d.resource.id, &p.name);
     let (store_id, store_name) =
         resolve_store(client, d, p.store.as_ref(), default, false, &what).await?;

@@ -3,13 +3,13 @@
 //! A store athanor did not create ([`SecretsStoreOutput::created`] false) is never deleted.
 
 use athanor_core::output::SecretsStoreOutput;
-use athanor_core::provider::{Desired, Existing};
-use athanor_core::stack::DEFAULT_SECRETS_STORE;
+use athanor_core::provider::Desired;
+use athanor_core::stack::{DEFAULT_SECRETS_STORE, SecretsStore};
 use athanor_core::{Kind, Output, ProviderError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{describe, may_adopt, read_if_exists, wrong_kind};
+use super::{Deployed, describe, may_adopt, read_if_exists};
 use crate::client::{Client, Request, decode};
 use crate::error::Error;
 
@@ -125,18 +125,16 @@ pub(crate) async fn create(client: &Client, d: &Desired<'_>) -> Result<Output, P
 }
 
 /// Nothing changes in place (a new name replaces the store).
-pub(crate) fn update(e: Existing<'_>) -> Result<Output, ProviderError> {
-    match e.output {
-        Output::SecretsStore(_) => Ok(e.output.clone()),
-        _ => Err(wrong_kind(Kind::SecretsStore, e.id)),
-    }
+pub(crate) fn update(e: Deployed<'_, SecretsStore, SecretsStoreOutput>) -> Output {
+    Output::SecretsStore(e.output.clone())
 }
 
 /// Deletes the store only if athanor created it.
-pub(crate) async fn delete(client: &Client, e: Existing<'_>) -> Result<(), ProviderError> {
-    let Output::SecretsStore(o) = e.output else {
-        return Err(wrong_kind(Kind::SecretsStore, e.id));
-    };
+pub(crate) async fn delete(
+    client: &Client,
+    e: Deployed<'_, SecretsStore, SecretsStoreOutput>,
+) -> Result<(), ProviderError> {
+    let o = e.output;
     if !o.created {
         return Ok(());
     }
@@ -157,11 +155,9 @@ pub(crate) async fn delete(client: &Client, e: Existing<'_>) -> Result<(), Provi
 /// Reads the store back.
 pub(crate) async fn read(
     client: &Client,
-    e: Existing<'_>,
+    e: Deployed<'_, SecretsStore, SecretsStoreOutput>,
 ) -> Result<Option<Output>, ProviderError> {
-    let Output::SecretsStore(o) = e.output else {
-        return Err(wrong_kind(Kind::SecretsStore, e.id));
-    };
+    let o = e.output;
     let what = describe(Kind::SecretsStore, e.id, &o.name);
     let path = client.account_path(&format!("/secrets_store/stores/{}", o.id));
     let found = read_if_exists::<Store>(client, Request::get(path), &what).await?;

@@ -17,15 +17,15 @@
 use std::collections::BTreeMap;
 
 use athanor_core::output::WorkerOutput;
-use athanor_core::provider::{Desired, Existing};
-use athanor_core::stack::{Props, Worker};
+use athanor_core::provider::Desired;
+use athanor_core::stack::Worker;
 use athanor_core::{BindingValue, Kind, Output, ProviderError};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::durable_object::{self, BoundClass, Migration};
-use super::{delete_if_exists, describe, wrong_kind};
+use super::{Deployed, delete_if_exists, describe};
 use crate::client::{Client, Part, Request};
 use crate::error::Error;
 use crate::modules::{self, WorkerModules};
@@ -76,13 +76,6 @@ struct WorkersDev {
     enabled: bool,
 }
 
-fn props<'p>(props: &'p Props, id: &str) -> Result<&'p Worker, ProviderError> {
-    match props {
-        Props::Worker(p) => Ok(p),
-        _ => Err(wrong_kind(Kind::Worker, id)),
-    }
-}
-
 /// `/workers/scripts/NAME`, or the dispatch namespace's script path.
 fn script_path(client: &Client, name: &str, namespace: Option<&str>) -> String {
     match namespace {
@@ -111,8 +104,10 @@ pub(crate) fn is_ours(tags: &[String], app: &str, stage: &str, id: &str) -> bool
 
 /// Collects (or, for a Rust Worker, builds) the Worker's modules off the async threads, handing
 /// the lines a build prints to the step log as they come.
-pub(crate) async fn collect_modules(d: &Desired<'_>) -> Result<WorkerModules, ProviderError> {
-    let p = props(&d.resource.props, &d.resource.id)?;
+pub(crate) async fn collect_modules(
+    d: &Desired<'_>,
+    p: &Worker,
+) -> Result<WorkerModules, ProviderError> {
     let what = describe(Kind::Worker, &d.resource.id, d.name);
     let root = d.root.to_path_buf();
     let code = p.code.clone();
@@ -244,11 +239,11 @@ pub(crate) fn bindings_json(
     let mut out = Vec::new();
     for b in &p.bindings {
         let name = &b.name;
+        // Core names the type of a value binding; `Some` serializes as the name itself.
+        let ty = b.value.fixed_type();
         let binding = match &b.value {
-            BindingValue::PlainText(text) => {
-                json!({"type": "plain_text", "name": name, "text": text})
-            }
-            BindingValue::Json(value) => json!({"type": "json", "name": name, "json": value}),
+            BindingValue::PlainText(text) => json!({"type": ty, "name": name, "text": text}),
+            BindingValue::Json(value) => json!({"type": ty, "name": name, "json": value}),
             BindingValue::SecretText(source) => {
                 let value = secrets.get(name).ok_or_else(|| ProviderError::Local {
                     message: format!(
@@ -256,7 +251,7 @@ pub(crate) fn bindings_json(
                         source.describe()
                     ),
                 })?;
-                json!({"type": "secret_text", "name": name, "text": value.expose_secret()})
+                json!({"type": ty, "name": name, "text": value.expose_secret()})
             }
             BindingValue::Resource(r) => {
                 let Some(dep) = deps.get(&r.0) else {
@@ -281,20 +276,21 @@ pub(crate) fn bindings_json(
     Ok(out)
 }
 
+/// The binding of `name` to the resource whose output is `dep`, of the type core names for its
+/// kind ([`Kind::binding_type`]); `None` for a kind that cannot be bound.
 fn resource_binding(worker_name: &str, name: &str, dep: &Output) -> Option<Value> {
+    let ty = dep.kind().binding_type()?;
     Some(match dep {
-        Output::KvNamespace(o) => {
-            json!({"type": "kv_namespace", "name": name, "namespace_id": o.id})
-        }
+        Output::KvNamespace(o) => json!({"type": ty, "name": name, "namespace_id": o.id}),
         Output::R2Bucket(o) => {
-            let mut v = json!({"type": "r2_bucket", "name": name, "bucket_name": o.name});
+            let mut v = json!({"type": ty, "name": name, "bucket_name": o.name});
             if let Some(j) = o.jurisdiction.as_deref().filter(|j| *j != "default") {
                 v["jurisdiction"] = json!(j);
             }
             v
         }
         Output::DurableObjectNamespace(o) => {
-            let mut v = json!({"type": "durable_object_namespace", "name": name, "class_name": o.class_name});
+            let mut v = json!({"type": ty, "name": name, "class_name": o.class_name});
             if let Some(script) = o.script_name.as_deref().filter(|s| *s != worker_name) {
                 v["script_name"] = json!(script);
             }
@@ -304,13 +300,12 @@ fn resource_binding(worker_name: &str, name: &str, dep: &Output) -> Option<Value
             v
         }
         Output::Secret(o) | Output::SecretRef(o) => json!({
-            "type": "secrets_store_secret", "name": name,
+            "type": ty, "name": name,
             "store_id": o.store_id, "secret_name": o.name,
         }),
-        Output::DispatchNamespace(o) => {
-            json!({"type": "dispatch_namespace", "name": name, "namespace": o.name})
-        }
-        Output::Worker(o) => json!({"type": "service", "name": name, "service": o.name}),
+        Output::DispatchNamespace(o) => json!({"type": ty, "name": name, "namespace": o.name}),
+        Output::Worker(o) => json!({"type": ty, "name": name, "service": o.name}),
+        // Core gives a store no binding type, so it never gets here.
         Output::SecretsStore(_) => return None,
     })
 }
@@ -470,27 +465,73 @@ fn is_tag_mismatch(e: &Error) -> bool {
 
 /// Creates the Worker (upload and workers.dev); an existing script not marked as this stack's is
 /// taken over only with `adopt`.
-pub(crate) async fn create(client: &Client, d: &Desired<'_>) -> Result<Output, ProviderError> {
-    deploy(client, d, None).await
+pub(crate) async fn create(
+    client: &Client,
+    d: &Desired<'_>,
+    p: &Worker,
+) -> Result<Output, ProviderError> {
+    deploy(client, d, p, None).await
 }
 
 /// Uploads the Worker again and brings workers.dev to the declared state.
 pub(crate) async fn update(
     client: &Client,
     d: &Desired<'_>,
-    e: Existing<'_>,
+    p: &Worker,
+    e: Deployed<'_, Worker, WorkerOutput>,
 ) -> Result<Output, ProviderError> {
-    deploy(client, d, Some(e)).await
+    deploy(client, d, p, Some(e.output)).await
 }
 
+/// Everything the upload needs, resolved before it: the script's place, its modules, tags and
+/// bindings, and what the settings read said about the script already there.
+struct Prepared {
+    /// The dispatch namespace's name, for a user Worker of Workers for Platforms.
+    namespace: Option<String>,
+    /// The script's API path.
+    path: String,
+    /// The modules to upload.
+    modules: WorkerModules,
+    /// The Durable Object classes the script exports.
+    bound: Vec<BoundClass>,
+    /// The ownership tags and one tag per exported class.
+    tags: Vec<String>,
+    /// The `bindings` metadata array.
+    bindings: Vec<Value>,
+    /// Whether the script existed before this call (recorded, adopted or recovered).
+    existed: bool,
+    /// The migration tag the last deploy recorded.
+    old_tag: Option<String>,
+    /// The Durable Object migration the upload carries, if any class changes.
+    migration: Option<Migration>,
+}
+
+/// Uploads the Worker (`previous` is its recorded output on an update) and records what was
+/// deployed, in four steps: [`prepare`], [`upload`], [`workers_dev`], [`deployed_output`].
 async fn deploy(
     client: &Client,
     d: &Desired<'_>,
-    existing: Option<Existing<'_>>,
+    p: &Worker,
+    previous: Option<&WorkerOutput>,
 ) -> Result<Output, ProviderError> {
-    let p = props(&d.resource.props, &d.resource.id)?;
+    let what = describe(Kind::Worker, &d.resource.id, d.name);
+    let prepared = prepare(client, d, p, previous, &what).await?;
+    let (uploaded, migration) = upload(client, d, p, &prepared, &what).await?;
+    let url = workers_dev(client, d, p, &prepared, &what).await?;
+    deployed_output(client, d, prepared, uploaded, migration, url, &what).await
+}
+
+/// Resolves what the upload needs: the dispatch namespace, the modules, the tags, the bindings;
+/// then, with one settings read when the script may exist or carries Durable Objects, refuses a
+/// script that is not this stack's (without `adopt`) and plans the Durable Object migration.
+async fn prepare(
+    client: &Client,
+    d: &Desired<'_>,
+    p: &Worker,
+    previous: Option<&WorkerOutput>,
+    what: &str,
+) -> Result<Prepared, ProviderError> {
     let id = d.resource.id.as_str();
-    let what = describe(Kind::Worker, id, d.name);
     let namespace = match &p.namespace {
         None => None,
         Some(r) => match d.deps.get(&r.0) {
@@ -505,13 +546,8 @@ async fn deploy(
             }
         },
     };
-    let ns = namespace.as_deref();
-    let path = script_path(client, d.name, ns);
-    let modules = collect_modules(d).await?;
-    let previous = existing.and_then(|e| match e.output {
-        Output::Worker(o) => Some(o),
-        _ => None,
-    });
+    let path = script_path(client, d.name, namespace.as_deref());
+    let modules = collect_modules(d, p).await?;
     let bound = bound_classes(d.name, p, d.deps);
     let mut tags = ownership_tags(d.app, d.stage, id);
     tags.extend(bound.iter().map(durable_object::class_tag));
@@ -524,15 +560,14 @@ async fn deploy(
             ),
         });
     }
-    let bindings = bindings_json(d.name, p, d.deps, d.secrets, &what)?;
-    let binding_types = declared_binding_types(&bindings);
+    let bindings = bindings_json(d.name, p, d.deps, d.secrets, what)?;
 
     // One read: whether the script exists and whose it is, and which classes it carries.
     let had_classes = previous.is_some_and(|o| o.migration_tag.is_some());
     let settings = if previous.is_none() || !bound.is_empty() || had_classes {
         read_settings(client, &path)
             .await
-            .map_err(|e| e.context(&what, "reading the current settings of"))?
+            .map_err(|e| e.context(what, "reading the current settings of"))?
     } else {
         None
     };
@@ -545,7 +580,9 @@ async fn deploy(
         && !d.adopt
         && !is_ours(&deployed_tags, d.app, d.stage, id)
     {
-        return Err(ProviderError::AlreadyExists { what });
+        return Err(ProviderError::AlreadyExists {
+            what: what.to_owned(),
+        });
     }
     let old_tag = previous.and_then(|o| o.migration_tag.clone());
     let migration = durable_object::plan(
@@ -553,88 +590,94 @@ async fn deploy(
         &durable_object::deployed_classes(&deployed_tags),
         old_tag.as_deref(),
     );
-    let upload = |migration: Option<Migration>| {
-        let metadata = metadata_json(
-            &modules.main_module,
-            p,
-            bindings.clone(),
-            migration.as_ref(),
-            &tags,
-        );
-        let req = Request::put(path.clone()).multipart(parts(&modules, &metadata));
-        async move {
-            client
-                .call_as::<ScriptInfo>(req)
-                .await
-                .map(|u| (u, migration))
-        }
-    };
-    let (uploaded, migration) = match upload(migration.clone()).await {
-        Ok(done) => done,
-        Err(err) if is_tag_mismatch(&err) && migration.is_some() => {
-            // The deployed tag differs from the recorded one: read it, or failing that take
-            // it from the error message.
-            let current = match read_script_info(client, d.name, ns).await {
-                Ok(info) => info.and_then(|i| i.migration_tag),
-                Err(read_err) => durable_object::expected_tag_in(&err.to_string())
-                    .ok_or_else(|| read_err.context(&what, "reading the migration tag of"))?,
-            };
-            let rebased = migration.as_ref().map(|m| m.rebased(current.as_deref()));
-            upload(rebased)
-                .await
-                .map_err(|e| e.context(&what, "uploading (after a migration tag mismatch)"))?
-        }
-        Err(err) => return Err(err.context(&what, "uploading")),
-    };
-
-    let url = match ns {
-        None => {
-            let existed = previous.is_some() || settings.is_some();
-            workers_dev(client, d, p, &path, existed)
-                .await
-                .map_err(|(action, e)| e.context(&what, action))?
-        }
-        Some(_) => {
-            if p.url {
-                tracing::warn!(
-                    "{what}: `url: true` is ignored for a Worker in a dispatch namespace"
-                );
-            }
-            None
-        }
-    };
-
-    let migration_tag = uploaded
-        .migration_tag
-        .or_else(|| migration.map(|m| m.new_tag))
-        .or(old_tag);
-    let durable_objects = durable_object_ids(
-        client,
-        d.name,
-        ns,
-        migration_tag.as_deref(),
-        !bound.is_empty(),
-        &what,
-    )
-    .await?;
-
-    Ok(Output::Worker(WorkerOutput {
-        name: d.name.to_owned(),
+    Ok(Prepared {
         namespace,
-        url,
-        etag: uploaded.etag,
-        migration_tag,
-        content_hash: modules.content_hash(),
-        durable_objects,
-        bindings: binding_types,
-    }))
+        path,
+        modules,
+        bound,
+        tags,
+        bindings,
+        existed: previous.is_some() || settings.is_some(),
+        old_tag,
+        migration,
+    })
+}
+
+/// The upload, returning Cloudflare's answer and the migration it carried: one request, or,
+/// when the deployed migration tag differs from the recorded one, a read of the current tag
+/// (taken from the error message if that read fails) and a second upload rebased onto it.
+async fn upload(
+    client: &Client,
+    d: &Desired<'_>,
+    p: &Worker,
+    prepared: &Prepared,
+    what: &str,
+) -> Result<(ScriptInfo, Option<Migration>), ProviderError> {
+    let migration = prepared.migration.clone();
+    match upload_once(client, p, prepared, migration.clone()).await {
+        Ok(done) => Ok(done),
+        Err(err) if is_tag_mismatch(&err) && migration.is_some() => {
+            let current =
+                match read_script_info(client, d.name, prepared.namespace.as_deref()).await {
+                    Ok(info) => info.and_then(|i| i.migration_tag),
+                    Err(read_err) => durable_object::expected_tag_in(&err.to_string())
+                        .ok_or_else(|| read_err.context(what, "reading the migration tag of"))?,
+                };
+            let rebased = migration.as_ref().map(|m| m.rebased(current.as_deref()));
+            upload_once(client, p, prepared, rebased)
+                .await
+                .map_err(|e| e.context(what, "uploading (after a migration tag mismatch)"))
+        }
+        Err(err) => Err(err.context(what, "uploading")),
+    }
+}
+
+/// One multipart upload of the script with `migration`.
+async fn upload_once(
+    client: &Client,
+    p: &Worker,
+    prepared: &Prepared,
+    migration: Option<Migration>,
+) -> Result<(ScriptInfo, Option<Migration>), Error> {
+    let metadata = metadata_json(
+        &prepared.modules.main_module,
+        p,
+        prepared.bindings.clone(),
+        migration.as_ref(),
+        &prepared.tags,
+    );
+    let req = Request::put(prepared.path.clone()).multipart(parts(&prepared.modules, &metadata));
+    client
+        .call_as::<ScriptInfo>(req)
+        .await
+        .map(|u| (u, migration))
+}
+
+/// Brings workers.dev to the declared state and returns the URL when it is on. A user Worker in
+/// a dispatch namespace has no workers.dev URL: no request, and `url: true` is only warned about.
+async fn workers_dev(
+    client: &Client,
+    d: &Desired<'_>,
+    p: &Worker,
+    prepared: &Prepared,
+    what: &str,
+) -> Result<Option<String>, ProviderError> {
+    if prepared.namespace.is_some() {
+        if p.url {
+            tracing::warn!("{what}: `url: true` is ignored for a Worker in a dispatch namespace");
+        }
+        return Ok(None);
+    }
+    switch_workers_dev(client, d, p, &prepared.path, prepared.existed)
+        .await
+        .map_err(|(action, e)| e.context(what, action))
 }
 
 /// Brings workers.dev to the declared state with a call only when it changes, and returns the
 /// URL when it is on. A script this call created starts with workers.dev off; for one that
 /// `existed` before (recorded, adopted or recovered) the state is read, since it may have been
 /// switched outside athanor, and an update after `--refresh` must repair that.
-async fn workers_dev(
+async fn switch_workers_dev(
     client: &Client,
     d: &Desired<'_>,
     p: &Worker,
@@ -674,11 +717,49 @@ async fn workers_dev(
         .map_err(|e| ("reading the account's workers.dev subdomain for", e))
 }
 
+/// The output of the deploy: the upload's etag and migration tag (else the migration's new tag,
+/// else the recorded one), the URL, the binding types, and the Durable Object namespace ids (one
+/// read of the namespace list when [`lists_namespaces`] says so).
+async fn deployed_output(
+    client: &Client,
+    d: &Desired<'_>,
+    prepared: Prepared,
+    uploaded: ScriptInfo,
+    migration: Option<Migration>,
+    url: Option<String>,
+    what: &str,
+) -> Result<Output, ProviderError> {
+    let migration_tag = uploaded
+        .migration_tag
+        .or_else(|| migration.map(|m| m.new_tag))
+        .or(prepared.old_tag);
+    let durable_objects = durable_object_ids(
+        client,
+        d.name,
+        prepared.namespace.as_deref(),
+        migration_tag.as_deref(),
+        !prepared.bound.is_empty(),
+        what,
+    )
+    .await?;
+    Ok(Output::Worker(WorkerOutput {
+        name: d.name.to_owned(),
+        namespace: prepared.namespace,
+        url,
+        etag: uploaded.etag,
+        migration_tag,
+        content_hash: prepared.modules.content_hash(),
+        durable_objects,
+        bindings: declared_binding_types(&prepared.bindings),
+    }))
+}
+
 /// Deletes the script (with `force`, so bindings to it do not block); one already gone is fine.
-pub(crate) async fn delete(client: &Client, e: Existing<'_>) -> Result<(), ProviderError> {
-    let Output::Worker(o) = e.output else {
-        return Err(wrong_kind(Kind::Worker, e.id));
-    };
+pub(crate) async fn delete(
+    client: &Client,
+    e: Deployed<'_, Worker, WorkerOutput>,
+) -> Result<(), ProviderError> {
+    let o = e.output;
     let what = describe(Kind::Worker, e.id, &o.name);
     let path = script_path(client, &o.name, o.namespace.as_deref());
     delete_if_exists(client, Request::delete(path).query("force", "true"), &what).await
@@ -695,12 +776,9 @@ pub(crate) async fn delete(client: &Client, e: Existing<'_>) -> Result<(), Provi
 /// Objects, and the account's workers.dev subdomain once per client.
 pub(crate) async fn read(
     client: &Client,
-    e: Existing<'_>,
+    e: Deployed<'_, Worker, WorkerOutput>,
 ) -> Result<Option<Output>, ProviderError> {
-    let Output::Worker(o) = e.output else {
-        return Err(wrong_kind(Kind::Worker, e.id));
-    };
-    let p = props(e.props, e.id)?;
+    let (o, p) = (e.output, e.props);
     let what = describe(Kind::Worker, e.id, &o.name);
     let ns = o.namespace.as_deref();
     let path = script_path(client, &o.name, ns);
