@@ -59,7 +59,7 @@
 //! A binding value is a resource (KV, R2, Durable Object, Secret/SecretRef, dispatch namespace,
 //! or a Worker as a service), a string literal (`plain_text`), a bool, a number or `json!`
 //! (`json`), `secret_env`/`secret_file` (`secret_text`), or a Rust expression whose type
-//! implements [`core::IntoBinding`].
+//! implements [`model::IntoBinding`].
 //!
 //! # What `infra!` generates
 //!
@@ -74,10 +74,15 @@
 //! would refuse, a secret written in source, ...) is a compile error at the exact token, all of
 //! them reported in one pass.
 
-pub use athanor_core as core;
+/// The stack model `infra!` builds: [`Stack`], its resources and their properties, bindings,
+/// secret sources and the outputs a deploy reports. Read it to inspect a stack, or build one by
+/// hand.
+pub use athanor_core as model;
 pub use athanor_core::{Output, Stack};
 pub use athanor_macros::infra;
 
+/// Plan, deploy and destroy from Rust: [`runtime::Session`], its plan, outputs, errors and
+/// progress events.
 #[cfg(not(target_arch = "wasm32"))]
 pub use athanor_runtime as runtime;
 
@@ -101,7 +106,7 @@ pub mod cli {
 macro_rules! __athanor_worker_env {
     ($env_doc:literal; $($accessor:ident $binding:literal $doc:literal => $kind:ident $(($ty:ty))?;)*) => {
         #[doc = $env_doc]
-        #[derive(Debug, Clone)]
+        #[derive(::core::fmt::Debug, ::core::clone::Clone)]
         pub struct Env {
             inner: $crate::__private::worker::Env,
         }

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use athanor_core::ApiError;
 use reqwest::Method;
 use secrecy::ExposeSecret;
 use serde::de::DeserializeOwned;
@@ -54,7 +55,7 @@ pub(crate) struct Request {
 
 impl Request {
     /// A request with no body.
-    pub fn new(method: Method, path: impl Into<String>) -> Self {
+    pub(crate) fn new(method: Method, path: impl Into<String>) -> Self {
         Request {
             method,
             path: path.into(),
@@ -65,50 +66,50 @@ impl Request {
     }
 
     /// `GET path`.
-    pub fn get(path: impl Into<String>) -> Self {
+    pub(crate) fn get(path: impl Into<String>) -> Self {
         Request::new(Method::GET, path)
     }
 
     /// `POST path`.
-    pub fn post(path: impl Into<String>) -> Self {
+    pub(crate) fn post(path: impl Into<String>) -> Self {
         Request::new(Method::POST, path)
     }
 
     /// `PUT path`.
-    pub fn put(path: impl Into<String>) -> Self {
+    pub(crate) fn put(path: impl Into<String>) -> Self {
         Request::new(Method::PUT, path)
     }
 
     /// `PATCH path`.
-    pub fn patch(path: impl Into<String>) -> Self {
+    pub(crate) fn patch(path: impl Into<String>) -> Self {
         Request::new(Method::PATCH, path)
     }
 
     /// `DELETE path`.
-    pub fn delete(path: impl Into<String>) -> Self {
+    pub(crate) fn delete(path: impl Into<String>) -> Self {
         Request::new(Method::DELETE, path)
     }
 
     /// Adds a query parameter.
-    pub fn query(mut self, key: &str, value: impl ToString) -> Self {
+    pub(crate) fn query(mut self, key: &str, value: impl ToString) -> Self {
         self.query.push((key.to_owned(), value.to_string()));
         self
     }
 
     /// Adds a header.
-    pub fn header(mut self, key: &str, value: impl Into<String>) -> Self {
+    pub(crate) fn header(mut self, key: &str, value: impl Into<String>) -> Self {
         self.headers.push((key.to_owned(), value.into()));
         self
     }
 
     /// Sets a JSON body.
-    pub fn json(mut self, value: Value) -> Self {
+    pub(crate) fn json(mut self, value: Value) -> Self {
         self.body = Body::Json(value);
         self
     }
 
     /// Sets a multipart body.
-    pub fn multipart(mut self, parts: Vec<Part>) -> Self {
+    pub(crate) fn multipart(mut self, parts: Vec<Part>) -> Self {
         self.body = Body::Multipart(parts);
         self
     }
@@ -350,11 +351,13 @@ impl Client {
     pub(crate) async fn call(&self, req: Request) -> Result<Envelope, Error> {
         let raw = self.send(&req).await?;
         envelope::parse(raw.status, &raw.body).map_err(|f| Error::Api {
-            method: req.method.to_string(),
-            path: req.path.clone(),
-            status: raw.status,
-            codes: f.codes,
-            message: f.message,
+            error: ApiError {
+                method: req.method.to_string(),
+                path: req.path.clone(),
+                status: raw.status,
+                codes: f.codes,
+                message: f.message,
+            },
             maybe_applied_before: raw.maybe_applied_before,
         })
     }

@@ -9,9 +9,9 @@ use crate::rate_limit::RateLimit;
 use crate::retry::RetryPolicy;
 
 /// Cloudflare's public API base URL.
-pub const DEFAULT_BASE_URL: &str = "https://api.cloudflare.com/client/v4";
+pub(crate) const DEFAULT_BASE_URL: &str = "https://api.cloudflare.com/client/v4";
 /// The API base URL of the FedRAMP High region (`CLOUDFLARE_COMPLIANCE_REGION=fedramp_high`).
-pub const FEDRAMP_BASE_URL: &str = "https://api.fed.cloudflare.com/client/v4";
+pub(crate) const FEDRAMP_BASE_URL: &str = "https://api.fed.cloudflare.com/client/v4";
 
 /// How requests authenticate.
 pub enum Auth {

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 /// A successful answer.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Envelope {
+pub(crate) struct Envelope {
     /// `result` (`null` for an empty body).
     pub result: Value,
     /// `result_info`, when present.
@@ -16,7 +16,7 @@ pub struct Envelope {
 
 /// An error answer, as Cloudflare explained it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failure {
+pub(crate) struct Failure {
     /// The error codes.
     pub codes: Vec<u32>,
     /// The messages, joined with `; `.
@@ -24,7 +24,7 @@ pub struct Failure {
 }
 
 /// Parses a response body given its HTTP status.
-pub fn parse(status: u16, body: &[u8]) -> Result<Envelope, Failure> {
+pub(crate) fn parse(status: u16, body: &[u8]) -> Result<Envelope, Failure> {
     let ok_status = (200..300).contains(&status);
     if body.iter().all(u8::is_ascii_whitespace) {
         return if ok_status {

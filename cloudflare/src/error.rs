@@ -4,7 +4,7 @@
 //! errors hold the method, the path without its query string, the HTTP status and Cloudflare's
 //! codes and messages, never a request body or a credential.
 
-use athanor_core::ProviderError;
+use athanor_core::{ApiError, ProviderError};
 
 /// A failure of the Cloudflare client or of a provider.
 #[derive(Debug, thiserror::Error)]
@@ -14,18 +14,10 @@ pub enum Error {
     Config(String),
 
     /// The API answered with an error.
-    #[error("{method} {path} failed with HTTP {status}{}: {message}", codes_suffix(.codes))]
+    #[error("{error}")]
     Api {
-        /// The HTTP method.
-        method: String,
-        /// The request path, relative to the base URL, without the query string.
-        path: String,
-        /// The HTTP status.
-        status: u16,
-        /// Cloudflare's error codes, in the order given.
-        codes: Vec<u32>,
-        /// Cloudflare's error messages, joined with `; `.
-        message: String,
+        /// The request and Cloudflare's answer.
+        error: ApiError,
         /// An earlier attempt of this request was sent but no answer came back, so it may have
         /// been applied (a create answered "already exists" then made the resource itself).
         maybe_applied_before: bool,
@@ -64,83 +56,44 @@ pub enum Error {
     Local(String),
 }
 
-/// A short piece of advice for an API error with this HTTP status.
-fn advice_for_status(status: u16) -> &'static str {
-    match status {
-        400 | 422 => "the API rejected the input: check the declared properties",
-        401 | 403 => {
-            "the credentials were refused or lack a permission: check the API token's permissions and the account id"
-        }
-        404 => {
-            "it does not exist at Cloudflare (deleted outside athanor?): check the name, or deploy again to recreate it"
-        }
-        409 => "it conflicts with the current state at Cloudflare: check the resource there",
-        412 => "a precondition failed: deploy again",
-        429 => {
-            "Cloudflare's rate limit was hit after every retry: wait a few minutes and deploy again"
-        }
-        s if s >= 500 => "Cloudflare failed after every retry: deploy again later",
-        _ => "check the request and deploy again",
-    }
-}
-
-fn codes_suffix(codes: &[u32]) -> String {
-    if codes.is_empty() {
-        String::new()
-    } else {
-        let list: Vec<String> = codes.iter().map(u32::to_string).collect();
-        format!(" (code {})", list.join(", "))
-    }
-}
-
 impl Error {
-    /// The HTTP status of an API error.
-    pub fn status(&self) -> Option<u16> {
+    /// The API's refusal, when this is one.
+    pub fn api(&self) -> Option<&ApiError> {
         match self {
-            Error::Api { status, .. } => Some(*status),
+            Error::Api { error, .. } => Some(error),
             _ => None,
         }
     }
 
+    /// The HTTP status of an API error.
+    pub fn status(&self) -> Option<u16> {
+        self.api().map(|e| e.status)
+    }
+
     /// Whether Cloudflare answered with this error code.
     pub fn has_code(&self, code: u32) -> bool {
-        matches!(self, Error::Api { codes, .. } if codes.contains(&code))
+        self.api().is_some_and(|e| e.has_code(code))
     }
 
     /// Whether the API said the thing addressed does not exist (HTTP 404, or a not-found code).
     pub fn is_not_found(&self) -> bool {
-        match self {
-            Error::Api { status, codes, .. } => {
-                *status == 404
-                    || codes
-                        .iter()
-                        .any(|c| matches!(c, 10006 | 10007 | 10009 | 10013 | 10090 | 10092))
-            }
-            _ => false,
-        }
+        self.api().is_some_and(ApiError::is_not_found)
     }
 
-    /// Whether the API refused a create because a resource of that name exists: HTTP 409, or a
-    /// message saying so. (Codes are per product, so product-specific codes such as KV's 10014
-    /// are checked by the provider that knows them.)
+    /// Whether the API refused a create because a resource of that name exists (see
+    /// [`ApiError::is_conflict`]).
     pub fn is_conflict(&self) -> bool {
-        match self {
-            Error::Api {
-                status, message, ..
-            } => {
-                let lower = message.to_ascii_lowercase();
-                *status == 409 || lower.contains("already exist") || lower.contains("already_exist")
-            }
-            _ => false,
-        }
+        self.api().is_some_and(ApiError::is_conflict)
     }
 
-    /// A short piece of advice for this error.
-    pub fn advice(&self) -> &'static str {
+    /// A short piece of advice for this error: what the user can do.
+    pub fn advice(&self) -> Option<&'static str> {
         match self {
-            Error::Api { status, .. } => advice_for_status(*status),
-            Error::Transport { .. } => "check the network and the API base URL, then deploy again",
-            _ => "",
+            Error::Api { error, .. } => Some(error.advice()),
+            Error::Transport { .. } => {
+                Some("check the network and the API base URL, then deploy again")
+            }
+            _ => None,
         }
     }
 
@@ -155,40 +108,22 @@ impl Error {
         )
     }
 
-    /// Converts into the engine's error, adding which resource and which step failed.
+    /// Converts into the engine's error, as the cause of the step `action` on `what` (the
+    /// resource, as the provider names it), with this error's advice.
     pub fn context(self, what: &str, action: &str) -> ProviderError {
-        let advice = self.advice();
-        let mut err = ProviderError::from(self);
-        match &mut err {
-            ProviderError::Api { message, .. } | ProviderError::Transport { message, .. } => {
-                *message = format!("{message} (while {action} {what}; {advice})");
-            }
-            ProviderError::Local { message } => {
-                *message = format!("{what}: {action} failed: {message}");
-            }
-            ProviderError::AlreadyExists { .. } | ProviderError::NotFound { .. } => {}
+        ProviderError::Step {
+            what: what.to_owned(),
+            action: action.to_owned(),
+            advice: self.advice(),
+            source: Box::new(self.into()),
         }
-        err
     }
 }
 
 impl From<Error> for ProviderError {
     fn from(err: Error) -> ProviderError {
         match err {
-            Error::Api {
-                method,
-                path,
-                status,
-                codes,
-                message,
-                ..
-            } => ProviderError::Api {
-                method,
-                path,
-                status,
-                codes,
-                message,
-            },
+            Error::Api { error, .. } => ProviderError::Api(error),
             Error::Transport {
                 target, message, ..
             } => ProviderError::Transport { target, message },
@@ -205,11 +140,13 @@ mod tests {
 
     fn api(status: u16, codes: Vec<u32>, message: &str) -> Error {
         Error::Api {
-            method: "POST".into(),
-            path: "/accounts/a/storage/kv/namespaces".into(),
-            status,
-            codes,
-            message: message.into(),
+            error: ApiError {
+                method: "POST".into(),
+                path: "/accounts/a/storage/kv/namespaces".into(),
+                status,
+                codes,
+                message: message.into(),
+            },
             maybe_applied_before: false,
         }
     }
@@ -229,7 +166,7 @@ mod tests {
     fn context_names_the_resource_the_step_and_the_advice() {
         let err = api(400, vec![10019], "missing title")
             .context("KV namespace \"t\" (KvNamespace \"kv\")", "creating");
-        let text = err.to_string();
+        let text = athanor_core::provider::report(&err);
         assert!(text.contains("HTTP 400"), "{text}");
         assert!(text.contains("10019"), "{text}");
         assert!(text.contains("KvNamespace \"kv\""), "{text}");

@@ -1,26 +1,27 @@
 //! The Cloudflare v4 API client of athanor and a provider for every resource kind.
 //!
-//! - [`config`]: credentials and settings from the environment, as wrangler reads them.
-//! - [`client`]: the HTTP client: auth, the envelope, retries, the rate limiter, listings.
-//! - [`envelope`], [`retry`], [`rate_limit`], [`pagination`]: the client's pure rules, each
-//!   tested alone.
-//! - [`modules`]: a Worker's modules for upload (JS as is, TS stripped with oxc, workers-rs
-//!   builds, esbuild only for bare packages).
-//! - `providers`: one module per resource kind, and [`CloudflareProvider`], which implements
-//!   [`athanor_core::Provider`] by dispatching on the kind.
+//! The public surface is what the runtime and a caller use: [`CloudflareProvider`] (the
+//! engine's [`athanor_core::Provider`]), the [`Client`] it sends requests with and its settings
+//! ([`ClientConfig`] from the environment, as wrangler reads it; [`RetryPolicy`], [`RateLimit`]),
+//! [`Error`], and [`modules`]: a Worker's modules for upload (JS as is, TS stripped with oxc,
+//! workers-rs builds, esbuild only for bare packages).
+//!
+//! Inside, the client's pure rules (`envelope`, `retry`, `rate_limit`, `pagination`) are tested
+//! alone, and `providers` holds one module per resource kind, dispatched by `provider`.
 
 #![warn(missing_docs)]
+#![warn(unreachable_pub)]
 
-pub mod client;
-pub mod config;
-pub mod envelope;
-pub mod error;
+mod client;
+mod config;
+mod envelope;
+mod error;
 pub mod modules;
-pub mod pagination;
-pub mod provider;
+mod pagination;
+mod provider;
 mod providers;
-pub mod rate_limit;
-pub mod retry;
+mod rate_limit;
+mod retry;
 
 pub use client::Client;
 pub use config::{Auth, ClientConfig, WorkersUrls};

@@ -7,11 +7,16 @@
 use serde_json::Value;
 
 /// The most pages one listing follows, a guard against a server that never says "done".
-pub const MAX_PAGES: u32 = 1000;
+pub(crate) const MAX_PAGES: u32 = 1000;
 
 /// Whether a page-style listing has a page after `page` (1-based), given the page's
 /// `result_info`, the `per_page` asked for and the number of items received.
-pub fn has_next_page(info: Option<&Value>, page: u32, per_page: u32, received: usize) -> bool {
+pub(crate) fn has_next_page(
+    info: Option<&Value>,
+    page: u32,
+    per_page: u32,
+    received: usize,
+) -> bool {
     if page >= MAX_PAGES || received == 0 {
         return false;
     }
@@ -28,7 +33,7 @@ pub fn has_next_page(info: Option<&Value>, page: u32, per_page: u32, received: u
 }
 
 /// The cursor for the next page of a cursor-style listing, `None` when it was the last.
-pub fn next_cursor(info: Option<&Value>) -> Option<String> {
+pub(crate) fn next_cursor(info: Option<&Value>) -> Option<String> {
     let info = info?;
     let cursor = info
         .get("cursor")

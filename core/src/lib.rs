@@ -20,6 +20,6 @@ pub mod stack;
 
 pub use binding::{Binding, BindingValue, IntoBinding};
 pub use output::Output;
-pub use provider::{Provider, ProviderError};
+pub use provider::{ApiError, Provider, ProviderError};
 pub use secret::SecretSource;
 pub use stack::{Kind, Props, Resource, ResourceRef, Stack};

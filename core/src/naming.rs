@@ -89,6 +89,8 @@ impl std::fmt::Display for NameError {
     }
 }
 
+impl std::error::Error for NameError {}
+
 fn lower_dashed(name: &str, allow_underscore: bool) -> String {
     let mut out = String::new();
     for c in name.chars().flat_map(char::to_lowercase) {

@@ -83,8 +83,79 @@ pub struct Existing<'a> {
     pub delete: bool,
 }
 
+/// A request the API refused: which request, the HTTP status, and Cloudflare's codes and
+/// messages. It holds no request body and no credential, so it is safe to print.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{method} {path} failed with HTTP {status}{}: {message}", codes_suffix(.codes))]
+pub struct ApiError {
+    /// The HTTP method.
+    pub method: String,
+    /// The request path, relative to the API's base URL, without the query string.
+    pub path: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// Cloudflare's error codes, in the order given.
+    pub codes: Vec<u32>,
+    /// Cloudflare's error messages, joined with `; `.
+    pub message: String,
+}
+
+fn codes_suffix(codes: &[u32]) -> String {
+    if codes.is_empty() {
+        String::new()
+    } else {
+        let list: Vec<String> = codes.iter().map(u32::to_string).collect();
+        format!(" (code {})", list.join(", "))
+    }
+}
+
+impl ApiError {
+    /// Whether Cloudflare answered with this error code.
+    pub fn has_code(&self, code: u32) -> bool {
+        self.codes.contains(&code)
+    }
+
+    /// Whether the API said the thing addressed does not exist (HTTP 404, or a not-found code).
+    pub fn is_not_found(&self) -> bool {
+        self.status == 404
+            || self
+                .codes
+                .iter()
+                .any(|c| matches!(c, 10006 | 10007 | 10009 | 10013 | 10090 | 10092))
+    }
+
+    /// Whether the API refused a create because a resource of that name exists: HTTP 409, or a
+    /// message saying so. (Codes are per product, so product-specific codes such as KV's 10014
+    /// are checked by the provider that knows them.)
+    pub fn is_conflict(&self) -> bool {
+        let lower = self.message.to_ascii_lowercase();
+        self.status == 409 || lower.contains("already exist") || lower.contains("already_exist")
+    }
+
+    /// A short piece of advice for this status: what the user can do about it.
+    pub fn advice(&self) -> &'static str {
+        match self.status {
+            400 | 422 => "the API rejected the input: check the declared properties",
+            401 | 403 => {
+                "the credentials were refused or lack a permission: check the API token's permissions and the account id"
+            }
+            404 => {
+                "it does not exist at Cloudflare (deleted outside athanor?): check the name, or deploy again to recreate it"
+            }
+            409 => "it conflicts with the current state at Cloudflare: check the resource there",
+            412 => "a precondition failed: deploy again",
+            429 => {
+                "Cloudflare's rate limit was hit after every retry: wait a few minutes and deploy again"
+            }
+            s if s >= 500 => "Cloudflare failed after every retry: deploy again later",
+            _ => "check the request and deploy again",
+        }
+    }
+}
+
 /// A failure of a provider call. Messages name the resource and say what to do; they never hold
-/// a secret value.
+/// a secret value. Each cause is printed once: a variant that wraps another error returns it
+/// from `source()` and leaves it out of its own message.
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderError {
     /// A resource of that name exists and is not ours.
@@ -104,19 +175,8 @@ pub enum ProviderError {
         hint: Option<String>,
     },
     /// The API refused the request.
-    #[error("{method} {path} failed with HTTP {status}{}: {message}", codes_suffix(.codes))]
-    Api {
-        /// The HTTP method.
-        method: String,
-        /// The request path (no query string, no secret).
-        path: String,
-        /// The HTTP status.
-        status: u16,
-        /// Cloudflare's error codes.
-        codes: Vec<u32>,
-        /// Cloudflare's messages, joined.
-        message: String,
-    },
+    #[error(transparent)]
+    Api(ApiError),
     /// The request could not be sent or answered (connection refused, reset, timeout), after
     /// retries.
     #[error("cannot reach {target}: {message}")]
@@ -132,30 +192,81 @@ pub enum ProviderError {
         /// What is wrong and what to do.
         message: String,
     },
+    /// One step on a resource failed; the cause is the source.
+    #[error("{action} {what}")]
+    Step {
+        /// The resource, e.g. `KV namespace "user-sessions" (KvNamespace "sessions")`.
+        what: String,
+        /// The step, phrased to precede `what`: `creating`, `writing the values of`.
+        action: String,
+        /// What the user can do, when there is advice beyond the cause's own message.
+        advice: Option<&'static str>,
+        /// Why it failed.
+        #[source]
+        source: Box<ProviderError>,
+    },
 }
 
 fn hint_suffix(hint: &Option<String>) -> String {
     hint.as_ref().map(|h| format!(": {h}")).unwrap_or_default()
 }
 
-fn codes_suffix(codes: &[u32]) -> String {
-    if codes.is_empty() {
-        String::new()
-    } else {
-        let list: Vec<String> = codes.iter().map(u32::to_string).collect();
-        format!(" (code {})", list.join(", "))
-    }
-}
-
 impl ProviderError {
+    /// The API's refusal at the root of this error, if it is one.
+    pub fn api(&self) -> Option<&ApiError> {
+        match self {
+            ProviderError::Api(api) => Some(api),
+            ProviderError::Step { source, .. } => source.api(),
+            _ => None,
+        }
+    }
+
+    /// What the user can do about this error, when a step knows more than its cause says.
+    pub fn advice(&self) -> Option<&'static str> {
+        match self {
+            ProviderError::Step { advice, source, .. } => advice.or_else(|| source.advice()),
+            _ => None,
+        }
+    }
+
     /// Whether the error is a 404 or a not-found code, for callers that tolerate absence.
     pub fn is_not_found(&self) -> bool {
         match self {
             ProviderError::NotFound { .. } => true,
-            ProviderError::Api { status, .. } => *status == 404,
-            _ => false,
+            ProviderError::Step { source, .. } => source.is_not_found(),
+            _ => self.api().is_some_and(ApiError::is_not_found),
         }
     }
+}
+
+/// An error and its causes on one line: each message once, joined with `: `, then the advice of
+/// the outermost provider step that has some. This is how the command line and a deploy's list
+/// of failures print errors, since a variant's message leaves its cause out.
+pub fn report(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut advice = None;
+    let mut current = Some(err);
+    while let Some(e) = current {
+        if advice.is_none() {
+            advice = e
+                .downcast_ref::<ProviderError>()
+                .and_then(ProviderError::advice);
+        }
+        current = e.source();
+        if let Some(cause) = current {
+            let cause = cause.to_string();
+            // An error from elsewhere may print its cause itself: never print one twice.
+            if !text.ends_with(&cause) {
+                text.push_str(": ");
+                text.push_str(&cause);
+            }
+        }
+    }
+    if let Some(advice) = advice {
+        text.push_str("; ");
+        text.push_str(advice);
+    }
+    text
 }
 
 /// A target that can create, read, update and delete every kind of resource.
@@ -197,5 +308,58 @@ pub trait Provider: Send + Sync {
     /// account included). `None` when the provider cannot tell; then nothing is checked.
     fn account(&self) -> Option<String> {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(status: u16) -> ProviderError {
+        ProviderError::Api(ApiError {
+            method: "POST".into(),
+            path: "/accounts/a/storage/kv/namespaces".into(),
+            status,
+            codes: vec![10019],
+            message: "missing title".into(),
+        })
+    }
+
+    #[test]
+    fn a_report_prints_each_cause_once_and_the_advice_last() {
+        let err = ProviderError::Step {
+            what: "KV namespace \"t\"".into(),
+            action: "creating".into(),
+            advice: Some("check the declared properties"),
+            source: Box::new(refused(400)),
+        };
+        assert_eq!(err.to_string(), "creating KV namespace \"t\"");
+        assert_eq!(
+            report(&err),
+            "creating KV namespace \"t\": POST /accounts/a/storage/kv/namespaces failed with HTTP 400 (code 10019): missing title; check the declared properties"
+        );
+        assert_eq!(err.api().map(|a| a.status), Some(400));
+        assert!(!err.is_not_found());
+    }
+
+    #[test]
+    fn absence_is_seen_through_a_step() {
+        let err = ProviderError::Step {
+            what: "Worker \"api\"".into(),
+            action: "reading".into(),
+            advice: None,
+            source: Box::new(refused(404)),
+        };
+        assert!(err.is_not_found());
+        assert_eq!(err.advice(), None);
+    }
+
+    #[test]
+    fn a_cause_its_wrapper_already_prints_is_not_repeated() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("cannot read the module: {0}")]
+        struct Printing(#[source] std::io::Error);
+        let err = Printing(std::io::Error::other("denied"));
+        assert_eq!(report(&err), "cannot read the module: denied");
     }
 }

@@ -123,7 +123,7 @@ impl Fixture {
 
     /// The `result` of a successful GET.
     pub async fn get(&self, path: &str) -> Value {
-        self.result(reqwest::Method::GET, path, None).await
+        athanor_test_support::get_result(&self.emu, path).await
     }
 
     /// The names of the bindings stored for the script at `script_path` (sorted).
@@ -153,14 +153,8 @@ impl Fixture {
             .to_owned()
     }
 
-    /// The titles of every KV namespace.
+    /// The titles of every KV namespace, sorted.
     pub async fn kv_titles(&self) -> Vec<String> {
-        self.get("/storage/kv/namespaces?per_page=100")
-            .await
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|ns| ns["title"].as_str().unwrap().to_owned())
-            .collect()
+        athanor_test_support::kv_titles(&self.emu).await
     }
 }

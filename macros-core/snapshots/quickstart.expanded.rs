@@ -168,7 +168,7 @@ pub fn stack() -> ::athanor::__private::athanor_core::Stack {
         .with_typescript_env("worker", worker::TYPESCRIPT_ENV)
 }
 /// What `deploy` reports for each resource of this stack (ids, names, URLs), typed.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq)]
 pub struct Outputs {
     /// The output of KvNamespace("users").
     pub users: ::athanor::__private::athanor_core::output::KvNamespaceOutput,

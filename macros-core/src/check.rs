@@ -7,8 +7,11 @@ use athanor_core::{Kind, naming};
 use syn::Ident;
 
 use crate::ctxt::Ctxt;
+use crate::expand;
 use crate::kinds;
-use crate::model::{BindingVal, Decl, KvItem, Model, Num, Text, Typed, is_constant_like};
+use crate::model::{
+    BindingVal, CodeSource, Decl, KvItem, Model, Num, Text, Typed, is_constant_like,
+};
 use crate::suggest;
 use crate::worker_crate;
 use crate::worker_env;
@@ -16,14 +19,14 @@ use crate::worker_env;
 /// The code of a Worker: one source, and a Rust crate that is one (checked on disk, relative to
 /// the crate being compiled).
 fn worker_code(decl: &Decl, what: &str, cx: &Ctxt) {
-    let Some(Typed::Str(text)) = decl.get("crate") else {
+    let Some(CodeSource::Crate(text)) = decl.code() else {
         return;
     };
     let span = match text {
         Text::Lit(lit) => lit.span(),
         Text::Expr(_, span) => *span,
     };
-    if decl.get("entrypoint").is_some() {
+    if decl.has_two_code_sources() {
         cx.error(
             span,
             format!(
@@ -77,6 +80,8 @@ pub(crate) fn check(model: &Model, cx: &Ctxt) {
     }
 }
 
+/// `let` names and logical ids are unique, and no Worker's `let` name collides with an item the
+/// expansion generates.
 fn unique_let_names_and_ids(model: &Model, cx: &Ctxt) {
     let mut names: BTreeSet<String> = BTreeSet::new();
     let mut ids: BTreeMap<String, &Decl> = BTreeMap::new();
@@ -86,6 +91,15 @@ fn unique_let_names_and_ids(model: &Model, cx: &Ctxt) {
             cx.error(
                 decl.name.span(),
                 format!("`{name}` is declared twice; give each resource its own `let` name"),
+            );
+        }
+        if let Some(item) = expand::module_clash(decl) {
+            cx.error(
+                decl.name.span(),
+                format!(
+                    "`{name}` collides with {item} that `infra!` generates: a Worker's `let` name also names its generated module; rename it, for example to `{}`",
+                    name.to_lowercase()
+                ),
             );
         }
         let id = decl.id.value();
@@ -169,7 +183,7 @@ fn references(model: &Model, decl: &Decl, cx: &Ctxt) {
             continue;
         };
         match found.def.kind {
-            _ if found.def.binding.is_none() && decl.get("crate").is_some() => cx.error(
+            _ if found.def.binding.is_none() && matches!(decl.code(), Some(CodeSource::Crate(_))) => cx.error(
                 target.span(),
                 format!(
                     "`{target}` is a SecretsStore, for which a Rust Worker's Env has no accessor (workers-rs reads one secret per binding); bind a Secret or SecretRef in it instead"
@@ -185,7 +199,7 @@ fn references(model: &Model, decl: &Decl, cx: &Ctxt) {
                 target.span(),
                 format!("binding `{}` binds {} to itself", binding.name, decl.describe()),
             ),
-            Kind::Worker if found.get("namespace").is_some() => cx.error(
+            Kind::Worker if found.namespace().is_some() => cx.error(
                 target.span(),
                 format!(
                     "`{target}` is a user Worker inside a dispatch namespace and cannot be bound as a service; bind its DispatchNamespace instead"
@@ -260,9 +274,7 @@ fn enumerations(decl: &Decl, cx: &Ctxt) {
 }
 
 fn kv_values(decl: &Decl, cx: &Ctxt) {
-    let Some(Typed::KvValues(items)) = decl.get("values") else {
-        return;
-    };
+    let items = decl.kv_values();
     let mut keys: BTreeMap<String, ()> = BTreeMap::new();
     for item in items {
         kv_item(decl, item, cx);
@@ -336,7 +348,7 @@ fn kv_item(decl: &Decl, item: &KvItem, cx: &Ctxt) {
 fn worker(decl: &Decl, cx: &Ctxt) {
     let what = decl.describe();
     worker_code(decl, &what, cx);
-    if let (Some(url), Some(_)) = (decl.lit_bool("url"), decl.get("namespace"))
+    if let (Some(url), Some(_)) = (decl.url(), decl.namespace())
         && url.value
     {
         cx.error(
@@ -346,17 +358,15 @@ fn worker(decl: &Decl, cx: &Ctxt) {
                 ),
             );
     }
-    if let Some(Typed::BindingTypes(types)) = decl.get("keep_bindings") {
-        for (ty, span) in types {
-            if !kinds::BINDING_TYPES.contains(&ty.as_str()) {
-                cx.error(
-                    *span,
-                    format!(
-                        "unknown binding type `{ty}` in `keep_bindings` of {what}{}; binding types are Cloudflare's, such as `kv_namespace`, `r2_bucket`, `secret_text`",
-                        suggest::did_you_mean(ty, kinds::BINDING_TYPES.iter().copied())
-                    ),
-                );
-            }
+    for (ty, span) in decl.keep_bindings() {
+        if !kinds::BINDING_TYPES.contains(&ty.as_str()) {
+            cx.error(
+                *span,
+                format!(
+                    "unknown binding type `{ty}` in `keep_bindings` of {what}{}; binding types are Cloudflare's, such as `kv_namespace`, `r2_bucket`, `secret_text`",
+                    suggest::did_you_mean(ty, kinds::BINDING_TYPES.iter().copied())
+                ),
+            );
         }
     }
     let mut names: BTreeMap<String, &str> = BTreeMap::new();

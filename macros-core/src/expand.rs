@@ -10,13 +10,14 @@ use std::collections::BTreeSet;
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
+use syn::ext::IdentExt;
 
 use crate::check;
 use crate::ctxt::Ctxt;
 use crate::kinds::Role;
 use crate::model::{
-    self, BindingDecl, BindingVal, Decl, JsonVal, KvItem, Model, Num, Payload, SecretVal, Text,
-    Typed,
+    self, BindingDecl, BindingVal, CodeSource, Decl, JsonVal, KvItem, Model, Num, Payload,
+    SecretVal, Text, Typed,
 };
 use crate::syntax;
 use crate::worker_env;
@@ -62,7 +63,7 @@ fn items(model: &Model, valid: bool) -> TokenStream {
     let outputs = outputs(model, valid);
     let modules = unique_decls(model)
         .into_iter()
-        .filter(|d| d.def.kind == Kind::Worker)
+        .filter(|d| d.def.kind == Kind::Worker && module_clash(d).is_none())
         .map(|w| worker_env::module(model, w, &usable_bindings(model, w)));
     quote! {
         #stack
@@ -79,6 +80,14 @@ fn unique_decls(model: &Model) -> Vec<&Decl> {
         .iter()
         .filter(|d| seen.insert(d.name.to_string()))
         .collect()
+}
+
+/// The generated item that Worker `decl`'s module, named after its `let` name, would collide
+/// with: a module shares Rust's type namespace with the `Outputs` struct. (`fn stack` is in the
+/// value namespace, and other kinds generate no item of their own, only a field of `Outputs`.)
+pub(crate) fn module_clash(decl: &Decl) -> Option<&'static str> {
+    let generated = decl.def.kind == Kind::Worker && decl.name.unraw() == "Outputs";
+    generated.then_some("the `Outputs` struct")
 }
 
 /// The bindings an `Env` accessor can be generated for: a valid, unique name and a known target.
@@ -249,10 +258,10 @@ fn string_tokens(text: &Text) -> TokenStream {
 /// `include_bytes!`d, so that editing it checks the declaration again.
 fn worker_code(decl: &Decl) -> TokenStream {
     let c = core();
-    let (variant, text) = match (decl.get("entrypoint"), decl.get("crate")) {
-        (_, Some(Typed::Str(text))) => (format_ident!("Crate"), Some(text)),
-        (Some(Typed::Str(text)), None) => (format_ident!("Entrypoint"), Some(text)),
-        _ => (format_ident!("Entrypoint"), None),
+    let (variant, text) = match decl.code() {
+        Some(CodeSource::Crate(text)) => (format_ident!("Crate"), Some(text)),
+        Some(CodeSource::Entrypoint(text)) => (format_ident!("Entrypoint"), Some(text)),
+        None => (format_ident!("Entrypoint"), None),
     };
     let path = match text {
         Some(text) => path_tokens(text),
@@ -416,7 +425,7 @@ fn outputs(model: &Model, valid: bool) -> TokenStream {
     };
     quote! {
         /// What `deploy` reports for each resource of this stack (ids, names, URLs), typed.
-        #[derive(Debug, Clone, PartialEq)]
+        #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq)]
         pub struct Outputs {
             #(#fields,)*
         }

@@ -78,6 +78,42 @@ impl Decl {
         }
     }
 
+    // The properties the checks and the expansion read by meaning, typed. Each name is spelled
+    // here only (and in the kinds table); the generic expansion reads the rest through the table.
+
+    /// A Worker's code source: its `crate` when given (both given is an error already
+    /// reported), else its `entrypoint`.
+    pub(crate) fn code(&self) -> Option<CodeSource<'_>> {
+        match (self.get("entrypoint"), self.get("crate")) {
+            (_, Some(Typed::Str(text))) => Some(CodeSource::Crate(text)),
+            (Some(Typed::Str(text)), None) => Some(CodeSource::Entrypoint(text)),
+            _ => None,
+        }
+    }
+
+    /// Whether a Worker gives both code sources.
+    pub(crate) fn has_two_code_sources(&self) -> bool {
+        self.get("entrypoint").is_some() && self.get("crate").is_some()
+    }
+
+    /// The dispatch namespace a Worker is a user Worker of.
+    pub(crate) fn namespace(&self) -> Option<&Ident> {
+        match self.get("namespace") {
+            Some(Typed::Ref(r)) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// A Worker's `url` flag, when a literal.
+    pub(crate) fn url(&self) -> Option<&LitBool> {
+        self.lit_bool("url")
+    }
+
+    /// A Worker's script name, when a literal.
+    pub(crate) fn script_name(&self) -> Option<&LitStr> {
+        self.lit_str("name")
+    }
+
     /// The bindings of a Worker (empty for other kinds).
     pub(crate) fn bindings(&self) -> &[BindingDecl] {
         match self.get("bindings") {
@@ -86,10 +122,45 @@ impl Decl {
         }
     }
 
+    /// The binding types a Worker keeps from its previous upload, with their spans.
+    pub(crate) fn keep_bindings(&self) -> &[(String, Span)] {
+        match self.get("keep_bindings") {
+            Some(Typed::BindingTypes(types)) => types,
+            _ => &[],
+        }
+    }
+
+    /// The seeded values of a KV namespace (empty for other kinds).
+    pub(crate) fn kv_values(&self) -> &[KvItem] {
+        match self.get("values") {
+            Some(Typed::KvValues(items)) => items,
+            _ => &[],
+        }
+    }
+
+    /// A Durable Object namespace's class, when a literal.
+    pub(crate) fn class_name(&self) -> Option<&LitStr> {
+        self.lit_str("class_name")
+    }
+
+    /// The script a Durable Object namespace's class lives in: `None` when it is the binding
+    /// Worker's own; `Some(None)` when given as an expression.
+    pub(crate) fn class_script(&self) -> Option<Option<&LitStr>> {
+        self.get("script_name").map(|_| self.lit_str("script_name"))
+    }
+
     /// `Kind("id")`, the way messages name a declaration.
     pub(crate) fn describe(&self) -> String {
         format!("{}({:?})", self.def.kind, self.id.value())
     }
+}
+
+/// A Worker's code source, as declared.
+pub(crate) enum CodeSource<'a> {
+    /// `entrypoint: "..."`: the main module of a JavaScript or TypeScript Worker.
+    Entrypoint(&'a Text),
+    /// `crate: "..."`: the directory of a Rust Worker's crate.
+    Crate(&'a Text),
 }
 
 /// One property of a declaration.

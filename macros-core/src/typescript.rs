@@ -7,13 +7,15 @@ use std::fmt::Write;
 
 use athanor_core::Kind;
 
-use crate::model::{BindingVal, Decl, Model, Text};
+use crate::model::{BindingVal, CodeSource, Decl, Model, Text};
+use syn::LitStr;
 
 /// The declaration of `worker`'s `Env`.
 pub(crate) fn declaration(model: &Model, worker: &Decl) -> String {
-    let module = worker
-        .lit_str("entrypoint")
-        .map(|e| module_path(&e.value()));
+    let module = match worker.code() {
+        Some(CodeSource::Entrypoint(Text::Lit(e))) => Some(module_path(&e.value())),
+        _ => None,
+    };
     let mut out = String::new();
     out.push_str("/* eslint-disable */\n");
     let _ = writeln!(
@@ -73,22 +75,18 @@ fn resource_type(module: Option<&str>, target: &Decl) -> String {
     };
     let base = binding.typescript;
     match target.def.kind {
-        Kind::Worker => match target.lit_str("name") {
+        Kind::Worker => match target.script_name() {
             Some(name) => format!("{base} /* {} */", name.value()),
             None => base.into(),
         },
         Kind::DurableObjectNamespace => {
-            let class = match target.get("class_name") {
-                Some(crate::model::Typed::Str(Text::Lit(c))) => Some(c.value()),
-                _ => None,
-            };
-            let script = target.lit_str("script_name").map(|s| s.value());
-            match (class, script, target.get("script_name"), module) {
-                (Some(class), None, None, Some(module)) => {
+            let class = target.class_name().map(LitStr::value);
+            match (class, target.class_script(), module) {
+                (Some(class), None, Some(module)) => {
                     format!("{base}<import({module:?}).{class}>")
                 }
-                (Some(class), Some(script), _, _) => {
-                    format!("{base} /* {class} from {script} */")
+                (Some(class), Some(Some(script)), _) => {
+                    format!("{base} /* {class} from {} */", script.value())
                 }
                 _ => base.into(),
             }

@@ -20,8 +20,8 @@ use athanor_core::provider::Desired;
 use athanor_core::stack::{KvNamespace, Worker};
 use athanor_core::{Output, Provider, Resource, ResourceRef, Stack};
 use athanor_emulator::{Config, Emulator, Faults};
-use athanor_runtime::plan::output_digest;
-use athanor_runtime::state::{Digests, Record, SCHEMA_VERSION, StateStore, Status};
+use athanor_runtime::internals::output_digest;
+use athanor_runtime::internals::{Digests, Record, SCHEMA_VERSION, StateStore, Status};
 use athanor_runtime::{Session, SessionOptions};
 use secrecy::SecretString;
 
@@ -173,7 +173,7 @@ async fn plan_bench() {
     let store = StateStore::new(&state, "plan", "bench");
     let mut outputs: BTreeMap<String, Output> = BTreeMap::new();
     for r in &stack.resources {
-        let name = athanor_runtime::diff::resolved_name("plan", "bench", r);
+        let name = athanor_runtime::internals::resolved_name("plan", "bench", r);
         let output = match r.kind() {
             athanor_core::Kind::KvNamespace => Output::KvNamespace(KvNamespaceOutput {
                 id: format!("{:032x}", outputs.len()),

@@ -29,7 +29,7 @@ use crate::secrets::{Keyring, SecretValues};
 use crate::state::{Digests, Instance, Record, SCHEMA_VERSION, Snapshot, StateStore, Status};
 
 /// Everything a deploy needs besides the plan.
-pub struct Context<'a> {
+pub(crate) struct Context<'a> {
     /// The declared stack.
     pub stack: &'a Stack,
     /// The stage.
@@ -69,7 +69,7 @@ pub(crate) async fn remove_record(store: &StateStore, id: &str) -> Result<()> {
 }
 
 /// Applies `plan` and returns the outputs of every declared resource.
-pub async fn apply(ctx: &Context<'_>, plan: &Plan) -> Result<Outputs> {
+pub(crate) async fn apply(ctx: &Context<'_>, plan: &Plan) -> Result<Outputs> {
     let graph = Graph::from_stack(ctx.stack)?;
     let outputs: Mutex<BTreeMap<String, Output>> = Mutex::new(BTreeMap::new());
     let steps: BTreeMap<&str, &Step> = plan
@@ -119,7 +119,7 @@ pub(crate) fn report<T>(
             Outcome::Done(_) => {}
             Outcome::Failed(e) => failures.push(Failure {
                 id: id(i),
-                reason: e.to_string(),
+                reason: e.report(),
                 skipped: false,
             }),
             Outcome::Skipped { blocked_by } => {

@@ -23,7 +23,6 @@ use athanor_core::Stack;
 
 use crate::dev::{self, DevOptions};
 use crate::error::{Error, Result};
-use crate::lock::StageLock;
 use crate::outputs;
 use crate::session::{DEFAULT_CONCURRENCY, Session, SessionOptions};
 use crate::state::{self, StateStore};
@@ -142,7 +141,7 @@ pub fn run_with_args(
     match runtime.block_on(execute(stack, cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", e.report());
             ExitCode::FAILURE
         }
     }
@@ -509,9 +508,7 @@ fn state_command(
             println!("{}", serde_json::to_string_pretty(&value).expect("json"));
         }
         StateCommand::Forget { id } => {
-            let _lock = StageLock::acquire(store.dir(), stage, force_unlock)?;
-            store.load_record(id)?.ok_or_else(|| not_found(id))?;
-            store.remove_record(id)?;
+            state::forget(store, stage, id, force_unlock)?;
             println!("Forgot `{id}`: it is no longer managed by this stage, and was not deleted.");
         }
     }

@@ -21,7 +21,7 @@ pub struct DestroyReport {
 }
 
 /// Deletes every recorded resource of `state`.
-pub async fn destroy(
+pub(crate) async fn destroy(
     provider: &dyn Provider,
     store: &StateStore,
     state: &Snapshot,

@@ -144,8 +144,9 @@ async fn watch(session: Session, emulator: &Emulator) -> Result<ExitCode> {
                 }
             }
             Err(e) => eprintln!(
-                "[dev] {} changed, and the deploy failed: {e}",
-                changed.join(", ")
+                "[dev] {} changed, and the deploy failed: {}",
+                changed.join(", "),
+                e.report()
             ),
         }
         // Imports may have changed: watch the graph as it is now.

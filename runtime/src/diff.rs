@@ -99,7 +99,12 @@ fn name_field(kind: Kind) -> &'static str {
 }
 
 /// The changes from `old` (named `old_name`) to `new` (named `new_name`), names resolved.
-pub fn property_changes(old: &Props, old_name: &str, new: &Props, new_name: &str) -> Vec<Change> {
+pub(crate) fn property_changes(
+    old: &Props,
+    old_name: &str,
+    new: &Props,
+    new_name: &str,
+) -> Vec<Change> {
     let mut changes = Vec::new();
     if old_name != new_name {
         changes.push(Change {
@@ -186,7 +191,7 @@ fn binding_changes(before: Option<&Value>, after: Option<&Value>) -> Vec<Change>
 
 /// Secret values whose keyed digest differs (or that appear or disappear), as sensitive changes:
 /// `value` for a Secret, `bindings.NAME` for a Worker's `secret_text`.
-pub fn secret_changes(
+pub(crate) fn secret_changes(
     kind: Kind,
     old: &BTreeMap<String, String>,
     new: &BTreeMap<String, String>,
@@ -209,7 +214,7 @@ pub fn secret_changes(
 
 /// Whether these changes need a replace: one of them is a property the kind cannot change in
 /// place ([`Kind::replace_properties`]).
-pub fn needs_replace(kind: Kind, changes: &[Change]) -> bool {
+pub(crate) fn needs_replace(kind: Kind, changes: &[Change]) -> bool {
     changes
         .iter()
         .any(|c| kind.replace_properties().contains(&c.root()))

@@ -368,7 +368,7 @@ async fn refresh_recreates_what_was_deleted_outside() {
 async fn a_second_deploy_is_refused_while_the_lock_is_held() {
     let f = Fixture::new();
     let session = f.session(stack(&f, vec![kv("a")]));
-    let _held = crate::lock::StageLock::acquire(session.store().dir(), "dev", false).unwrap();
+    let _held = crate::lock::StageLock::acquire(session.state_dir(), "dev", false).unwrap();
     let err = session.deploy().await.unwrap_err();
     assert!(matches!(err, Error::Locked { .. }), "{err}");
     assert!(f.provider.calls().is_empty());
@@ -431,10 +431,11 @@ async fn forget_removes_a_record_and_the_next_plan_creates_it_again() {
     let f = Fixture::new();
     let s = stack(&f, vec![kv("a")]);
     f.session(s.clone()).deploy().await.unwrap();
-    let record = f.session(s.clone()).forget("a").unwrap();
+    let forget = |session: Session| crate::state::forget(&session.store, "dev", "a", false);
+    let record = forget(f.session(s.clone())).unwrap();
     assert_eq!(record.id, "a");
     assert!(matches!(
-        f.session(s.clone()).forget("a"),
+        forget(f.session(s.clone())),
         Err(Error::NotInState { .. })
     ));
     let plan = f.session(s).plan().await.unwrap();

@@ -9,6 +9,9 @@ use athanor_core::secret::SecretReadError;
 use athanor_core::{Kind, ProviderError};
 
 /// What can go wrong while planning, deploying, destroying or handling state.
+///
+/// A variant that wraps a cause returns it from `source()` and leaves it out of its own message,
+/// so that each cause is printed once; [`Error::report`] prints the whole chain on one line.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A resource references a logical id the stack does not declare.
@@ -31,7 +34,7 @@ pub enum Error {
     #[error("two resources share the logical id `{0}`: give each a distinct id")]
     DuplicateId(String),
     /// A state or lock file could not be read or written.
-    #[error("cannot {action} {}: {source}", path.display())]
+    #[error("cannot {action} {}", path.display())]
     Io {
         /// What was being done (`read`, `write`, `create`).
         action: &'static str,
@@ -127,7 +130,7 @@ pub enum Error {
         stage: String,
     },
     /// A secret value could not be read from its source.
-    #[error("resource `{id}`, secret `{key}`: {source}")]
+    #[error("resource `{id}`, secret `{key}`")]
     SecretRead {
         /// The resource.
         id: String,
@@ -145,7 +148,7 @@ pub enum Error {
         message: String,
     },
     /// A provider call failed.
-    #[error("{kind} `{id}`: {source}")]
+    #[error("{kind} `{id}`")]
     Provider {
         /// The logical id.
         id: String,
@@ -189,7 +192,7 @@ pub enum Error {
         dir: PathBuf,
     },
     /// Writing a Worker's TypeScript `Env` declaration failed.
-    #[error("Worker `{id}`: cannot write its TypeScript Env declaration {}: {source}", path.display())]
+    #[error("Worker `{id}`: cannot write its TypeScript Env declaration {}", path.display())]
     Types {
         /// The Worker.
         id: String,
@@ -222,6 +225,12 @@ impl std::fmt::Display for Failure {
 }
 
 impl Error {
+    /// This error and each of its causes on one line, ending with what to do when a provider
+    /// step knows: how the command line prints it.
+    pub fn report(&self) -> String {
+        athanor_core::provider::report(self)
+    }
+
     pub(crate) fn io(
         action: &'static str,
         path: impl Into<PathBuf>,

@@ -12,17 +12,15 @@ use crate::error::{Error, Result};
 
 /// Resources as nodes (by index), with their dependencies and a topological order.
 #[derive(Debug, Clone)]
-pub struct Graph {
+pub(crate) struct Graph {
     ids: Vec<String>,
-    index: HashMap<String, usize>,
     deps: Vec<Vec<usize>>,
-    dependents: Vec<Vec<usize>>,
     order: Vec<usize>,
 }
 
 impl Graph {
     /// The graph of a declared stack. Unknown references, duplicate ids and cycles are errors.
-    pub fn from_stack(stack: &Stack) -> Result<Graph> {
+    pub(crate) fn from_stack(stack: &Stack) -> Result<Graph> {
         let nodes = stack.resources.iter().map(|r: &Resource| {
             (
                 r.id.clone(),
@@ -34,7 +32,9 @@ impl Graph {
 
     /// A graph of recorded resources (state), whose references to ids outside the set are
     /// dropped: what is gone cannot constrain an order any more.
-    pub fn from_records(nodes: impl IntoIterator<Item = (String, Vec<String>)>) -> Result<Graph> {
+    pub(crate) fn from_records(
+        nodes: impl IntoIterator<Item = (String, Vec<String>)>,
+    ) -> Result<Graph> {
         Graph::build(nodes, false)
     }
 
@@ -73,58 +73,22 @@ impl Graph {
         let ids: Vec<String> = nodes.into_iter().map(|(id, _)| id).collect();
         let order = topological(&deps, &dependents)
             .map_err(|cycle| Error::Cycle(cycle.into_iter().map(|i| ids[i].clone()).collect()))?;
-        Ok(Graph {
-            ids,
-            index,
-            deps,
-            dependents,
-            order,
-        })
-    }
-
-    /// The number of nodes.
-    pub fn len(&self) -> usize {
-        self.ids.len()
-    }
-
-    /// Whether the graph has no node.
-    pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
+        Ok(Graph { ids, deps, order })
     }
 
     /// The logical id of node `i`.
-    pub fn id(&self, i: usize) -> &str {
+    pub(crate) fn id(&self, i: usize) -> &str {
         &self.ids[i]
     }
 
-    /// The node of logical id `id`.
-    pub fn node(&self, id: &str) -> Option<usize> {
-        self.index.get(id).copied()
-    }
-
-    /// The nodes node `i` references.
-    pub fn deps(&self, i: usize) -> &[usize] {
-        &self.deps[i]
-    }
-
-    /// The nodes that reference node `i`.
-    pub fn dependents(&self, i: usize) -> &[usize] {
-        &self.dependents[i]
-    }
-
     /// Every node after everything it references (declaration order among independent nodes).
-    pub fn order(&self) -> &[usize] {
+    pub(crate) fn order(&self) -> &[usize] {
         &self.order
     }
 
     /// The dependency lists of every node, for the scheduler.
-    pub fn dep_lists(&self) -> &[Vec<usize>] {
+    pub(crate) fn dep_lists(&self) -> &[Vec<usize>] {
         &self.deps
-    }
-
-    /// The dependent lists of every node, for walking the graph in reverse.
-    pub fn dependent_lists(&self) -> &[Vec<usize>] {
-        &self.dependents
     }
 }
 
@@ -163,6 +127,26 @@ fn topological(deps: &[Vec<usize>], dependents: &[Vec<usize>]) -> Result<Vec<usi
         }
         path.push(next);
         at = next;
+    }
+}
+
+#[cfg(test)]
+impl Graph {
+    /// The node of logical id `id`.
+    fn node(&self, id: &str) -> Option<usize> {
+        self.ids.iter().position(|i| i == id)
+    }
+
+    /// The nodes node `i` references.
+    fn deps(&self, i: usize) -> &[usize] {
+        &self.deps[i]
+    }
+
+    /// The nodes that reference node `i`.
+    fn dependents(&self, i: usize) -> Vec<usize> {
+        (0..self.deps.len())
+            .filter(|&j| self.deps[j].contains(&i))
+            .collect()
     }
 }
 

@@ -1,42 +1,64 @@
 //! The athanor runtime: makes Cloudflare match a [`athanor_core::Stack`].
 //!
 //! The engine knows the dependency graph and nothing about Cloudflare: it talks to a
-//! `&dyn athanor_core::Provider`. [`Session`] is the public entry point for Rust callers and
-//! tests (`plan`, `deploy`, `destroy`, `outputs`); [`cli::run`] is the command line every stack
-//! binary gets.
+//! `&dyn athanor_core::Provider`. The public surface is what a caller uses:
 //!
-//! - [`graph`]: dependency order; [`diff`] and [`plan`]: what would change; [`apply`] and
-//!   [`destroy`]: carrying it out, concurrently and in order.
-//! - [`state`], [`lock`], [`secrets`]: what was deployed, one run per stage, secrets at rest.
-//! - [`outputs`], [`types`], [`progress`]: what users see and get.
-//! - [`target`]: Cloudflare, or the embedded emulator when no credentials are set.
+//! - [`Session`] and [`SessionOptions`]: `plan`, `deploy`, `destroy`, `outputs` of one stage;
+//! - [`Plan`], its [`Step`]s, their [`Action`] and [`Change`]s, and its [`Summary`];
+//! - [`Outputs`], [`DestroyReport`], [`Error`] and [`Failure`];
+//! - [`Observer`] and its [`Event`]s, to show progress ([`Silent`], [`Recorder`]);
+//! - [`Target`]: Cloudflare, or the embedded emulator when no credentials are set;
+//! - [`cli::run`]: the command line every stack binary gets.
+//!
+//! The engine itself (graph, diff, apply, destroy, state, lock, secrets at rest) is private.
 
 #![warn(missing_docs)]
+#![warn(unreachable_pub)]
 
-pub mod apply;
+mod apply;
 pub mod cli;
-pub mod destroy;
+mod destroy;
 mod dev;
-pub mod diff;
-pub mod error;
-pub mod graph;
-pub mod lock;
-pub mod outputs;
-pub mod plan;
-pub mod progress;
+mod diff;
+mod error;
+mod graph;
+mod lock;
+mod outputs;
+mod plan;
+mod progress;
 mod removal;
 mod schedule;
-pub mod secrets;
-pub mod session;
-pub mod state;
-pub mod target;
+mod secrets;
+mod session;
+mod state;
+mod target;
 mod terminal;
-pub mod types;
+mod types;
 
+pub use destroy::DestroyReport;
+pub use diff::Change;
 pub use error::{Error, Failure, Result};
 pub use outputs::Outputs;
 pub use plan::{Action, Plan, Step, Summary};
-pub use session::{Session, SessionOptions};
+pub use progress::{Event, Observer, Recorder, Silent};
+pub use session::{DEFAULT_CONCURRENCY, Session, SessionOptions};
+pub use target::{Target, TargetKind};
+
+/// Engine internals for this crate's benchmarks and tests; not part of the API.
+#[doc(hidden)]
+pub mod internals {
+    pub use crate::diff::resolved_name;
+    pub use crate::lock::StageLock;
+    pub use crate::plan::output_digest;
+    pub use crate::state::{
+        Digests, Record, SCHEMA_VERSION, Snapshot, StateStore, Status, base_dir,
+    };
+
+    /// Everything in `session`'s state.
+    pub fn snapshot(session: &crate::Session) -> crate::Result<Snapshot> {
+        session.state()
+    }
+}
 
 #[cfg(test)]
 mod engine_tests;

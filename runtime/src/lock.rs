@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 
 /// Who holds a lock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Holder {
+pub(crate) struct Holder {
     /// The process id.
     pub pid: u32,
     /// The host name.
@@ -40,7 +40,7 @@ impl Holder {
     }
 
     /// Whether the holder is certainly gone: it ran on this host and its pid is not alive.
-    pub fn is_stale(&self) -> bool {
+    pub(crate) fn is_stale(&self) -> bool {
         self.host == host_name() && !pid_alive(self.pid)
     }
 
@@ -174,7 +174,7 @@ fn take_away_stale(path: &Path, stale: &Holder) -> Result<()> {
 }
 
 /// The holder recorded in a lock file, if it can be read.
-pub fn read_holder(path: &Path) -> Option<Holder> {
+pub(crate) fn read_holder(path: &Path) -> Option<Holder> {
     let bytes = fs::read(path).ok()?;
     serde_json::from_slice(&bytes).ok()
 }
@@ -200,7 +200,7 @@ fn pid_alive(pid: u32) -> bool {
 }
 
 /// Formats a time as RFC 3339 in UTC, to the second.
-pub fn rfc3339(time: SystemTime) -> String {
+pub(crate) fn rfc3339(time: SystemTime) -> String {
     let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;

@@ -12,7 +12,7 @@ use crate::state::Snapshot;
 pub type Outputs = BTreeMap<String, Output>;
 
 /// The outputs recorded in state (what `outputs` shows without deploying).
-pub fn from_state(state: &Snapshot) -> Outputs {
+pub(crate) fn from_state(state: &Snapshot) -> Outputs {
     state
         .records
         .values()
@@ -21,7 +21,7 @@ pub fn from_state(state: &Snapshot) -> Outputs {
 }
 
 /// A table: one line per resource with its kind, name, id and URL where it has them.
-pub fn render(outputs: &Outputs) -> String {
+pub(crate) fn render(outputs: &Outputs) -> String {
     let mut rows: Vec<[String; 4]> = vec![[
         "RESOURCE".into(),
         "KIND".into(),
@@ -61,7 +61,7 @@ pub fn render(outputs: &Outputs) -> String {
 }
 
 /// The outputs as JSON: `{ "<id>": { "kind": ..., "name": ..., "id": ..., "url": ..., ... } }`.
-pub fn to_json(outputs: &Outputs) -> Value {
+pub(crate) fn to_json(outputs: &Outputs) -> Value {
     let map: serde_json::Map<String, Value> = outputs
         .iter()
         .map(|(id, o)| {

@@ -12,12 +12,12 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use athanor_core::{Kind, Output, Stack};
+use athanor_core::{Kind, Output, Resource, Stack};
 
 use crate::diff::{self, Change};
 use crate::error::Result;
 use crate::graph::Graph;
-use crate::state::{Digests, Instance, Snapshot, Status};
+use crate::state::{Digests, Instance, Record, Snapshot, Status};
 
 /// What a deploy does to one resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -267,7 +267,7 @@ impl Plan {
 
 /// The inputs of a plan besides the stack and state.
 #[derive(Debug, Default)]
-pub struct Inputs {
+pub(crate) struct Inputs {
     /// Keyed digests of each resource's secret values (see `secrets::Keyring::digest`).
     pub secret_digests: BTreeMap<String, BTreeMap<String, String>>,
     /// The provider's fingerprint of each resource's outside inputs (Worker modules).
@@ -283,33 +283,14 @@ pub fn output_digest(output: &Output) -> String {
 }
 
 /// Plans a deploy of `stack` at `stage` over `state`.
-pub fn plan(stack: &Stack, stage: &str, state: &Snapshot, inputs: &Inputs) -> Result<Plan> {
+pub(crate) fn plan(stack: &Stack, stage: &str, state: &Snapshot, inputs: &Inputs) -> Result<Plan> {
     let graph = Graph::from_stack(stack)?;
     let mut steps: Vec<Step> = Vec::with_capacity(stack.resources.len());
     let mut action_of: BTreeMap<&str, Action> = BTreeMap::new();
     for &i in graph.order() {
         let resource = &stack.resources[i];
-        let id = resource.id.as_str();
-        let name = diff::resolved_name(&stack.app, stage, resource);
-        let digests = Digests {
-            fingerprint: inputs.fingerprints.get(id).cloned().flatten(),
-            secrets: inputs.secret_digests.get(id).cloned().unwrap_or_default(),
-            deps: BTreeMap::new(),
-        };
-        let mut step = Step {
-            id: id.to_owned(),
-            kind: resource.kind(),
-            action: Action::Keep,
-            name: name.clone(),
-            changes: Vec::new(),
-            adopt: resource.adopt,
-            resumed: false,
-            delete_first: false,
-            drift: None,
-            superseded: false,
-            digests,
-        };
-        match state.records.get(id) {
+        let mut step = new_step(stack, stage, inputs, resource);
+        match state.records.get(&resource.id) {
             None => step.action = Action::Create,
             Some(rec) if rec.status == Status::Creating || rec.output.is_none() => {
                 step.action = Action::Create;
@@ -325,61 +306,15 @@ pub fn plan(stack: &Stack, stage: &str, state: &Snapshot, inputs: &Inputs) -> Re
                     sensitive: false,
                 });
             }
-            Some(rec) => {
-                let live = inputs.live.as_ref().and_then(|l| l.get(id));
-                if let Some(None) = live {
-                    step.action = Action::Create;
-                    step.drift = Some("deleted outside athanor".into());
-                } else {
-                    let mut changes =
-                        diff::property_changes(&rec.props, &rec.name, &resource.props, &name);
-                    changes.extend(diff::secret_changes(
-                        rec.kind,
-                        &rec.digests.secrets,
-                        &step.digests.secrets,
-                    ));
-                    if rec.digests.fingerprint != step.digests.fingerprint {
-                        changes.push(Change::opaque("modules"));
-                    }
-                    if let Some(Some(live)) = live
-                        && Some(live) != rec.output.as_ref()
-                    {
-                        step.drift = Some(describe_drift(rec.output.as_ref(), live));
-                    }
-                    step.action = if diff::needs_replace(resource.kind(), &changes) {
-                        step.delete_first = rec.name == name;
-                        Action::Replace
-                    } else if !changes.is_empty() || step.drift.is_some() {
-                        Action::Update
-                    } else {
-                        Action::Keep
-                    };
-                    step.changes = changes;
-                    if step.action == Action::Keep {
-                        for dep in resource.dependencies() {
-                            let why = match action_of.get(dep) {
-                                Some(Action::Create | Action::Replace) => Some("recreated"),
-                                _ => {
-                                    let now = state
-                                        .records
-                                        .get(dep)
-                                        .and_then(|d| d.output.as_ref())
-                                        .map(output_digest);
-                                    (now.is_some() && now.as_ref() != rec.digests.deps.get(dep))
-                                        .then_some("changed")
-                                }
-                            };
-                            if let Some(why) = why {
-                                step.action = Action::Update;
-                                step.changes
-                                    .push(Change::opaque(format!("dependency {dep} ({why})")));
-                            }
-                        }
-                    }
-                }
+            Some(rec) => compare(&mut step, resource, rec, inputs),
+        }
+        if step.action == Action::Keep {
+            for change in dependency_changes(resource, state, &action_of) {
+                step.action = Action::Update;
+                step.changes.push(change);
             }
         }
-        action_of.insert(id, step.action);
+        action_of.insert(&resource.id, step.action);
         steps.push(step);
     }
     steps.extend(deletions(stack, state, inputs)?);
@@ -388,6 +323,94 @@ pub fn plan(stack: &Stack, stage: &str, state: &Snapshot, inputs: &Inputs) -> Re
         stage: stage.to_owned(),
         steps,
     })
+}
+
+/// The step of a declared resource before it is compared with state: a `Keep` with its name and
+/// the digests of its inputs.
+fn new_step(stack: &Stack, stage: &str, inputs: &Inputs, resource: &Resource) -> Step {
+    let id = resource.id.as_str();
+    Step {
+        id: id.to_owned(),
+        kind: resource.kind(),
+        action: Action::Keep,
+        name: diff::resolved_name(&stack.app, stage, resource),
+        changes: Vec::new(),
+        adopt: resource.adopt,
+        resumed: false,
+        delete_first: false,
+        drift: None,
+        superseded: false,
+        digests: Digests {
+            fingerprint: inputs.fingerprints.get(id).cloned().flatten(),
+            secrets: inputs.secret_digests.get(id).cloned().unwrap_or_default(),
+            deps: BTreeMap::new(),
+        },
+    }
+}
+
+/// Compares a declared resource with its record of the same kind: its properties, secrets and
+/// modules, and (with `--refresh`) what is live. Sets the step's action, changes and drift.
+fn compare(step: &mut Step, resource: &Resource, rec: &Record, inputs: &Inputs) {
+    let live = inputs.live.as_ref().and_then(|l| l.get(&resource.id));
+    if let Some(None) = live {
+        step.action = Action::Create;
+        step.drift = Some("deleted outside athanor".into());
+        return;
+    }
+    let mut changes = diff::property_changes(&rec.props, &rec.name, &resource.props, &step.name);
+    changes.extend(diff::secret_changes(
+        rec.kind,
+        &rec.digests.secrets,
+        &step.digests.secrets,
+    ));
+    if rec.digests.fingerprint != step.digests.fingerprint {
+        changes.push(Change::opaque("modules"));
+    }
+    if let Some(Some(live)) = live
+        && Some(live) != rec.output.as_ref()
+    {
+        step.drift = Some(describe_drift(rec.output.as_ref(), live));
+    }
+    step.action = if diff::needs_replace(resource.kind(), &changes) {
+        step.delete_first = rec.name == step.name;
+        Action::Replace
+    } else if !changes.is_empty() || step.drift.is_some() {
+        Action::Update
+    } else {
+        Action::Keep
+    };
+    step.changes = changes;
+}
+
+/// The dependencies of an otherwise unchanged resource whose outputs will differ from those it
+/// was deployed with: recreated in this plan, or changed since (each a change that updates it).
+fn dependency_changes(
+    resource: &Resource,
+    state: &Snapshot,
+    action_of: &BTreeMap<&str, Action>,
+) -> Vec<Change> {
+    let Some(rec) = state.records.get(&resource.id) else {
+        return Vec::new();
+    };
+    resource
+        .dependencies()
+        .into_iter()
+        .filter_map(|dep| {
+            let why = match action_of.get(dep) {
+                Some(Action::Create | Action::Replace) => Some("recreated"),
+                _ => {
+                    let now = state
+                        .records
+                        .get(dep)
+                        .and_then(|d| d.output.as_ref())
+                        .map(output_digest);
+                    (now.is_some() && now.as_ref() != rec.digests.deps.get(dep))
+                        .then_some("changed")
+                }
+            };
+            why.map(|why| Change::opaque(format!("dependency {dep} ({why})")))
+        })
+        .collect()
 }
 
 fn describe_drift(recorded: Option<&Output>, live: &Output) -> String {

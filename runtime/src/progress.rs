@@ -88,7 +88,7 @@ pub(crate) async fn observed<T>(
         Err(e) => Event::Failed {
             id: id.to_owned(),
             action,
-            message: e.to_string(),
+            message: e.report(),
         },
     });
     result

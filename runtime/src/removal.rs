@@ -40,7 +40,7 @@ pub(crate) struct Removal {
 impl Removal {
     /// The removal of a whole record: deleted when it has an output and may be deleted, forgotten
     /// otherwise.
-    pub fn of_record(record: &Record) -> Removal {
+    pub(crate) fn of_record(record: &Record) -> Removal {
         Removal {
             id: record.id.clone(),
             kind: record.kind,
@@ -57,7 +57,7 @@ impl Removal {
     }
 
     /// The removal of one replaced instance of `record`.
-    pub fn of_instance(record: &Record, instance: &Instance) -> Removal {
+    pub(crate) fn of_instance(record: &Record, instance: &Instance) -> Removal {
         Removal {
             id: record.id.clone(),
             kind: instance.output.kind(),

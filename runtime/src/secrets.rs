@@ -25,10 +25,10 @@ use athanor_core::Stack;
 use crate::error::{Error, Result};
 
 /// The secret values of a stack, by logical id, then by key ([`athanor_core::Resource::secret_sources`]).
-pub type SecretValues = BTreeMap<String, BTreeMap<String, SecretString>>;
+pub(crate) type SecretValues = BTreeMap<String, BTreeMap<String, SecretString>>;
 
 /// Reads every secret the stack declares from its source (environment variable or file).
-pub fn read_values(stack: &Stack) -> Result<SecretValues> {
+pub(crate) fn read_values(stack: &Stack) -> Result<SecretValues> {
     let mut values = SecretValues::new();
     for r in &stack.resources {
         for (key, source) in r.secret_sources() {
@@ -78,7 +78,7 @@ const CHECK_PLAINTEXT: &[u8] = b"athanor state password check v1";
 const CHECK_AAD: &[u8] = b"athanor:check";
 
 /// The keys derived from the password: one for sealing, one for digests.
-pub struct Keyring {
+pub(crate) struct Keyring {
     keys: SecretBox<[u8; 64]>,
 }
 
@@ -90,7 +90,7 @@ impl std::fmt::Debug for Keyring {
 
 impl Keyring {
     /// Derives fresh keys under a new random salt, and the header to store in state.
-    pub fn create(password: &SecretString) -> Result<(Keyring, SecretsHeader)> {
+    pub(crate) fn create(password: &SecretString) -> Result<(Keyring, SecretsHeader)> {
         let mut salt = [0u8; 16];
         rand::rng().fill_bytes(&mut salt);
         let params = Params::default();
@@ -110,7 +110,11 @@ impl Keyring {
 
     /// Derives the keys recorded by `header` and checks that the password is the one used.
     /// `stage` only names the stage in the error.
-    pub fn open(password: &SecretString, header: &SecretsHeader, stage: &str) -> Result<Keyring> {
+    pub(crate) fn open(
+        password: &SecretString,
+        header: &SecretsHeader,
+        stage: &str,
+    ) -> Result<Keyring> {
         if header.kdf != "argon2id" {
             return Err(Error::Crypto {
                 action: "derive a key for",
@@ -161,7 +165,7 @@ impl Keyring {
 
     /// Seals `plaintext`, bound to `aad` (the resource and key it belongs to, so a sealed value
     /// cannot be moved to another resource unnoticed).
-    pub fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Result<Sealed> {
+    pub(crate) fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Result<Sealed> {
         let mut nonce = [0u8; 24];
         rand::rng().fill_bytes(&mut nonce);
         let nonce_arr = XNonce::try_from(&nonce[..]).expect("24-byte nonce");
@@ -209,12 +213,18 @@ impl Keyring {
     }
 
     /// Seals a secret value of resource `id`, key `key`.
-    pub fn seal_secret(&self, id: &str, key: &str, value: &SecretString) -> Result<Sealed> {
+    pub(crate) fn seal_secret(&self, id: &str, key: &str, value: &SecretString) -> Result<Sealed> {
         self.seal(value.expose_secret().as_bytes(), &secret_aad(id, key))
     }
 
+    #[cfg(test)]
     /// Opens a secret value sealed by [`Keyring::seal_secret`].
-    pub fn unseal_secret(&self, id: &str, key: &str, sealed: &Sealed) -> Result<SecretString> {
+    pub(crate) fn unseal_secret(
+        &self,
+        id: &str,
+        key: &str,
+        sealed: &Sealed,
+    ) -> Result<SecretString> {
         let bytes = self.unseal_bytes(sealed, &secret_aad(id, key))?;
         let text = String::from_utf8(bytes).map_err(|_| Error::Crypto {
             action: "decrypt",
@@ -225,7 +235,7 @@ impl Keyring {
 
     /// The keyed digest of a secret value of resource `id`, key `key` (hex HMAC-SHA256): equal
     /// values give equal digests under one password; without the password it reveals nothing.
-    pub fn digest(&self, id: &str, key: &str, value: &SecretString) -> String {
+    pub(crate) fn digest(&self, id: &str, key: &str, value: &SecretString) -> String {
         let mut message = secret_aad(id, key);
         message.push(0);
         message.extend_from_slice(value.expose_secret().as_bytes());

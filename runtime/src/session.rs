@@ -6,7 +6,7 @@
 //! read and the password checked before anything is written, so a wrong or missing password
 //! leaves state untouched.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use secrecy::SecretString;
@@ -22,7 +22,7 @@ use crate::outputs::{self, Outputs};
 use crate::plan::{self, Inputs, Plan};
 use crate::progress::{ObservedLog, Observer, Silent};
 use crate::secrets::{self, Keyring, SecretValues, SecretsHeader};
-use crate::state::{self, Meta, Record, SCHEMA_VERSION, Snapshot, StateStore};
+use crate::state::{self, Meta, SCHEMA_VERSION, Snapshot, StateStore};
 
 /// The default number of resources in flight at once.
 pub const DEFAULT_CONCURRENCY: usize = 8;
@@ -89,7 +89,7 @@ pub struct Session {
     stack: Stack,
     options: SessionOptions,
     provider: Arc<dyn Provider>,
-    store: StateStore,
+    pub(crate) store: StateStore,
     observer: Arc<dyn Observer>,
     /// The keys derived from the password, with the header they were derived for.
     keyring: std::sync::Mutex<Option<(SecretsHeader, Arc<Keyring>)>>,
@@ -139,9 +139,9 @@ impl Session {
         &self.options.stage
     }
 
-    /// The state store of this app and stage.
-    pub fn store(&self) -> &StateStore {
-        &self.store
+    /// The directory holding this app and stage's state (one file per resource, and the lock).
+    pub fn state_dir(&self) -> &Path {
+        self.store.dir()
     }
 
     /// Plans a deploy without changing anything (and without taking the lock).
@@ -196,22 +196,8 @@ impl Session {
     }
 
     /// Everything in this stage's state.
-    pub fn state(&self) -> Result<Snapshot> {
+    pub(crate) fn state(&self) -> Result<Snapshot> {
         self.store.load()
-    }
-
-    /// Removes `id` from state without deleting it at the target (`state forget`), under the lock.
-    pub fn forget(&self, id: &str) -> Result<Record> {
-        let _lock = StageLock::acquire(self.store.dir(), self.stage(), self.options.force_unlock)?;
-        let record = self
-            .store
-            .load_record(id)?
-            .ok_or_else(|| Error::NotInState {
-                id: id.to_owned(),
-                stage: self.stage().to_owned(),
-            })?;
-        self.store.remove_record(id)?;
-        Ok(record)
     }
 
     fn write_meta(&self, prepared: &Prepared) -> Result<()> {

@@ -273,6 +273,23 @@ impl StateStore {
     }
 }
 
+/// Removes `id` from the state of `stage` without deleting it at the target (`state forget`),
+/// under the stage lock; returns the record it held.
+pub(crate) fn forget(
+    store: &StateStore,
+    stage: &str,
+    id: &str,
+    force_unlock: bool,
+) -> Result<Record> {
+    let _lock = crate::lock::StageLock::acquire(store.dir(), stage, force_unlock)?;
+    let record = store.load_record(id)?.ok_or_else(|| Error::NotInState {
+        id: id.to_owned(),
+        stage: stage.to_owned(),
+    })?;
+    store.remove_record(id)?;
+    Ok(record)
+}
+
 fn check_version(path: &Path, found: u32) -> Result<()> {
     if found > SCHEMA_VERSION || found == 0 {
         return Err(Error::StateVersion {
@@ -299,7 +316,7 @@ fn to_json<T: Serialize>(value: &T) -> Vec<u8> {
 }
 
 /// Writes `bytes` to `path` atomically: temporary file, fsync, rename, fsync of the directory.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
@@ -343,7 +360,7 @@ fn sync_dir(dir: &Path) -> Result<()> {
 
 /// A file name for an id: ASCII letters, digits, `-` and `_` as they are; every other byte as
 /// `%XX`, so that distinct ids never share a file and no id escapes the directory.
-pub fn file_name(id: &str) -> String {
+pub(crate) fn file_name(id: &str) -> String {
     let mut out = String::with_capacity(id.len());
     for b in id.bytes() {
         if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {

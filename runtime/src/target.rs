@@ -220,7 +220,7 @@ fn free_port(preferred: u16) -> u16 {
 
 /// Refuses local state on CI against real Cloudflare (the CI machine and its state go away
 /// after the run, orphaning what was deployed), unless `ATHANOR_CI_STATE_CHECK=false`.
-pub fn ci_guard(kind: TargetKind, state_dir: &Path) -> Result<()> {
+pub(crate) fn ci_guard(kind: TargetKind, state_dir: &Path) -> Result<()> {
     ci_guard_with(kind, state_dir, |name| std::env::var(name).ok())
 }
 

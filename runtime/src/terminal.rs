@@ -17,7 +17,7 @@ use crate::plan::Action;
 use crate::progress::{Event, Observer};
 
 /// How often the live lines are redrawn between events while something is in flight.
-pub const TICK: Duration = Duration::from_millis(200);
+pub(crate) const TICK: Duration = Duration::from_millis(200);
 
 /// One finished resource, for the final table.
 #[derive(Debug, Clone)]
@@ -64,12 +64,12 @@ impl Screen {
 }
 
 /// The live line of a resource in flight: what is being done to it, and for how long.
-pub fn live_line(id: &str, action: Action, elapsed: Duration) -> String {
+pub(crate) fn live_line(id: &str, action: Action, elapsed: Duration) -> String {
     format!("  … {action} {id} ({:.1}s)", elapsed.as_secs_f64())
 }
 
 /// A progress display writing to stderr (or, in tests, to any writer).
-pub struct Progress {
+pub(crate) struct Progress {
     live: bool,
     screen: Mutex<Screen>,
     /// Wakes an idle [`Ticker`] when something starts.
@@ -86,12 +86,12 @@ impl std::fmt::Debug for Progress {
 
 impl Progress {
     /// Live lines when `live` (stderr is a terminal), plain lines otherwise; to stderr.
-    pub fn new(live: bool) -> Progress {
+    pub(crate) fn new(live: bool) -> Progress {
         Progress::with_writer(live, Box::new(std::io::stderr()))
     }
 
     /// Like [`Progress::new`], writing to `out`.
-    pub fn with_writer(live: bool, out: Box<dyn Write + Send>) -> Progress {
+    pub(crate) fn with_writer(live: bool, out: Box<dyn Write + Send>) -> Progress {
         Progress {
             live,
             screen: Mutex::new(Screen {
@@ -107,7 +107,7 @@ impl Progress {
 
     /// Starts redrawing the live lines every `period` while anything is in flight, so that
     /// elapsed times move between events. `None` when not live: plain lines never tick.
-    pub fn start_ticker(self: &Arc<Self>, period: Duration) -> Option<Ticker> {
+    pub(crate) fn start_ticker(self: &Arc<Self>, period: Duration) -> Option<Ticker> {
         if !self.live {
             return None;
         }
@@ -148,7 +148,7 @@ impl Progress {
 
     /// Clears the live lines, stops live drawing, and returns the final table (empty when
     /// nothing ran).
-    pub fn finish(&self) -> String {
+    pub(crate) fn finish(&self) -> String {
         let mut screen = self.screen.lock().expect("progress lock");
         if self.live {
             screen.erase();
@@ -184,20 +184,20 @@ impl Progress {
 /// Redraws a live [`Progress`] between events; stops when the display is finished, when
 /// [`Ticker::stop`] is called, or when dropped.
 #[derive(Debug)]
-pub struct Ticker {
+pub(crate) struct Ticker {
     handle: JoinHandle<()>,
 }
 
 impl Ticker {
     /// Stops the redraws and waits until the task has ended: nothing is drawn after this.
-    pub async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         self.handle.abort();
         let _ = (&mut self.handle).await;
     }
 
     /// Whether the redrawing task has ended.
     #[cfg(test)]
-    pub fn is_finished(&self) -> bool {
+    pub(crate) fn is_finished(&self) -> bool {
         self.handle.is_finished()
     }
 }

@@ -20,7 +20,7 @@ use crate::state::{file_name, write_atomic};
 const SCRIPT_EXTENSIONS: [&str; 8] = ["js", "mjs", "cjs", "jsx", "ts", "mts", "cts", "tsx"];
 
 /// Where the declaration of Worker `id` with entrypoint `entrypoint` goes, if it is a JS/TS one.
-pub fn declaration_path(stack: &Stack, id: &str) -> Option<PathBuf> {
+pub(crate) fn declaration_path(stack: &Stack, id: &str) -> Option<PathBuf> {
     let Props::Worker(worker) = &stack.get(id)?.props else {
         return None;
     };
@@ -37,7 +37,7 @@ pub fn declaration_path(stack: &Stack, id: &str) -> Option<PathBuf> {
 }
 
 /// Writes every JS/TS Worker's declaration; returns the files written or already current.
-pub fn write_all(stack: &Stack) -> Result<Vec<PathBuf>> {
+pub(crate) fn write_all(stack: &Stack) -> Result<Vec<PathBuf>> {
     let mut written = Vec::new();
     for (id, declaration) in &stack.typescript_env {
         let Some(path) = declaration_path(stack, id) else {

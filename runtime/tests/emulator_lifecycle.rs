@@ -105,7 +105,12 @@ async fn a_stack_lives_and_dies_with_the_fewest_requests() {
     let report = env.session(v4.clone()).destroy().await.unwrap();
     assert_eq!(report.deleted, ["api", "sessions", "storage"]);
     assert!(env.kv_titles().await.is_empty());
-    assert!(env.session(v4).state().unwrap().records.is_empty());
+    assert!(
+        athanor_runtime::internals::snapshot(&env.session(v4))
+            .unwrap()
+            .records
+            .is_empty()
+    );
 }
 
 /// Passes calls through, but fails the run right after the first create reached the target, as a
@@ -253,7 +258,7 @@ async fn a_concurrent_deploy_is_refused_by_the_lock() {
     let s = stack(vec![kv("a", "e2e-locked")]);
     let first = env.session(s.clone());
     let lock =
-        athanor_runtime::lock::StageLock::acquire(first.store().dir(), "test", false).unwrap();
+        athanor_runtime::internals::StageLock::acquire(first.state_dir(), "test", false).unwrap();
     let err = env.session(s.clone()).deploy().await.unwrap_err();
     let message = err.to_string();
     assert!(

@@ -57,63 +57,91 @@ struct Collected {
 /// Collects the modules of the Worker whose entrypoint is `entrypoint` (relative to `root`).
 pub(super) fn collect(root: &Path, entrypoint: &Path) -> Result<WorkerModules, Error> {
     let entry = resolve_entry(&root.join(entrypoint))?;
+    let (files, bare) = read_graph(&entry)?;
+    let sources: Vec<PathBuf> = files.keys().cloned().collect();
+    if !bare.is_empty() {
+        return super::esbuild::bundle(root, &entry, &bare, sources);
+    }
+    let names = part_names(&files)?;
+    let mut modules: Vec<Module> = files
+        .into_iter()
+        .map(|(path, file)| to_module(&path, file, &names))
+        .collect();
+    modules.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(WorkerModules {
+        main_module: names[&entry].clone(),
+        modules,
+        sources,
+    })
+}
+
+/// Every file reachable from `entry` by relative imports, read, and the bare specifiers
+/// (packages) met on the way, in order of appearance.
+fn read_graph(entry: &Path) -> Result<(BTreeMap<PathBuf, Collected>, Vec<String>), Error> {
     let mut files: BTreeMap<PathBuf, Collected> = BTreeMap::new();
-    let mut queue = VecDeque::from([entry.clone()]);
+    let mut queue = VecDeque::from([entry.to_path_buf()]);
     let mut bare: Vec<String> = Vec::new();
     while let Some(path) = queue.pop_front() {
         if files.contains_key(&path) {
             continue;
         }
-        let bytes = std::fs::read(&path)
-            .map_err(|e| Error::Local(format!("cannot read the module {}: {e}", path.display())))?;
-        let kind = kind_of(&path);
-        let (code, imports) = match kind {
-            FileKind::JavaScript | FileKind::TypeScript => {
-                let text = String::from_utf8(bytes.clone()).map_err(|_| {
-                    Error::Local(format!("the module {} is not valid UTF-8", path.display()))
-                })?;
-                let code = if kind == FileKind::TypeScript {
-                    strip_types(&path, &text)?
-                } else {
-                    text
-                };
-                let mut imports = Vec::new();
-                for (start, end, specifier) in find_imports(&path, &code)? {
-                    if is_relative(&specifier) {
-                        let target = resolve_import(&path, &specifier)?;
-                        queue.push_back(target.clone());
-                        imports.push(Import {
-                            start,
-                            end,
-                            specifier,
-                            target,
-                        });
-                    } else if !is_runtime_provided(&specifier) && !bare.contains(&specifier) {
-                        bare.push(specifier);
-                    }
-                }
-                (Some(code), imports)
-            }
-            _ => (None, Vec::new()),
-        };
-        files.insert(
-            path,
-            Collected {
-                kind,
-                code,
-                bytes,
-                imports,
-            },
-        );
+        let file = read_module(&path, &mut bare)?;
+        queue.extend(file.imports.iter().map(|i| i.target.clone()));
+        files.insert(path, file);
     }
-    let sources: Vec<PathBuf> = files.keys().cloned().collect();
-    if !bare.is_empty() {
-        return super::esbuild::bundle(root, &entry, &bare, sources);
+    Ok((files, bare))
+}
+
+/// One file of the graph: its bytes, and for JavaScript or TypeScript its code (types
+/// stripped) and relative imports; bare specifiers not provided by the runtime go to `bare`.
+fn read_module(path: &Path, bare: &mut Vec<String>) -> Result<Collected, Error> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| Error::Local(format!("cannot read the module {}: {e}", path.display())))?;
+    let kind = kind_of(path);
+    if !matches!(kind, FileKind::JavaScript | FileKind::TypeScript) {
+        return Ok(Collected {
+            kind,
+            code: None,
+            bytes,
+            imports: Vec::new(),
+        });
     }
+    let text = String::from_utf8(bytes.clone())
+        .map_err(|_| Error::Local(format!("the module {} is not valid UTF-8", path.display())))?;
+    let code = if kind == FileKind::TypeScript {
+        strip_types(path, &text)?
+    } else {
+        text
+    };
+    let mut imports = Vec::new();
+    for (start, end, specifier) in find_imports(path, &code)? {
+        if is_relative(&specifier) {
+            let target = resolve_import(path, &specifier)?;
+            imports.push(Import {
+                start,
+                end,
+                specifier,
+                target,
+            });
+        } else if !is_runtime_provided(&specifier) && !bare.contains(&specifier) {
+            bare.push(specifier);
+        }
+    }
+    Ok(Collected {
+        kind,
+        code: Some(code),
+        bytes,
+        imports,
+    })
+}
+
+/// The name each file is uploaded as, relative to the files' common directory; two files that
+/// would get one name are an error.
+fn part_names(files: &BTreeMap<PathBuf, Collected>) -> Result<BTreeMap<PathBuf, String>, Error> {
     let base = common_dir(files.keys().map(PathBuf::as_path));
     let mut names: BTreeMap<PathBuf, String> = BTreeMap::new();
     let mut taken: BTreeMap<String, PathBuf> = BTreeMap::new();
-    for (path, file) in &files {
+    for (path, file) in files {
         let name = part_name(&base, path, file.kind);
         if let Some(other) = taken.insert(name.clone(), path.clone()) {
             return Err(Error::Local(format!(
@@ -124,42 +152,39 @@ pub(super) fn collect(root: &Path, entrypoint: &Path) -> Result<WorkerModules, E
         }
         names.insert(path.clone(), name);
     }
-    let mut modules = Vec::new();
-    for (path, file) in files {
-        let name = names[&path].clone();
-        let (content_type, bytes) = match file.kind {
-            FileKind::JavaScript | FileKind::TypeScript => {
-                let mut code = file.code.unwrap_or_default();
-                let mut imports = file.imports;
-                imports.sort_by_key(|i| std::cmp::Reverse(i.start));
-                for import in imports {
-                    let wanted = relative_specifier(&name, &names[&import.target]);
-                    if wanted != import.specifier {
-                        code.replace_range(import.start..import.end, &wanted);
-                    }
+    Ok(names)
+}
+
+/// The upload part of one file: its imports rewritten to the names their targets are uploaded
+/// as, and its content type.
+fn to_module(path: &Path, file: Collected, names: &BTreeMap<PathBuf, String>) -> Module {
+    let name = names[path].clone();
+    let (content_type, bytes) = match file.kind {
+        FileKind::JavaScript | FileKind::TypeScript => {
+            let mut code = file.code.unwrap_or_default();
+            let mut imports = file.imports;
+            imports.sort_by_key(|i| std::cmp::Reverse(i.start));
+            for import in imports {
+                let wanted = relative_specifier(&name, &names[&import.target]);
+                if wanted != import.specifier {
+                    code.replace_range(import.start..import.end, &wanted);
                 }
-                let is_commonjs = path.extension().is_some_and(|e| e == "cjs" || e == "cts");
-                (
-                    if is_commonjs { COMMONJS } else { ES_MODULE },
-                    code.into_bytes(),
-                )
             }
-            FileKind::Wasm => (WASM, file.bytes),
-            FileKind::Text => (TEXT, file.bytes),
-            FileKind::Data => (DATA, file.bytes),
-        };
-        modules.push(Module {
-            name,
-            content_type,
-            bytes,
-        });
+            let is_commonjs = path.extension().is_some_and(|e| e == "cjs" || e == "cts");
+            (
+                if is_commonjs { COMMONJS } else { ES_MODULE },
+                code.into_bytes(),
+            )
+        }
+        FileKind::Wasm => (WASM, file.bytes),
+        FileKind::Text => (TEXT, file.bytes),
+        FileKind::Data => (DATA, file.bytes),
+    };
+    Module {
+        name,
+        content_type,
+        bytes,
     }
-    modules.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(WorkerModules {
-        main_module: names[&entry].clone(),
-        modules,
-        sources,
-    })
 }
 
 /// The entry file: the path itself, or a workers-rs build output found from a crate directory

@@ -108,7 +108,7 @@ pub(crate) struct Migration {
 
 impl Migration {
     /// The `migrations` metadata field (single-step form).
-    pub fn to_json(&self) -> Value {
+    pub(crate) fn to_json(&self) -> Value {
         let mut m = serde_json::Map::new();
         if let Some(old) = &self.old_tag {
             m.insert("old_tag".into(), json!(old));
@@ -135,7 +135,7 @@ impl Migration {
     }
 
     /// The same changes from another starting tag (after an expected-tag mismatch).
-    pub fn rebased(&self, old_tag: Option<&str>) -> Migration {
+    pub(crate) fn rebased(&self, old_tag: Option<&str>) -> Migration {
         Migration {
             old_tag: old_tag.map(str::to_owned),
             new_tag: next_tag(old_tag),

@@ -12,7 +12,7 @@ use std::time::Duration;
 use athanor_core::output::KvNamespaceOutput;
 use athanor_core::provider::Desired;
 use athanor_core::stack::{KvNamespace, KvValue};
-use athanor_core::{Kind, Output, ProviderError};
+use athanor_core::{ApiError, Kind, Output, ProviderError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -245,14 +245,16 @@ async fn write_values(
             let second = put_bulk(client, &path, &again, false).await?;
             if !second.unsuccessful_keys.is_empty() {
                 return Err(Error::Api {
-                    method: "PUT".into(),
-                    path,
-                    status: 200,
-                    codes: Vec::new(),
-                    message: format!(
-                        "the keys {} were not written, twice",
-                        second.unsuccessful_keys.join(", ")
-                    ),
+                    error: ApiError {
+                        method: "PUT".into(),
+                        path,
+                        status: 200,
+                        codes: Vec::new(),
+                        message: format!(
+                            "the keys {} were not written, twice",
+                            second.unsuccessful_keys.join(", ")
+                        ),
+                    },
                     maybe_applied_before: false,
                 });
             }

@@ -113,10 +113,11 @@ pub(crate) async fn create(client: &Client, d: &Desired<'_>) -> Result<Output, P
             }))
         }
         Err(e) => {
+            let refused = e.api().is_some();
             let mut err = e.context(&what, "creating");
-            if let ProviderError::Api { message, .. } = &mut err {
-                message.push_str(
-                    "; an account may hold a single store during the beta: adopt the existing one with `adopt: true` and its name",
+            if let (ProviderError::Step { advice, .. }, true) = (&mut err, refused) {
+                *advice = Some(
+                    "an account may hold a single store during the beta: adopt the existing one with `adopt: true` and its name",
                 );
             }
             Err(err)

@@ -31,7 +31,7 @@ use crate::error::Error;
 use crate::modules::{self, WorkerModules};
 
 /// The compatibility date used when a Worker declares none.
-pub const DEFAULT_COMPATIBILITY_DATE: &str = "2025-09-01";
+pub(crate) const DEFAULT_COMPATIBILITY_DATE: &str = "2025-09-01";
 
 /// The most tags Cloudflare keeps on one script.
 const MAX_TAGS: usize = 8;
@@ -139,9 +139,9 @@ pub(crate) async fn collect_modules(
 
 /// Cloudflare's limit on a Worker's compressed size on the Workers Paid plan (10 MiB); the Free
 /// plan's is 3 MiB.
-pub const MAX_COMPRESSED_BYTES: usize = 10 * 1024 * 1024;
+pub(crate) const MAX_COMPRESSED_BYTES: usize = 10 * 1024 * 1024;
 /// Cloudflare's limit on a Worker's compressed size on the Free plan.
-pub const MAX_COMPRESSED_BYTES_FREE: usize = 3 * 1024 * 1024;
+pub(crate) const MAX_COMPRESSED_BYTES_FREE: usize = 3 * 1024 * 1024;
 
 /// The size of the modules once gzipped, as Cloudflare measures a Worker against its limits.
 pub(crate) fn compressed_size(modules: &WorkerModules) -> usize {

@@ -115,15 +115,10 @@ async fn retries_are_bounded_and_the_error_says_what_to_do() {
     fx.reset();
     let err = create_namespaces(&provider, "down", 1).await.unwrap_err();
     assert_eq!(fx.stats().total, 3);
-    let text = err.to_string();
+    let text = athanor_core::provider::report(&err);
     assert!(
-        matches!(
-            err,
-            ProviderError::Api {
-                status: 500..=599,
-                ..
-            }
-        ),
+        err.api()
+            .is_some_and(|api| (500..=599).contains(&api.status)),
         "{text}"
     );
     assert!(

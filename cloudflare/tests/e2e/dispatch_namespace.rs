@@ -66,10 +66,7 @@ async fn invalid_input_is_rejected_naming_the_resource() {
     let fx = start().await;
     let decl = Decl::new("bad", "", DispatchNamespace::default());
     let err = fx.provider.create(&decl.desired()).await.unwrap_err();
-    assert!(
-        matches!(err, ProviderError::Api { status: 400, .. }),
-        "{err:?}"
-    );
+    assert!(err.api().is_some_and(|api| api.status == 400), "{err:?}");
     assert!(
         err.to_string().contains("DispatchNamespace \"bad\""),
         "{err}"

@@ -179,9 +179,9 @@ async fn invalid_input_is_rejected_naming_the_resource() {
     let long = "t".repeat(600);
     let decl = Decl::new("long-title", &long, KvNamespace::default());
     let err = fx.provider.create(&decl.desired()).await.unwrap_err();
-    match &err {
-        ProviderError::Api { status, .. } => assert_eq!(*status, 400),
-        other => panic!("expected an API error, got {other:?}"),
+    match err.api() {
+        Some(api) => assert_eq!(api.status, 400),
+        None => panic!("expected an API error, got {err:?}"),
     }
     assert!(
         err.to_string().contains("KvNamespace \"long-title\""),

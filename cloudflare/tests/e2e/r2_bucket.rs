@@ -116,9 +116,6 @@ async fn invalid_input_is_rejected_naming_the_resource() {
     props.storage_class = Some("Glacier".into());
     let decl = Decl::new("bad", "bad-class", props);
     let err = fx.provider.create(&decl.desired()).await.unwrap_err();
-    assert!(
-        matches!(err, ProviderError::Api { status: 400, .. }),
-        "{err:?}"
-    );
+    assert!(err.api().is_some_and(|api| api.status == 400), "{err:?}");
     assert!(err.to_string().contains("R2Bucket \"bad\""), "{err}");
 }

@@ -155,10 +155,7 @@ async fn invalid_input_is_rejected_without_showing_the_value() {
     props.scopes = vec!["nowhere".into()];
     let decl = Decl::new("bad", "BAD_SCOPE", props).secret("value", "never-print-me");
     let err = fx.provider.create(&decl.desired()).await.unwrap_err();
-    assert!(
-        matches!(err, ProviderError::Api { status: 400, .. }),
-        "{err:?}"
-    );
+    assert!(err.api().is_some_and(|api| api.status == 400), "{err:?}");
     let text = format!("{err} {err:?}");
     assert!(text.contains("Secret \"bad\""), "{text}");
     assert!(!text.contains("never-print-me"), "{text}");

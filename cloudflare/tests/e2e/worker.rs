@@ -481,10 +481,7 @@ async fn invalid_input_and_missing_code_are_errors_naming_the_worker() {
     let root = fx.dir.path().to_path_buf();
     let decl = Decl::new("bad", "Not A Name", do_worker(&root, vec![])).root(&root);
     let err = fx.provider.create(&decl.desired()).await.unwrap_err();
-    assert!(
-        matches!(err, ProviderError::Api { status: 400, .. }),
-        "{err:?}"
-    );
+    assert!(err.api().is_some_and(|api| api.status == 400), "{err:?}");
     assert!(err.to_string().contains("Worker \"bad\""), "{err}");
 
     let mut props = do_worker(&root, vec![]);

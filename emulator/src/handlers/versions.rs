@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::{AppStateRef, Params, param};
 use crate::envelope::{ApiError, ApiResult, ok, ok_with_info, paginate, parse_json};
-use crate::scripts::{self, Scope, Script, UploadContext, versions};
+use crate::scripts::{self, Scope, Script, versions};
 
 type ScriptPath = Path<(String, String)>;
 
@@ -60,23 +60,9 @@ pub(crate) async fn upload_version(
     q: Params,
     req: Request,
 ) -> ApiResult {
-    let upload = scripts::read_upload(req, "metadata").await?;
-    let strict = param(&q, "bindings_inherit") == Some("strict");
-    let now = state.clock.rfc3339();
-    let sealer = state.sealer.clone();
-    let version = state
-        .store
-        .tx(move |c| {
-            let ctx = UploadContext {
-                scope: &Scope::Account,
-                name: &name,
-                strict_inherit: strict,
-                now,
-                sealer: &sealer,
-            };
-            versions::upload(c, &ctx, upload)
-        })
-        .await?;
+    let version =
+        super::workers::store_upload(&state, Scope::Account, name, &q, req, versions::upload)
+            .await?;
     let mut answer = json!(version);
     answer["startup_time_ms"] = json!(0);
     ok(answer)

@@ -3,6 +3,8 @@
 //! migrations. The script model itself is in `scripts`; versions and deployments are in
 //! `handlers::versions`.
 
+use std::collections::HashMap;
+
 use axum::body::Bytes;
 use axum::extract::{Path, Request};
 use axum::response::Response;
@@ -12,7 +14,7 @@ use super::script_address::ScriptAddress;
 use super::{AppStateRef, Params, flag, is_multipart, param};
 use crate::envelope::{ApiError, ApiResult, ok, ok_with_info, paginate, parse_json, raw};
 use crate::scripts::model::{Schedule, Subdomain};
-use crate::scripts::{self, Scope, Script, UploadContext, views};
+use crate::scripts::{self, Scope, Script, Upload, UploadContext, views};
 use crate::state::AppState;
 use crate::store::{docs, parts};
 
@@ -70,11 +72,27 @@ pub(crate) async fn upload(
     q: Params,
     req: Request,
 ) -> ApiResult {
+    let doc = store_upload(&state, scope, name, &q, req, scripts::apply_upload).await?;
+    ok(views::view(&doc))
+}
+
+/// What every Worker upload endpoint (a script, a version) does before `store`: reads the upload
+/// (multipart: `metadata` + modules), then, in one transaction, checks that the scope exists and
+/// hands the upload to `store` with its context (`?bindings_inherit=strict`, the time, the
+/// sealer).
+pub(super) async fn store_upload<T: Send + 'static>(
+    state: &AppState,
+    scope: Scope,
+    name: String,
+    q: &HashMap<String, String>,
+    req: Request,
+    store: fn(&rusqlite::Connection, &UploadContext<'_>, Upload) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
     let upload = scripts::read_upload(req, "metadata").await?;
-    let strict = param(&q, "bindings_inherit") == Some("strict");
+    let strict = param(q, "bindings_inherit") == Some("strict");
     let now = state.clock.rfc3339();
     let sealer = state.sealer.clone();
-    let doc = state
+    state
         .store
         .tx(move |c| {
             require_scope(c, &scope)?;
@@ -85,10 +103,9 @@ pub(crate) async fn upload(
                 now,
                 sealer: &sealer,
             };
-            scripts::apply_upload(c, &ctx, upload)
+            store(c, &ctx, upload)
         })
-        .await?;
-    ok(views::view(&doc))
+        .await
 }
 
 /// `GET …/workers/scripts/{script_name}`: the code, raw for one module, multipart for several.

@@ -209,18 +209,7 @@ pub(crate) fn prepare_upload(
     };
 
     let (classes, migration_tag) = apply_migrations(c, ctx, prev, m.get("migrations"))?;
-    let previous_bindings = prev.map(|p| p.bindings.as_slice()).unwrap_or_default();
-    let keep = string_list(m.get("keep_bindings"));
-    let requested = parse_bindings(
-        m.get("bindings")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or_default(),
-    )?;
-    let bindings = resolve_bindings(requested, &keep, previous_bindings, ctx.strict_inherit)?;
-    let part_names: Vec<&str> = new_parts.iter().map(|p| p.name.as_str()).collect();
-    validate_bindings(c, ctx.scope, ctx.name, &bindings, &classes, &part_names)?;
-    let bindings = seal_secrets(ctx.sealer, ctx.name, bindings);
+    let bindings = upload_bindings(c, ctx, &m, prev, &classes, &new_parts)?;
 
     let tags = string_list(m.get("tags"));
     check_tags(&tags)?;
@@ -237,32 +226,31 @@ pub(crate) fn prepare_upload(
     let code_etag = etag(&new_parts);
     let version_id = ids::uuid();
     let mut versions: Vec<Version> = prev.map(|p| p.versions.clone()).unwrap_or_default();
-    let number = versions.last().map_or(0, |v| v.number) + 1;
-    versions.push(Version {
-        id: version_id.clone(),
-        number,
-        metadata: json!({
-            "author_email": "local@athanor.invalid",
-            "author_id": "0000000000000000000000000000000a",
-            "created_on": ctx.now,
-            "modified_on": ctx.now,
-            "source": "api",
-        }),
-        resources: json!({
-            "bindings": bindings.iter().map(Binding::public_json).collect::<Vec<_>>(),
-            "script": {"etag": code_etag, "handlers": handlers, "last_deployed_from": "api"},
-            "script_runtime": {
-                "compatibility_date": compatibility_date,
-                "compatibility_flags": compatibility_flags,
-                "usage_model": usage_model,
-            },
-        }),
-        annotations: None,
-        extra: Map::new(),
-    });
-    if versions.len() > MAX_VERSIONS {
-        versions.drain(..versions.len() - MAX_VERSIONS);
-    }
+    push_version(
+        &mut versions,
+        Version {
+            id: version_id.clone(),
+            number: 0,
+            metadata: json!({
+                "author_email": "local@athanor.invalid",
+                "author_id": "0000000000000000000000000000000a",
+                "created_on": ctx.now,
+                "modified_on": ctx.now,
+                "source": "api",
+            }),
+            resources: json!({
+                "bindings": bindings.iter().map(Binding::public_json).collect::<Vec<_>>(),
+                "script": {"etag": code_etag, "handlers": handlers, "last_deployed_from": "api"},
+                "script_runtime": {
+                    "compatibility_date": compatibility_date,
+                    "compatibility_flags": compatibility_flags,
+                    "usage_model": usage_model,
+                },
+            }),
+            annotations: None,
+            extra: Map::new(),
+        },
+    );
     let script = Script {
         id: ctx.name.to_owned(),
         tag: prev.map_or_else(ids::hex32, |p| p.tag.clone()),
@@ -298,6 +286,41 @@ pub(crate) fn prepare_upload(
         extra: Map::new(),
     };
     Ok((script, new_parts))
+}
+
+/// The bindings of an upload: `metadata.bindings` with those kept from the previous upload
+/// (`keep_bindings`, `bindings_inherit=strict`), checked against the account, the classes and
+/// the parts, secret values sealed.
+fn upload_bindings(
+    c: &Connection,
+    ctx: &UploadContext<'_>,
+    m: &Map<String, Value>,
+    prev: Option<&Script>,
+    classes: &[DurableObjectClass],
+    new_parts: &[Part],
+) -> Result<Vec<Binding>, ApiError> {
+    let previous_bindings = prev.map(|p| p.bindings.as_slice()).unwrap_or_default();
+    let keep = string_list(m.get("keep_bindings"));
+    let requested = parse_bindings(
+        m.get("bindings")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default(),
+    )?;
+    let bindings = resolve_bindings(requested, &keep, previous_bindings, ctx.strict_inherit)?;
+    let part_names: Vec<&str> = new_parts.iter().map(|p| p.name.as_str()).collect();
+    validate_bindings(c, ctx.scope, ctx.name, &bindings, classes, &part_names)?;
+    Ok(seal_secrets(ctx.sealer, ctx.name, bindings))
+}
+
+/// Appends `version` to a script's versions, numbered after the last one, keeping the newest
+/// [`MAX_VERSIONS`].
+fn push_version(versions: &mut Vec<Version>, mut version: Version) {
+    version.number = versions.last().map_or(0, |v| v.number) + 1;
+    versions.push(version);
+    if versions.len() > MAX_VERSIONS {
+        versions.drain(..versions.len() - MAX_VERSIONS);
+    }
 }
 
 /// Applies `metadata.migrations` (single-step or stepped) to the previous classes; checks

@@ -20,7 +20,7 @@ use athanor_core::binding::{Binding, BindingValue};
 use athanor_core::provider::{BoxFuture, Desired, Existing};
 use athanor_core::stack::{KvNamespace, KvValue, Secret, Worker};
 use athanor_core::{Output, Provider, ProviderError, Resource, ResourceRef, SecretSource, Stack};
-use athanor_runtime::target::Target;
+use athanor_runtime::Target;
 use athanor_runtime::{Session, SessionOptions};
 
 /// The TypeScript `Env` of the Worker `api`, as `infra!` would generate it.
@@ -121,7 +121,7 @@ fn main() -> ExitCode {
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     runtime.block_on(async {
         let stack = stack();
-        let base = athanor_runtime::state::base_dir(&stack.root);
+        let base = athanor_runtime::internals::base_dir(&stack.root);
         let target = Target::connect(&base).await.expect("target");
         let provider = Arc::new(AbortAfterFirstCreate(target.provider.clone()));
         let mut options = SessionOptions::new("ci").state_dir(base).concurrency(1);

@@ -85,9 +85,9 @@ impl Dir {
         self.run(&mut self.command(args))
     }
 
-    /// Sends one request to the emulator of this directory (started here on its data, while no
-    /// stack binary runs), and returns the response's JSON body.
-    fn emulator_api(&self, method: reqwest::Method, path: &str) -> serde_json::Value {
+    /// Runs `f` on the emulator of this directory (started here on its data, while no stack
+    /// binary runs).
+    fn with_emulator<T>(&self, f: impl AsyncFnOnce(&athanor_emulator::Emulator) -> T) -> T {
         let runtime = tokio::runtime::Runtime::new().unwrap();
         runtime.block_on(async {
             let local = self.state().join("local");
@@ -97,28 +97,22 @@ impl Dir {
             let mut config = athanor_emulator::Config::new(&local);
             config.token = Some(identity["token"].as_str().unwrap().to_owned());
             let emulator = athanor_emulator::Emulator::start(config).await.unwrap();
-            let body = reqwest::Client::new()
-                .request(method, emulator.account_url(path))
-                .bearer_auth(emulator.token())
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let out = f(&emulator).await;
             emulator.shutdown().await;
-            body
+            out
+        })
+    }
+
+    /// Sends one request to the emulator of this directory, and returns the response's JSON
+    /// body.
+    fn emulator_api(&self, method: reqwest::Method, path: &str) -> serde_json::Value {
+        self.with_emulator(async |emulator| {
+            athanor_test_support::call(emulator, method, path).await
         })
     }
 
     fn kv_titles(&self) -> Vec<String> {
-        let body = self.emulator_api(reqwest::Method::GET, "/storage/kv/namespaces?per_page=100");
-        body["result"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|n| n["title"].as_str().unwrap().to_owned())
-            .collect()
+        self.with_emulator(athanor_test_support::kv_titles)
     }
 
     /// Every file of the stage's state (the emulator's own data is the "cloud": not state).

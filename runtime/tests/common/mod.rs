@@ -53,31 +53,14 @@ impl Env {
         Session::new(stack, self.provider.clone(), f(options))
     }
 
-    /// GET an API path of the emulator (under /client/v4), returning `result`.
+    /// The `result` of a successful GET of an API path of the emulator (under its account).
     pub async fn get(&self, path: &str) -> serde_json::Value {
-        let url = self.emulator.account_url(path);
-        let body: serde_json::Value = reqwest::Client::new()
-            .get(url)
-            .bearer_auth(self.emulator.token())
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        body["result"].clone()
+        athanor_test_support::get_result(&self.emulator, path).await
     }
 
+    /// The titles of the emulator's KV namespaces, sorted.
     pub async fn kv_titles(&self) -> Vec<String> {
-        let list = self.get("/storage/kv/namespaces?per_page=100").await;
-        let mut titles: Vec<String> = list
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|n| n["title"].as_str().unwrap().to_owned())
-            .collect();
-        titles.sort();
-        titles
+        athanor_test_support::kv_titles(&self.emulator).await
     }
 }
 

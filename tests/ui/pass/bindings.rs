@@ -1,4 +1,4 @@
-use athanor::core::{BindingValue, ResourceRef, SecretSource};
+use athanor::model::{BindingValue, ResourceRef, SecretSource};
 use athanor::infra;
 
 const LEVEL: u8 = 3;
@@ -38,7 +38,7 @@ infra! {
             REGION: region(),
             LEVEL: LEVEL,
             COMPUTED: json!({ "level": LEVEL }),
-            SOURCE: athanor::core::SecretSource::env("OTHER"),
+            SOURCE: athanor::model::SecretSource::env("OTHER"),
         },
     };
 }
@@ -46,7 +46,7 @@ infra! {
 fn main() {
     let stack = stack();
     let api = stack.get("api").unwrap();
-    let athanor::core::stack::Props::Worker(w) = &api.props else { panic!() };
+    let athanor::model::stack::Props::Worker(w) = &api.props else { panic!() };
     let value = |name: &str| w.bindings.iter().find(|b| b.name == name).unwrap().value.clone();
     for (name, id) in [
         ("MY_KV", "sessions"),

@@ -1,5 +1,5 @@
-use athanor::core::stack::Props;
-use athanor::core::ResourceRef;
+use athanor::model::stack::Props;
+use athanor::model::ResourceRef;
 use athanor::infra;
 
 infra! {

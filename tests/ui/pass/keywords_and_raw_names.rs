@@ -12,7 +12,7 @@ infra! {
 
 fn main() {
     let stack = stack();
-    let athanor::core::stack::Props::Worker(w) = &stack.get("api").unwrap().props else { panic!() };
+    let athanor::model::stack::Props::Worker(w) = &stack.get("api").unwrap().props else { panic!() };
     let names: Vec<_> = w.bindings.iter().map(|b| b.name.as_str()).collect();
     assert_eq!(names, ["TYPE", "SELF", "QUOTED_NAME", "MATCH"]);
 }

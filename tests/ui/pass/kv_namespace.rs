@@ -1,4 +1,4 @@
-use athanor::core::stack::{KvPayload, Props};
+use athanor::model::stack::{KvPayload, Props};
 use athanor::infra;
 
 infra! {

@@ -1,6 +1,6 @@
 use std::collections::BTreeMap;
 
-use athanor::core::output::{KvNamespaceOutput, SecretOutput, WorkerOutput};
+use athanor::model::output::{KvNamespaceOutput, SecretOutput, WorkerOutput};
 use athanor::{Output, infra};
 
 infra! {

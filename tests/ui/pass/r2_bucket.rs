@@ -1,4 +1,4 @@
-use athanor::core::stack::Props;
+use athanor::model::stack::Props;
 use athanor::infra;
 
 infra! {

@@ -1,4 +1,4 @@
-use athanor::core::stack::{KvPayload, Props};
+use athanor::model::stack::{KvPayload, Props};
 use athanor::infra;
 
 const DATE: &str = "2025-09-01";
@@ -36,7 +36,7 @@ fn main() {
     assert_eq!(kv.values[0].metadata, Some(serde_json::json!({ "m": 7200 })));
     let Props::Worker(w) = &stack.get("api").unwrap().props else { panic!() };
     assert_eq!(w.name.as_deref(), Some("api-worker"));
-    assert_eq!(w.code, athanor::core::stack::WorkerCode::Entrypoint("./src/worker.js".into()));
+    assert_eq!(w.code, athanor::model::stack::WorkerCode::Entrypoint("./src/worker.js".into()));
     assert_eq!(w.compatibility_date.as_deref(), Some("2025-09-01"));
     assert!(w.url);
     // The TypeScript Env needs a literal entrypoint to name the module.

@@ -1,5 +1,5 @@
-use athanor::core::stack::Props;
-use athanor::core::{ResourceRef, SecretSource};
+use athanor::model::stack::Props;
+use athanor::model::{ResourceRef, SecretSource};
 use athanor::infra;
 
 infra! {

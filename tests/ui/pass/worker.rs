@@ -1,4 +1,4 @@
-use athanor::core::stack::{Props, WorkerCode};
+use athanor::model::stack::{Props, WorkerCode};
 use athanor::infra;
 
 infra! {

@@ -1,0 +1,40 @@
+//! What the end-to-end tests of several crates (the runtime, its test stack, the examples) share:
+//! reading the emulator's v4 API back, to see what a deploy left there. Never published.
+
+use athanor_emulator::Emulator;
+use serde_json::Value;
+
+/// The JSON answer to `method` on `path` under the emulator's account (`/accounts/{id}{path}`),
+/// whatever its status.
+pub async fn call(emulator: &Emulator, method: reqwest::Method, path: &str) -> Value {
+    reqwest::Client::new()
+        .request(method, emulator.account_url(path))
+        .bearer_auth(emulator.token())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// The `result` of a GET of `path` under the emulator's account; panics, with the answer,
+/// unless it is a success.
+pub async fn get_result(emulator: &Emulator, path: &str) -> Value {
+    let answer = call(emulator, reqwest::Method::GET, path).await;
+    assert_eq!(answer["success"], true, "{path}: {answer}");
+    answer["result"].clone()
+}
+
+/// The titles of the account's KV namespaces, sorted.
+pub async fn kv_titles(emulator: &Emulator) -> Vec<String> {
+    let list = get_result(emulator, "/storage/kv/namespaces?per_page=100").await;
+    let mut titles: Vec<String> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|ns| ns["title"].as_str().unwrap().to_owned())
+        .collect();
+    titles.sort_unstable();
+    titles
+}
