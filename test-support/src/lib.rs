@@ -1,5 +1,10 @@
 //! What the end-to-end tests of several crates (the runtime, its test stack, the examples) share:
-//! reading the emulator's v4 API back, to see what a deploy left there. Never published.
+//! reading the emulator's v4 API back, to see what a deploy left there, and the examples'
+//! [`Fixture`]. Never published.
+
+mod fixture;
+
+pub use fixture::Fixture;
 
 use athanor_emulator::Emulator;
 use serde_json::Value;

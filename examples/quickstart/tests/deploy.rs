@@ -2,10 +2,7 @@
 //! Workers on workerd, read the result back through the API and through the Workers themselves,
 //! redeploy with nothing changed, destroy.
 
-#[path = "../../support/harness.rs"]
-mod harness;
-
-use harness::Fixture;
+use athanor_test_support::Fixture;
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_quickstart");

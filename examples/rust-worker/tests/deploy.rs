@@ -6,10 +6,7 @@
 //! bucket, counts in a Durable Object written in Rust, and calls another Worker. A redeploy with
 //! nothing changed sends no request.
 
-#[path = "../../support/harness.rs"]
-mod harness;
-
-use harness::Fixture;
+use athanor_test_support::Fixture;
 use reqwest::Method;
 use serde_json::{Value, json};
 

@@ -2,10 +2,7 @@
 //! existing default store, a SecretRef binds a secret made outside the stack, no value shows up in
 //! output or state, a redeploy sends nothing, and destroy keeps what the stack did not create.
 
-#[path = "../../support/harness.rs"]
-mod harness;
-
-use harness::Fixture;
+use athanor_test_support::Fixture;
 use reqwest::Method;
 use serde_json::json;
 

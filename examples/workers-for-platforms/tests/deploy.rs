@@ -4,10 +4,7 @@
 //! customer's bindings; a redeploy sends nothing, and destroy removes it all. (`keep_bindings`
 //! itself is covered by athanor-cloudflare's end-to-end tests.)
 
-#[path = "../../support/harness.rs"]
-mod harness;
-
-use harness::Fixture;
+use athanor_test_support::Fixture;
 use reqwest::Method;
 
 const BIN: &str = env!("CARGO_BIN_EXE_workers-for-platforms");

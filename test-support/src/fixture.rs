@@ -1,8 +1,5 @@
-//! Test harness shared by the examples' end-to-end tests (included with `#[path]`): runs an
-//! example's stack binary against an emulator started by the test, and reads the API back.
-
-// Each example's test uses part of it.
-#![allow(dead_code)]
+//! The fixture of the examples' end-to-end tests: an emulator started by the test, the example's
+//! stack binary run against it as if it were Cloudflare, and the API and the Workers read back.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -12,11 +9,13 @@ use serde_json::Value;
 
 /// An emulator and a state directory, both removed with the fixture.
 pub struct Fixture {
+    /// The emulator, started by the test.
     pub emu: Emulator,
     dir: tempfile::TempDir,
 }
 
 impl Fixture {
+    /// An emulator of the v4 API alone (it stores Workers without running them).
     pub async fn start() -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let emu = Emulator::start(Config::new(dir.path().join("emulator")))
@@ -29,7 +28,7 @@ impl Fixture {
     /// in `emulator/tests/workerd`); `None` when workerd is missing and `ATHANOR_SKIP_WORKERD=1`
     /// says to skip, a panic saying how to install it otherwise.
     pub async fn start_serving() -> Option<Fixture> {
-        let pinned = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../emulator/tests/workerd");
+        let pinned = Path::new(env!("CARGO_MANIFEST_DIR")).join("../emulator/tests/workerd");
         let workerd = match Workerd::locate(&pinned) {
             Ok(w) => w,
             Err(_) if std::env::var("ATHANOR_SKIP_WORKERD").is_ok_and(|v| v == "1") => {
@@ -123,7 +122,7 @@ impl Fixture {
 
     /// The `result` of a successful GET.
     pub async fn get(&self, path: &str) -> Value {
-        athanor_test_support::get_result(&self.emu, path).await
+        crate::get_result(&self.emu, path).await
     }
 
     /// The names of the bindings stored for the script at `script_path` (sorted).
@@ -155,6 +154,6 @@ impl Fixture {
 
     /// The titles of every KV namespace, sorted.
     pub async fn kv_titles(&self) -> Vec<String> {
-        athanor_test_support::kv_titles(&self.emu).await
+        crate::kv_titles(&self.emu).await
     }
 }
