@@ -22,7 +22,7 @@ use athanor_core::{Output, Provider, Resource, ResourceRef, Stack};
 use athanor_emulator::{Config, Emulator, Faults};
 use athanor_runtime::internals::output_digest;
 use athanor_runtime::internals::{Digests, Record, SCHEMA_VERSION, StateStore, Status};
-use athanor_runtime::{Session, SessionOptions};
+use athanor_runtime::{Session, SessionOptions, StateLocation};
 use secrecy::SecretString;
 
 const LATENCY: Duration = Duration::from_millis(50);
@@ -170,7 +170,7 @@ async fn plan_bench() {
     let (_tmp, emulator, provider, state) = start().await;
     let stack = generated("plan", 500, 10);
     // State that matches the stack, written directly: what a deploy would have recorded.
-    let store = StateStore::new(&state, "plan", "bench");
+    let store = StateStore::new(&StateLocation::Local(state.clone()), "plan", "bench");
     let mut outputs: BTreeMap<String, Output> = BTreeMap::new();
     for r in &stack.resources {
         let name = athanor_runtime::internals::resolved_name("plan", "bench", r);
@@ -231,6 +231,7 @@ async fn plan_bench() {
                 secrets: BTreeMap::new(),
                 superseded: vec![],
             })
+            .await
             .unwrap();
         outputs.insert(r.id.clone(), output);
     }

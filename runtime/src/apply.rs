@@ -52,20 +52,14 @@ pub(crate) struct Context<'a> {
 
 static NO_SECRETS: BTreeMap<String, SecretString> = BTreeMap::new();
 
-/// Writes a record from a blocking thread, so the other in-flight requests keep going.
+/// Writes a record (the store keeps its other in-flight requests going meanwhile).
 pub(crate) async fn write_record(store: &StateStore, record: Record) -> Result<()> {
-    let store = store.clone();
-    tokio::task::spawn_blocking(move || store.write_record(&record))
-        .await
-        .expect("state writer panicked")
+    store.write_record(&record).await
 }
 
+/// Removes a record.
 pub(crate) async fn remove_record(store: &StateStore, id: &str) -> Result<()> {
-    let store = store.clone();
-    let id = id.to_owned();
-    tokio::task::spawn_blocking(move || store.remove_record(&id))
-        .await
-        .expect("state writer panicked")
+    store.remove_record(id).await
 }
 
 /// Applies `plan` and returns the outputs of every declared resource.
@@ -347,10 +341,7 @@ async fn delete_leftovers(ctx: &Context<'_>, plan: &Plan) -> Result<()> {
             })
         })
         .collect();
-    let store = ctx.store.clone();
-    let fresh = tokio::task::spawn_blocking(move || store.load())
-        .await
-        .expect("state reader panicked")?;
+    let fresh = ctx.store.load().await?;
     for record in fresh.records.values() {
         removals.extend(
             record

@@ -1,9 +1,10 @@
 //! The command line of a stack binary: `athanor::cli::run(stack())`.
 //!
-//! Commands: `plan`, `deploy`, `dev`, `destroy`, `types`, `outputs`, `state list|show|forget`.
-//! Flags:
-//! `--stage` (default `ATHANOR_STAGE`, else the user name, else `dev`), `--yes`, `--json`,
-//! `--concurrency`, `--refresh`, `-v`, `--force-unlock`, and `plan --detailed-exitcode`. The
+//! Commands: `plan`, `deploy`, `dev`, `destroy`, `types`, `outputs`,
+//! `state list|show|forget|migrate`. Flags: `--stage` (default `ATHANOR_STAGE`, else the user
+//! name, else `dev`), `--state` (default `ATHANOR_STATE`, else the local directory), `--yes`,
+//! `--json`, `--concurrency`, `--refresh`, `-v`, `--force-unlock`, `--lock-timeout`, and
+//! `plan --detailed-exitcode`. The
 //! first line (on stderr) names the target and the stage; results go to stdout, progress to
 //! stderr (live lines on a terminal, plain lines otherwise). `destroy` asks for confirmation when
 //! stdin is a terminal, unless `--yes`. Exit codes: 0 success, 1 failure (a declined `destroy`
@@ -14,6 +15,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use secrecy::SecretString;
@@ -25,14 +27,14 @@ use crate::dev::{self, DevOptions};
 use crate::error::{Error, Result};
 use crate::outputs;
 use crate::session::{DEFAULT_CONCURRENCY, Session, SessionOptions};
-use crate::state::{self, StateStore};
+use crate::state::{self, LockOptions, StateLocation, StateStore};
 use crate::target::{Target, TargetKind, ci_guard};
 use crate::terminal::{Progress, TICK};
 
 #[derive(Debug, Parser)]
 #[command(
     about = "Plan, deploy and destroy this stack's Cloudflare resources.",
-    long_about = "Plan, deploy and destroy this stack's Cloudflare resources.\n\nWith CLOUDFLARE_API_TOKEN (or CLOUDFLARE_API_KEY + CLOUDFLARE_EMAIL) set, the target is Cloudflare; without, an embedded local emulator. Secrets in state are encrypted with ATHANOR_PASSWORD. State lives in .athanor/ beside the stack's crate, or in ATHANOR_STATE_DIR."
+    long_about = "Plan, deploy and destroy this stack's Cloudflare resources.\n\nWith CLOUDFLARE_API_TOKEN (or CLOUDFLARE_API_KEY + CLOUDFLARE_EMAIL) set, the target is Cloudflare; without, an embedded local emulator. Secrets in state are encrypted with ATHANOR_PASSWORD. State lives in .athanor/ beside the stack's crate (or ATHANOR_STATE_DIR), or where --state / ATHANOR_STATE says: a directory, s3://bucket/prefix, r2://bucket/prefix or postgres://user@host/db, so that a team shares one state and one lock."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -58,6 +60,14 @@ struct Cli {
     /// Remove the stage lock left by another run first (only when that run is known gone).
     #[arg(long, global = true)]
     force_unlock: bool,
+    /// Where state and its lock live: a directory, s3://bucket/prefix, r2://bucket/prefix or
+    /// postgres://user@host/db [default: ATHANOR_STATE, else .athanor/ beside the crate].
+    #[arg(long, global = true, env = "ATHANOR_STATE", hide_env_values = true)]
+    state: Option<String>,
+    /// Wait up to this many seconds for a stage lock another run holds, instead of stopping at
+    /// once.
+    #[arg(long, global = true, default_value_t = 0, value_name = "SECONDS")]
+    lock_timeout: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -103,6 +113,13 @@ enum StateCommand {
     Forget {
         /// The logical id.
         id: String,
+    },
+    /// Copy this stage's state to another store (the copy here is kept until you remove it).
+    Migrate {
+        /// Where to: a directory, s3://bucket/prefix, r2://bucket/prefix or
+        /// postgres://user@host/db.
+        #[arg(long)]
+        to: String,
     },
 }
 
@@ -190,13 +207,19 @@ fn password() -> Option<SecretString> {
 async fn execute(stack: Stack, cli: Cli) -> Result<ExitCode> {
     let stage = stage(cli.stage.clone());
     let base = state::base_dir(&stack.root);
-    let store = StateStore::new(&base, &stack.app, &stage);
+    let location = state_location(&cli, &stack.root)?;
+    let store = StateStore::new(&location, &stack.app, &stage);
     match &cli.command {
         Command::Plan { detailed_exitcode } => {
             let detailed_exitcode = *detailed_exitcode;
-            online(stack, &cli, &stage, &base, async |session, _, _| {
-                plan(session, &cli, detailed_exitcode).await
-            })
+            online(
+                stack,
+                &cli,
+                &stage,
+                &base,
+                &location,
+                async |session, _, _| plan(session, &cli, detailed_exitcode).await,
+            )
             .await
         }
         Command::Deploy => {
@@ -205,19 +228,27 @@ async fn execute(stack: Stack, cli: Cli) -> Result<ExitCode> {
                 &cli,
                 &stage,
                 &base,
+                &location,
                 async |session, progress, target| deploy(session, &cli, progress, target).await,
             )
             .await
         }
         Command::Destroy => {
-            online(stack, &cli, &stage, &base, async |session, progress, _| {
-                destroy(session, &cli, progress).await
-            })
+            online(
+                stack,
+                &cli,
+                &stage,
+                &base,
+                &location,
+                async |session, progress, _| destroy(session, &cli, progress).await,
+            )
             .await
         }
         Command::Dev { port } => {
             let options = DevOptions {
-                session: session_options(&cli, &stage, &base),
+                // The local emulator is this machine's: so is the state of what runs on it.
+                session: session_options(&cli, &stage, &StateLocation::Local(base.clone())),
+                local_dir: base.join("local"),
                 port: *port,
                 live: live_progress(std::io::stderr().is_terminal(), cli.verbose),
             };
@@ -239,7 +270,7 @@ async fn execute(stack: Stack, cli: Cli) -> Result<ExitCode> {
         }
         Command::Outputs => {
             headline_offline(&stack.app, &stage);
-            let recorded = outputs::from_state(&store.load()?);
+            let recorded = outputs::from_state(&store.load().await?);
             print_outputs(&recorded, cli.json);
             let local = matches!(athanor_cloudflare::ClientConfig::from_env(), Ok(None));
             if local && recorded.values().any(|o| o.url().is_some()) && !cli.json {
@@ -249,7 +280,7 @@ async fn execute(stack: Stack, cli: Cli) -> Result<ExitCode> {
         }
         Command::State { command } => {
             headline_offline(&stack.app, &stage);
-            state_command(&store, &stage, command, cli.json, cli.force_unlock)
+            state_command(&stack, &store, &stage, command, &cli).await
         }
     }
 }
@@ -261,13 +292,18 @@ async fn online(
     cli: &Cli,
     stage: &str,
     base: &Path,
+    location: &StateLocation,
     command: impl AsyncFnOnce(&Session, &Progress, &Target) -> Result<ExitCode>,
 ) -> Result<ExitCode> {
     let target = Target::connect(base).await?;
     eprintln!("{}", target.headline(&stack.app, stage));
-    if target.kind == TargetKind::Cloudflare {
-        let store = StateStore::new(base, &stack.app, stage);
-        ci_guard(target.kind, store.dir())?;
+    if !location.is_local() {
+        eprintln!("state: {location}");
+    }
+    if target.kind == TargetKind::Cloudflare
+        && let Some(dir) = StateStore::new(location, &stack.app, stage).dir()
+    {
+        ci_guard(target.kind, dir)?;
     }
     let progress = Arc::new(Progress::new(live_progress(
         std::io::stderr().is_terminal(),
@@ -278,7 +314,7 @@ async fn online(
     let session = Session::new(
         stack,
         target.provider.clone(),
-        session_options(cli, stage, base),
+        session_options(cli, stage, location),
     )
     .with_observer(progress.clone());
     let result = command(&session, &progress, &target).await;
@@ -298,15 +334,29 @@ async fn online(
 }
 
 /// The session options the flags and the environment give.
-fn session_options(cli: &Cli, stage: &str, base: &Path) -> SessionOptions {
+fn session_options(cli: &Cli, stage: &str, location: &StateLocation) -> SessionOptions {
     SessionOptions {
         stage: stage.to_owned(),
-        state_dir: Some(base.to_path_buf()),
+        state: Some(location.clone()),
         concurrency: usize::from(cli.concurrency),
         password: password(),
         refresh: cli.refresh,
         force_unlock: cli.force_unlock,
+        lock_timeout: Duration::from_secs(cli.lock_timeout),
     }
+}
+
+/// Where state lives: `--state` (or `ATHANOR_STATE`), else the local directory.
+fn state_location(cli: &Cli, root: &Path) -> Result<StateLocation> {
+    match cli.state.as_deref() {
+        Some(setting) => StateLocation::parse(setting, root),
+        None => Ok(StateLocation::default_for(root)),
+    }
+}
+
+/// How a state command takes the stage lock.
+fn lock_options(cli: &Cli) -> LockOptions {
+    LockOptions::new(cli.force_unlock, Duration::from_secs(cli.lock_timeout))
 }
 
 /// What a deploy to the local emulator leaves: Workers stored, not running, and how to run them.
@@ -364,7 +414,7 @@ async fn deploy(
 }
 
 async fn destroy(session: &Session, cli: &Cli, progress: &Progress) -> Result<ExitCode> {
-    let count = session.state()?.records.len();
+    let count = session.state().await?.records.len();
     if count == 0 {
         println!("Nothing to destroy in stage `{}`.", session.stage());
         return Ok(ExitCode::SUCCESS);
@@ -456,12 +506,12 @@ fn print_outputs(recorded: &outputs::Outputs, json: bool) {
     }
 }
 
-fn state_command(
+async fn state_command(
+    stack: &Stack,
     store: &StateStore,
     stage: &str,
     command: &StateCommand,
-    json: bool,
-    force_unlock: bool,
+    cli: &Cli,
 ) -> Result<ExitCode> {
     let not_found = |id: &str| Error::NotInState {
         id: id.to_owned(),
@@ -469,8 +519,8 @@ fn state_command(
     };
     match command {
         StateCommand::List => {
-            let snapshot = store.load()?;
-            if json {
+            let snapshot = store.load().await?;
+            if cli.json {
                 let list: Vec<_> = snapshot
                     .records
                     .values()
@@ -478,10 +528,7 @@ fn state_command(
                     .collect();
                 println!("{}", serde_json::to_string_pretty(&list).expect("json"));
             } else if snapshot.records.is_empty() {
-                println!(
-                    "State of stage `{stage}` is empty ({}).",
-                    display(store.dir())
-                );
+                println!("State of stage `{stage}` is empty ({}).", store.location());
             } else {
                 for r in snapshot.records.values() {
                     let status = match r.status {
@@ -493,7 +540,7 @@ fn state_command(
             }
         }
         StateCommand::Show { id } => {
-            let mut record = store.load_record(id)?.ok_or_else(|| not_found(id))?;
+            let mut record = store.load_record(id).await?.ok_or_else(|| not_found(id))?;
             // Sealed values are ciphertext; their keys are all a reader needs.
             let sealed: Vec<String> = std::mem::take(&mut record.secrets).into_keys().collect();
             let mut value = serde_json::to_value(&record).expect("records serialize");
@@ -508,15 +555,29 @@ fn state_command(
             println!("{}", serde_json::to_string_pretty(&value).expect("json"));
         }
         StateCommand::Forget { id } => {
-            state::forget(store, stage, id, force_unlock)?;
+            state::forget(store, id, lock_options(cli)).await?;
             println!("Forgot `{id}`: it is no longer managed by this stage, and was not deleted.");
+        }
+        StateCommand::Migrate { to } => {
+            let to = StateLocation::parse(to, &stack.root)?;
+            let target = StateStore::new(&to, &stack.app, stage);
+            let copied = state::migrate(store, &target, lock_options(cli)).await?;
+            if cli.json {
+                println!(
+                    "{}",
+                    json!({ "from": store.location(), "to": target.location(), "records": copied })
+                );
+            } else {
+                println!(
+                    "Copied the state of stage `{stage}` ({copied} records) from {} to {}. The copy at {} is kept: run with --state {to} from now on, and remove the old copy when you no longer need it.",
+                    store.location(),
+                    target.location(),
+                    store.location(),
+                );
+            }
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn display(path: &Path) -> String {
-    path.display().to_string()
 }
 
 #[cfg(test)]

@@ -58,10 +58,7 @@ pub(crate) async fn destroy(
         "destroy",
     )
     .await?;
-    let store = store.clone();
-    tokio::task::spawn_blocking(move || store.remove_if_empty())
-        .await
-        .expect("state writer panicked")?;
+    store.remove_if_empty().await?;
     Ok(DestroyReport {
         deleted: removed.deleted,
         forgotten: removed.forgotten,

@@ -40,6 +40,8 @@ pub(crate) struct DevOptions {
     pub session: SessionOptions,
     /// The Workers port; `None`: the one recorded for the local emulator (8787 at first).
     pub port: Option<u16>,
+    /// The local emulator's data directory.
+    pub local_dir: std::path::PathBuf,
     /// Live progress lines for the first deploy.
     pub live: bool,
 }
@@ -49,13 +51,7 @@ pub(crate) async fn run(stack: Stack, options: DevOptions) -> Result<ExitCode> {
     let workerd = Workerd::locate(&stack.root).map_err(|e| Error::Dev {
         message: format!("{e}\n(`deploy` still works without it: it stores Workers in the local emulator without running them)"),
     })?;
-    let base = options
-        .session
-        .state_dir
-        .clone()
-        .unwrap_or_else(|| crate::state::base_dir(&stack.root));
-    let local_dir = base.join("local");
-    let target = Target::local_serving(&local_dir, workerd, options.port).await?;
+    let target = Target::local_serving(&options.local_dir, workerd, options.port).await?;
     let emulator = target.emulator().expect("a local target has an emulator");
     eprintln!(
         "{} (dev: Workers run on workerd)",
@@ -93,7 +89,7 @@ pub(crate) async fn run(stack: Stack, options: DevOptions) -> Result<ExitCode> {
     printer.abort();
     eprintln!(
         "dev stopped; the local data stays in {}",
-        local_dir.display()
+        options.local_dir.display()
     );
     outcome
 }

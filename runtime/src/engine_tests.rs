@@ -126,7 +126,7 @@ async fn delete_false_forgets_without_a_call() {
     assert_eq!(plan.steps[0].action, Action::Forget);
     session.deploy().await.unwrap();
     assert!(f.provider.calls().is_empty());
-    assert!(session.state().unwrap().records.is_empty());
+    assert!(session.state().await.unwrap().records.is_empty());
     assert_eq!(f.provider.live.lock().unwrap().len(), 1);
 }
 
@@ -165,7 +165,7 @@ async fn a_rename_replaces_creating_first_and_dependents_follow() {
         f.provider.take_calls(),
         ["create bucket", "update w", "delete bucket old-bucket"]
     );
-    let state = f.session(s.clone()).state().unwrap();
+    let state = f.session(s.clone()).state().await.unwrap();
     assert!(state.records["bucket"].superseded.is_empty());
     f.session(s).deploy().await.unwrap();
     assert!(f.provider.calls().is_empty());
@@ -231,7 +231,7 @@ async fn an_interrupted_create_is_adopted_not_duplicated() {
         .insert("a".into());
     let s = stack(&f, vec![kv("a")]);
     assert!(f.session(s.clone()).deploy().await.is_err());
-    let state = f.session(s.clone()).state().unwrap();
+    let state = f.session(s.clone()).state().await.unwrap();
     assert_eq!(state.records["a"].status, Status::Creating);
     let plan = f.session(s.clone()).plan().await.unwrap();
     assert!(plan.step("a").unwrap().resumed);
@@ -239,7 +239,7 @@ async fn an_interrupted_create_is_adopted_not_duplicated() {
     assert_eq!(f.provider.take_calls(), ["create a", "create a (adopt)"]);
     assert_eq!(f.provider.live.lock().unwrap().len(), 1);
     assert_eq!(
-        f.session(s).state().unwrap().records["a"].status,
+        f.session(s).state().await.unwrap().records["a"].status,
         Status::Created
     );
 }
@@ -349,7 +349,7 @@ async fn destroy_goes_dependents_first_and_reports_every_failure() {
     let calls = f.provider.take_calls();
     let pos = |c: &str| calls.iter().position(|x| x.starts_with(c)).unwrap();
     assert!(pos("delete w") < pos("delete a"));
-    assert!(f.session(s).state().unwrap().records.is_empty());
+    assert!(f.session(s).state().await.unwrap().records.is_empty());
 }
 
 #[tokio::test]
@@ -368,7 +368,7 @@ async fn refresh_recreates_what_was_deleted_outside() {
 async fn a_second_deploy_is_refused_while_the_lock_is_held() {
     let f = Fixture::new();
     let session = f.session(stack(&f, vec![kv("a")]));
-    let _held = crate::lock::StageLock::acquire(session.state_dir(), "dev", false).unwrap();
+    let _held = session.store.lock(session.lock_options()).await.unwrap();
     let err = session.deploy().await.unwrap_err();
     assert!(matches!(err, Error::Locked { .. }), "{err}");
     assert!(f.provider.calls().is_empty());
@@ -431,11 +431,13 @@ async fn forget_removes_a_record_and_the_next_plan_creates_it_again() {
     let f = Fixture::new();
     let s = stack(&f, vec![kv("a")]);
     f.session(s.clone()).deploy().await.unwrap();
-    let forget = |session: Session| crate::state::forget(&session.store, "dev", "a", false);
-    let record = forget(f.session(s.clone())).unwrap();
+    let forget = async |session: Session| {
+        crate::state::forget(&session.store, "a", session.lock_options()).await
+    };
+    let record = forget(f.session(s.clone())).await.unwrap();
     assert_eq!(record.id, "a");
     assert!(matches!(
-        forget(f.session(s.clone())),
+        forget(f.session(s.clone())).await,
         Err(Error::NotInState { .. })
     ));
     let plan = f.session(s).plan().await.unwrap();

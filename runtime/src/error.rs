@@ -45,23 +45,21 @@ pub enum Error {
     },
     /// A state file is not what this runtime wrote.
     #[error(
-        "the state file {} is not valid: {message}; restore it from a backup, or remove the resource with `state forget`",
-        path.display()
+        "the state file {file} is not valid: {message}; restore it from a backup, or remove the resource with `state forget`"
     )]
     StateCorrupt {
-        /// The file.
-        path: PathBuf,
+        /// The file: a path, or an object or row of a shared store.
+        file: String,
         /// What is wrong with it.
         message: String,
     },
     /// State was written by a newer runtime.
     #[error(
-        "the state file {} has schema version {found}, but this athanor reads version {expected}: upgrade athanor",
-        path.display()
+        "the state file {file} has schema version {found}, but this athanor reads version {expected}: upgrade athanor"
     )]
     StateVersion {
-        /// The file.
-        path: PathBuf,
+        /// The file: a path, or an object or row of a shared store.
+        file: String,
         /// The version in the file.
         found: u32,
         /// The version this runtime writes.
@@ -88,10 +86,10 @@ pub enum Error {
         /// Why, and what to do.
         message: String,
     },
-    /// Another process holds the stage lock.
+    /// Another run holds the stage lock.
     #[error(
-        "stage `{stage}` is locked by pid {pid} on host {host} since {since} (lock file {}): wait for that run to finish, or pass --force-unlock if it is gone",
-        path.display()
+        "stage `{stage}` is locked by pid {pid} on host {host}{} since {since} (lock {location}): wait for that run to finish (`--lock-timeout SECONDS` waits for it), or pass --force-unlock if it is gone",
+        user.as_ref().map(|u| format!(" (user {u})")).unwrap_or_default()
     )]
     Locked {
         /// The stage.
@@ -100,10 +98,55 @@ pub enum Error {
         pid: u32,
         /// The holder's host name.
         host: String,
+        /// The holder's user name, when recorded.
+        user: Option<String>,
         /// When the holder took the lock (RFC 3339, UTC).
         since: String,
-        /// The lock file.
-        path: PathBuf,
+        /// Where the lock is: a file, or an object or row of a shared store.
+        location: String,
+    },
+    /// This run's lease on the stage lock ran out or was taken over (`--force-unlock` elsewhere,
+    /// or a pause longer than the lease), so it stopped writing state.
+    #[error(
+        "this run lost the lock of stage `{stage}` ({location}): {why}; it stopped before writing more state. Run again: the next run adopts whatever this one created"
+    )]
+    LockLost {
+        /// The stage.
+        stage: String,
+        /// Where the lock is.
+        location: String,
+        /// What happened.
+        why: String,
+    },
+    /// Another writer changed the state this run read: nothing was overwritten.
+    #[error(
+        "the state of stage `{stage}` at {location} was changed by another run while this one held it ({detail}); nothing was overwritten: check who else deploys this stage, then run again"
+    )]
+    StateConflict {
+        /// The stage.
+        stage: String,
+        /// Where the state is.
+        location: String,
+        /// What differed.
+        detail: String,
+    },
+    /// A shared state store could not be reached or refused a request.
+    #[error("cannot {action} the state at {location}: {message}")]
+    StateStore {
+        /// What was being done (`read`, `write`, `lock`).
+        action: &'static str,
+        /// Where the state is (never with a password).
+        location: String,
+        /// Why, and what to do.
+        message: String,
+    },
+    /// The state setting (`--state`, `ATHANOR_STATE`) is not one athanor can use.
+    #[error("the state setting {value:?} is not usable: {message}")]
+    StateSetting {
+        /// The setting, with any password removed.
+        value: String,
+        /// Why, and what to write instead.
+        message: String,
     },
     /// State holds secrets and no password was given.
     #[error(

@@ -22,7 +22,6 @@ mod dev;
 mod diff;
 mod error;
 mod graph;
-mod lock;
 mod outputs;
 mod plan;
 mod progress;
@@ -42,21 +41,27 @@ pub use outputs::Outputs;
 pub use plan::{Action, Plan, Step, Summary};
 pub use progress::{Event, Observer, Recorder, Silent};
 pub use session::{DEFAULT_CONCURRENCY, Session, SessionOptions};
+pub use state::StateLocation;
 pub use target::{Target, TargetKind};
 
 /// Engine internals for this crate's benchmarks and tests; not part of the API.
 #[doc(hidden)]
 pub mod internals {
     pub use crate::diff::resolved_name;
-    pub use crate::lock::StageLock;
     pub use crate::plan::output_digest;
     pub use crate::state::{
         Digests, Record, SCHEMA_VERSION, Snapshot, StateStore, Status, base_dir,
     };
 
     /// Everything in `session`'s state.
-    pub fn snapshot(session: &crate::Session) -> crate::Result<Snapshot> {
-        session.state()
+    pub async fn snapshot(session: &crate::Session) -> crate::Result<Snapshot> {
+        session.state().await
+    }
+
+    /// Takes `session`'s stage lock and holds it until the returned value is dropped, as another
+    /// run would.
+    pub async fn hold_lock(session: &crate::Session) -> crate::Result<Box<dyn Send>> {
+        Ok(Box::new(session.store.lock(session.lock_options()).await?))
     }
 }
 

@@ -8,6 +8,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use secrecy::SecretString;
 
@@ -17,12 +18,11 @@ use athanor_core::{Output, Provider, Stack};
 use crate::apply::{self, Context};
 use crate::destroy::{self, DestroyReport};
 use crate::error::{Error, Result};
-use crate::lock::StageLock;
 use crate::outputs::{self, Outputs};
 use crate::plan::{self, Inputs, Plan};
 use crate::progress::{ObservedLog, Observer, Silent};
 use crate::secrets::{self, Keyring, SecretValues, SecretsHeader};
-use crate::state::{self, Meta, SCHEMA_VERSION, Snapshot, StateStore};
+use crate::state::{LockOptions, Meta, SCHEMA_VERSION, Snapshot, StateLocation, StateStore};
 
 /// The default number of resources in flight at once.
 pub const DEFAULT_CONCURRENCY: usize = 8;
@@ -32,9 +32,9 @@ pub const DEFAULT_CONCURRENCY: usize = 8;
 pub struct SessionOptions {
     /// The stage (`--stage`).
     pub stage: String,
-    /// The directory holding every app's state; `None`: `$ATHANOR_STATE_DIR`, else
-    /// `<stack root>/.athanor`.
-    pub state_dir: Option<PathBuf>,
+    /// Where state lives (`--state`, `ATHANOR_STATE`); `None`: the directory
+    /// `$ATHANOR_STATE_DIR`, else `<stack root>/.athanor`.
+    pub state: Option<StateLocation>,
     /// Resources in flight at once (`--concurrency`), at least 1.
     pub concurrency: usize,
     /// The state password (`ATHANOR_PASSWORD`); needed when secrets are involved.
@@ -43,6 +43,9 @@ pub struct SessionOptions {
     pub refresh: bool,
     /// Remove an existing stage lock first (`--force-unlock`).
     pub force_unlock: bool,
+    /// How long to wait for a stage lock another run holds (`--lock-timeout`); zero: refuse at
+    /// once.
+    pub lock_timeout: Duration,
 }
 
 impl SessionOptions {
@@ -51,17 +54,30 @@ impl SessionOptions {
     pub fn new(stage: impl Into<String>) -> SessionOptions {
         SessionOptions {
             stage: stage.into(),
-            state_dir: None,
+            state: None,
             concurrency: DEFAULT_CONCURRENCY,
             password: None,
             refresh: false,
             force_unlock: false,
+            lock_timeout: Duration::ZERO,
         }
     }
 
-    /// Sets the state directory, builder style.
+    /// Keeps state in the directory `dir`, builder style.
     pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.state_dir = Some(dir.into());
+        self.state = Some(StateLocation::Local(dir.into()));
+        self
+    }
+
+    /// Keeps state at `location` (a directory, a bucket, a database), builder style.
+    pub fn state(mut self, location: StateLocation) -> Self {
+        self.state = Some(location);
+        self
+    }
+
+    /// Waits up to `timeout` for a stage lock another run holds, builder style.
+    pub fn lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = timeout;
         self
     }
 
@@ -108,11 +124,11 @@ struct Prepared {
 impl Session {
     /// A session; nothing is read or written until a method is called.
     pub fn new(stack: Stack, provider: Arc<dyn Provider>, options: SessionOptions) -> Session {
-        let base = options
-            .state_dir
+        let location = options
+            .state
             .clone()
-            .unwrap_or_else(|| state::base_dir(&stack.root));
-        let store = StateStore::new(&base, &stack.app, &options.stage);
+            .unwrap_or_else(|| StateLocation::default_for(&stack.root));
+        let store = StateStore::new(&location, &stack.app, &options.stage);
         Session {
             stack,
             options,
@@ -139,8 +155,14 @@ impl Session {
         &self.options.stage
     }
 
-    /// The directory holding this app and stage's state (one file per resource, and the lock).
-    pub fn state_dir(&self) -> &Path {
+    /// Where this app and stage's state is, for messages (never with a password).
+    pub fn state_location(&self) -> String {
+        self.store.location()
+    }
+
+    /// The directory holding this app and stage's state (one file per resource, and the lock),
+    /// when state is local.
+    pub fn state_dir(&self) -> Option<&Path> {
         self.store.dir()
     }
 
@@ -156,51 +178,71 @@ impl Session {
 
     /// Deploys the stack, returning the plan it carried out with the outputs.
     pub async fn deploy_with_plan(&self) -> Result<(Plan, Outputs)> {
-        let _lock = StageLock::acquire(self.store.dir(), self.stage(), self.options.force_unlock)?;
-        let prepared = self.prepare().await?;
-        self.write_meta(&prepared)?;
-        crate::types::write_all(&self.stack)?;
-        let ctx = Context {
-            stack: &self.stack,
-            stage: self.stage(),
-            provider: self.provider.as_ref(),
-            store: &self.store,
-            state: &prepared.state,
-            secrets: &prepared.secrets,
-            keyring: prepared.keyring.as_deref(),
-            concurrency: self.options.concurrency,
-            observer: self.observer.as_ref(),
-        };
-        let outputs = apply::apply(&ctx, &prepared.plan).await?;
-        Ok((prepared.plan, outputs))
+        self.locked(async {
+            let prepared = self.prepare().await?;
+            self.write_meta(&prepared).await?;
+            crate::types::write_all(&self.stack)?;
+            let ctx = Context {
+                stack: &self.stack,
+                stage: self.stage(),
+                provider: self.provider.as_ref(),
+                store: &self.store,
+                state: &prepared.state,
+                secrets: &prepared.secrets,
+                keyring: prepared.keyring.as_deref(),
+                concurrency: self.options.concurrency,
+                observer: self.observer.as_ref(),
+            };
+            let outputs = apply::apply(&ctx, &prepared.plan).await?;
+            Ok((prepared.plan, outputs))
+        })
+        .await
     }
 
     /// Deletes everything in this stage's state, dependents first.
     pub async fn destroy(&self) -> Result<DestroyReport> {
-        let _lock = StageLock::acquire(self.store.dir(), self.stage(), self.options.force_unlock)?;
-        let state = self.store.load()?;
-        self.check_account(&state)?;
-        destroy::destroy(
-            self.provider.as_ref(),
-            &self.store,
-            &state,
-            self.options.concurrency,
-            self.observer.as_ref(),
-        )
+        self.locked(async {
+            let state = self.store.load().await?;
+            self.check_account(&state)?;
+            destroy::destroy(
+                self.provider.as_ref(),
+                &self.store,
+                &state,
+                self.options.concurrency,
+                self.observer.as_ref(),
+            )
+            .await
+        })
         .await
     }
 
     /// The outputs recorded in state.
-    pub fn outputs(&self) -> Result<Outputs> {
-        Ok(outputs::from_state(&self.store.load()?))
+    pub async fn outputs(&self) -> Result<Outputs> {
+        Ok(outputs::from_state(&self.store.load().await?))
     }
 
     /// Everything in this stage's state.
-    pub(crate) fn state(&self) -> Result<Snapshot> {
-        self.store.load()
+    pub(crate) async fn state(&self) -> Result<Snapshot> {
+        self.store.load().await
     }
 
-    fn write_meta(&self, prepared: &Prepared) -> Result<()> {
+    /// How this session takes the stage lock.
+    pub(crate) fn lock_options(&self) -> LockOptions {
+        LockOptions::new(self.options.force_unlock, self.options.lock_timeout)
+    }
+
+    /// Runs `work` holding the stage lock, then releases it (settling what was written) whether
+    /// `work` failed or not; `work`'s error comes first.
+    async fn locked<T>(&self, work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+        let guard = self.store.lock(self.lock_options()).await?;
+        let result = work.await;
+        let released = guard.release().await;
+        let value = result?;
+        released?;
+        Ok(value)
+    }
+
+    async fn write_meta(&self, prepared: &Prepared) -> Result<()> {
         let existing = prepared.state.meta.clone();
         let secrets = prepared
             .new_header
@@ -217,7 +259,7 @@ impl Session {
                 .or_else(|| existing.as_ref().and_then(|m| m.account.clone())),
         };
         if existing.as_ref() != Some(&meta) {
-            self.store.write_meta(&meta)?;
+            self.store.write_meta(&meta).await?;
         }
         Ok(())
     }
@@ -259,7 +301,7 @@ impl Session {
 
     /// Loads state, reads secrets, checks the password, fingerprints, refreshes and plans.
     async fn prepare(&self) -> Result<Prepared> {
-        let state = self.store.load()?;
+        let state = self.store.load().await?;
         self.check_account(&state)?;
         let secrets = secrets::read_values(&self.stack)?;
         let header = state.meta.as_ref().and_then(|m| m.secrets.as_ref());

@@ -107,6 +107,7 @@ async fn a_stack_lives_and_dies_with_the_fewest_requests() {
     assert!(env.kv_titles().await.is_empty());
     assert!(
         athanor_runtime::internals::snapshot(&env.session(v4))
+            .await
             .unwrap()
             .records
             .is_empty()
@@ -257,8 +258,7 @@ async fn a_concurrent_deploy_is_refused_by_the_lock() {
     let env = Env::start().await;
     let s = stack(vec![kv("a", "e2e-locked")]);
     let first = env.session(s.clone());
-    let lock =
-        athanor_runtime::internals::StageLock::acquire(first.state_dir(), "test", false).unwrap();
+    let lock = athanor_runtime::internals::hold_lock(&first).await.unwrap();
     let err = env.session(s.clone()).deploy().await.unwrap_err();
     let message = err.to_string();
     assert!(

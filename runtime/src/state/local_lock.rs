@@ -1,4 +1,4 @@
-//! The stage lock: one deploy or destroy per stage at a time.
+//! The stage lock of a local state directory: one deploy or destroy per stage at a time.
 //!
 //! The lock is a file, `<stage dir>/lock`, created with `O_EXCL` (`create_new`) so that exactly
 //! one process wins, holding the owner's pid, host and start time as JSON. A second run fails at
@@ -13,32 +13,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde::{Deserialize, Serialize};
-
+use super::lease::{Holder, host_name};
 use crate::error::{Error, Result};
 
-/// Who holds a lock.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Holder {
-    /// The process id.
-    pub pid: u32,
-    /// The host name.
-    pub host: String,
-    /// When the lock was taken (RFC 3339, UTC).
-    pub since: String,
-}
-
 impl Holder {
-    fn me() -> Holder {
-        Holder {
-            pid: std::process::id(),
-            host: host_name(),
-            since: rfc3339(SystemTime::now()),
-        }
-    }
-
     /// Whether the holder is certainly gone: it ran on this host and its pid is not alive.
     pub(crate) fn is_stale(&self) -> bool {
         self.host == host_name() && !pid_alive(self.pid)
@@ -62,14 +41,17 @@ fn held() -> std::sync::MutexGuard<'static, BTreeSet<PathBuf>> {
 
 /// A held stage lock; released when dropped.
 #[derive(Debug)]
-pub struct StageLock {
+pub(crate) struct StageLock {
     path: PathBuf,
 }
 
 impl StageLock {
-    /// Takes the lock of the stage directory `dir`. `stage` names the stage in errors. With
-    /// `force`, an existing lock is removed first.
-    pub fn acquire(dir: &Path, stage: &str, force: bool) -> Result<StageLock> {
+    /// Takes the lock of the stage directory `dir`, or returns who holds it. With `force`, an
+    /// existing lock is removed first.
+    pub(crate) fn acquire(
+        dir: &Path,
+        force: bool,
+    ) -> Result<std::result::Result<StageLock, Holder>> {
         fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
         let path = dir.join("lock");
         if force {
@@ -83,55 +65,35 @@ impl StageLock {
         for _ in 0..3 {
             match OpenOptions::new().write(true).create_new(true).open(&path) {
                 Ok(mut file) => {
-                    let body = serde_json::to_vec_pretty(&Holder::me()).expect("lock serializes");
+                    let me = Holder {
+                        token: None,
+                        ..Holder::me()
+                    };
+                    let body = serde_json::to_vec_pretty(&me).expect("lock serializes");
                     file.write_all(&body)
                         .and_then(|()| file.sync_all())
                         .map_err(|e| Error::io("write", &path, e))?;
                     held().insert(path.clone());
-                    return Ok(StageLock { path });
+                    return Ok(Ok(StageLock { path }));
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let holder = read_holder(&path);
-                    match holder {
-                        Some(h) if h.is_gone(&path) => {
-                            tracing::warn!(pid = h.pid, host = %h.host, since = %h.since, "removing a stale lock");
-                            take_away_stale(&path, &h)?;
-                        }
-                        Some(h) => {
-                            return Err(Error::Locked {
-                                stage: stage.to_owned(),
-                                pid: h.pid,
-                                host: h.host,
-                                since: h.since,
-                                path,
-                            });
-                        }
-                        None => {
-                            return Err(Error::Locked {
-                                stage: stage.to_owned(),
-                                pid: 0,
-                                host: "unknown (the lock file is empty or unreadable)".into(),
-                                since: "unknown".into(),
-                                path,
-                            });
-                        }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => match read_holder(&path)
+                {
+                    Some(h) if h.is_gone(&path) => {
+                        tracing::warn!(pid = h.pid, host = %h.host, since = %h.since, "removing a stale lock");
+                        take_away_stale(&path, &h)?;
                     }
-                }
+                    Some(h) => return Ok(Err(h)),
+                    None => return Ok(Err(unreadable())),
+                },
                 Err(e) => return Err(Error::io("create", path, e)),
             }
         }
-        let holder = read_holder(&path).unwrap_or_else(Holder::me);
-        Err(Error::Locked {
-            stage: stage.to_owned(),
-            pid: holder.pid,
-            host: holder.host,
-            since: holder.since,
-            path,
-        })
+        Ok(Err(read_holder(&path).unwrap_or_else(unreadable)))
     }
 
     /// The lock file.
-    pub fn path(&self) -> &Path {
+    #[cfg(test)]
+    fn path(&self) -> &Path {
         &self.path
     }
 }
@@ -179,17 +141,6 @@ pub(crate) fn read_holder(path: &Path) -> Option<Holder> {
     serde_json::from_slice(&bytes).ok()
 }
 
-fn host_name() -> String {
-    fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| fs::read_to_string("/etc/hostname").ok())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .or_else(|| std::env::var("COMPUTERNAME").ok())
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".into())
-}
-
 fn pid_alive(pid: u32) -> bool {
     if cfg!(target_os = "linux") {
         Path::new("/proc").join(pid.to_string()).exists()
@@ -199,48 +150,46 @@ fn pid_alive(pid: u32) -> bool {
     }
 }
 
-/// Formats a time as RFC 3339 in UTC, to the second.
-pub(crate) fn rfc3339(time: SystemTime) -> String {
-    let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3_600,
-        rem % 3_600 / 60,
-        rem % 60
-    )
+/// The holder of a lock file that cannot be read (empty: its writer died between creating and
+/// writing it; a stale check cannot tell, so it needs `--force-unlock`).
+fn unreadable() -> Holder {
+    Holder {
+        pid: 0,
+        host: "unknown (the lock file is empty or unreadable)".into(),
+        user: None,
+        since: "unknown".into(),
+        token: None,
+        expires_ms: None,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+
+    fn holder(pid: u32, host: &str, since: &str) -> Holder {
+        Holder {
+            pid,
+            host: host.into(),
+            user: None,
+            since: since.into(),
+            token: None,
+            expires_ms: None,
+        }
+    }
 
     #[test]
     fn a_second_acquire_is_refused_naming_the_holder() {
         let tmp = tempfile::tempdir().unwrap();
-        let lock = StageLock::acquire(tmp.path(), "dev", false).unwrap();
-        let err = StageLock::acquire(tmp.path(), "dev", false).unwrap_err();
-        let Error::Locked { pid, host, .. } = &err else {
-            panic!("expected Locked, got {err}")
-        };
-        assert_eq!(*pid, std::process::id());
-        assert_eq!(host, &host_name());
-        assert!(err.to_string().contains("--force-unlock"));
+        let lock = StageLock::acquire(tmp.path(), false).unwrap().unwrap();
+        let busy = StageLock::acquire(tmp.path(), false).unwrap().unwrap_err();
+        assert_eq!(busy.pid, std::process::id());
+        assert_eq!(busy.host, host_name());
+        let err = busy.locked("dev", "here".into());
+        assert!(err.to_string().contains("--force-unlock"), "{err}");
         drop(lock);
         assert!(!tmp.path().join("lock").exists());
-        StageLock::acquire(tmp.path(), "dev", false).unwrap();
+        StageLock::acquire(tmp.path(), false).unwrap().unwrap();
     }
 
     #[test]
@@ -250,18 +199,14 @@ mod tests {
         let mut child = std::process::Command::new("true").spawn().unwrap();
         let dead = child.id();
         child.wait().unwrap();
-        let holder = Holder {
-            pid: dead,
-            host: host_name(),
-            since: "2026-01-01T00:00:00Z".into(),
-        };
+        let holder = holder(dead, &host_name(), "2026-01-01T00:00:00Z");
         assert!(holder.is_stale());
         fs::write(
             tmp.path().join("lock"),
             serde_json::to_vec(&holder).unwrap(),
         )
         .unwrap();
-        let lock = StageLock::acquire(tmp.path(), "dev", false).unwrap();
+        let lock = StageLock::acquire(tmp.path(), false).unwrap().unwrap();
         assert_eq!(read_holder(lock.path()).unwrap().pid, std::process::id());
     }
 
@@ -269,23 +214,14 @@ mod tests {
     fn taking_a_stale_lock_away_never_removes_a_lock_taken_meanwhile() {
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("lock");
-        let stale = Holder {
-            pid: u32::MAX,
-            host: host_name(),
-            since: "2026-01-01T00:00:00Z".into(),
-        };
+        let stale = holder(u32::MAX, &host_name(), "2026-01-01T00:00:00Z");
         // Another run (a live process on this host: init) found the same stale lock first and
         // replaced it with its own.
-        let live = Holder {
-            pid: 1,
-            host: host_name(),
-            since: "2026-01-01T00:00:01Z".into(),
-        };
+        let live = holder(1, &host_name(), "2026-01-01T00:00:01Z");
         fs::write(&path, serde_json::to_vec(&live).unwrap()).unwrap();
         take_away_stale(&path, &stale).unwrap();
         assert_eq!(read_holder(&path), Some(live));
-        let err = StageLock::acquire(tmp.path(), "dev", false).unwrap_err();
-        assert!(matches!(err, Error::Locked { .. }), "{err}");
+        assert!(StageLock::acquire(tmp.path(), false).unwrap().is_err());
 
         // The stale lock itself goes, and nothing is left aside.
         fs::write(&path, serde_json::to_vec(&stale).unwrap()).unwrap();
@@ -300,21 +236,17 @@ mod tests {
     #[test]
     fn a_lock_with_this_pid_that_this_process_does_not_hold_is_stale() {
         let tmp = tempfile::tempdir().unwrap();
-        let earlier = Holder {
-            pid: std::process::id(),
-            host: host_name(),
-            since: "2026-01-01T00:00:00Z".into(),
-        };
+        let earlier = holder(std::process::id(), &host_name(), "2026-01-01T00:00:00Z");
         fs::write(
             tmp.path().join("lock"),
             serde_json::to_vec(&earlier).unwrap(),
         )
         .unwrap();
-        let lock = StageLock::acquire(tmp.path(), "dev", false).unwrap();
+        let lock = StageLock::acquire(tmp.path(), false).unwrap().unwrap();
         let now = read_holder(lock.path()).unwrap();
         assert_ne!(now.since, earlier.since);
         // Held now: the same process is refused.
-        assert!(StageLock::acquire(tmp.path(), "dev", false).is_err());
+        assert!(StageLock::acquire(tmp.path(), false).unwrap().is_err());
         drop(lock);
         assert!(!held().contains(&tmp.path().join("lock")));
     }
@@ -322,25 +254,14 @@ mod tests {
     #[test]
     fn a_lock_held_on_another_host_needs_force() {
         let tmp = tempfile::tempdir().unwrap();
-        let holder = Holder {
-            pid: 1,
-            host: "elsewhere.example".into(),
-            since: "2026-01-01T00:00:00Z".into(),
-        };
+        let holder = holder(1, "elsewhere.example", "2026-01-01T00:00:00Z");
         assert!(!holder.is_stale());
         fs::write(
             tmp.path().join("lock"),
             serde_json::to_vec(&holder).unwrap(),
         )
         .unwrap();
-        assert!(StageLock::acquire(tmp.path(), "dev", false).is_err());
-        StageLock::acquire(tmp.path(), "dev", true).unwrap();
-    }
-
-    #[test]
-    fn times_format_as_rfc_3339() {
-        let t = UNIX_EPOCH + Duration::from_secs(1_767_225_600 + 3_661); // 2026-01-01T01:01:01Z
-        assert_eq!(rfc3339(t), "2026-01-01T01:01:01Z");
-        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        assert!(StageLock::acquire(tmp.path(), false).unwrap().is_err());
+        StageLock::acquire(tmp.path(), true).unwrap().unwrap();
     }
 }

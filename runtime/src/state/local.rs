@@ -1,0 +1,264 @@
+//! State in a directory on this machine: the default.
+//!
+//! Layout, under `<stack root>/.athanor/<app>/<stage>/` (or `$ATHANOR_STATE_DIR/<app>/<stage>/`, or
+//! the directory `--state` names):
+//!
+//! ```text
+//! state.json               schema version, app, stage, the secrets header, the account
+//! resources/<id>.json      one record per resource
+//! lock                     the stage lock while a deploy or destroy runs (`local_lock`)
+//! ```
+//!
+//! Every file is readable, pretty-printed JSON. Every write is atomic: a temporary file in the
+//! same directory, fsync, rename over the old file, fsync of the directory; so a crash at any
+//! instant leaves either the old or the new file, never a torn one. One file per resource lets
+//! concurrent steps write without rewriting everything. The lock file is the only guard against
+//! a second writer: on one machine it is exact (see `local_lock`).
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use super::lease::{Acquired, Holder};
+use super::local_lock::StageLock;
+use super::{Meta, Record, Snapshot, check_version, parse_json, to_json};
+use crate::error::{Error, Result};
+
+/// The state directory of one app and stage.
+#[derive(Debug)]
+pub(crate) struct Local {
+    dir: PathBuf,
+    /// The stage lock, while this store holds it.
+    lock: Mutex<Option<StageLock>>,
+}
+
+impl Local {
+    /// The store of `app`/`stage` under `base`.
+    pub(crate) fn new(base: &Path, app: &str, stage: &str) -> Local {
+        Local {
+            dir: base.join(file_name(app)).join(file_name(stage)),
+            lock: Mutex::new(None),
+        }
+    }
+
+    /// The stage directory.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub(crate) fn describe(&self) -> String {
+        self.dir.display().to_string()
+    }
+
+    fn meta_path(&self) -> PathBuf {
+        self.dir.join("state.json")
+    }
+
+    fn resources_dir(&self) -> PathBuf {
+        self.dir.join("resources")
+    }
+
+    fn record_path(&self, id: &str) -> PathBuf {
+        self.resources_dir().join(format!("{}.json", file_name(id)))
+    }
+
+    /// Reads the whole state; a stage never deployed reads as empty.
+    pub(crate) async fn load(&self) -> Result<Snapshot> {
+        let (meta_path, dir) = (self.meta_path(), self.resources_dir());
+        blocking(move || load_dir(&meta_path, &dir)).await
+    }
+
+    /// Writes one record atomically.
+    pub(crate) async fn write_record(&self, record: &Record) -> Result<()> {
+        let (path, bytes) = (self.record_path(&record.id), to_json(record));
+        blocking(move || write_atomic(&path, &bytes)).await
+    }
+
+    /// Removes one record (a missing one is fine), and syncs the directory.
+    pub(crate) async fn remove_record(&self, id: &str) -> Result<()> {
+        let (path, dir) = (self.record_path(id), self.resources_dir());
+        blocking(move || remove_file(&path, &dir)).await
+    }
+
+    /// Writes the stage-wide part atomically.
+    pub(crate) async fn write_meta(&self, meta: &Meta) -> Result<()> {
+        let (path, bytes) = (self.meta_path(), to_json(meta));
+        blocking(move || write_atomic(&path, &bytes)).await
+    }
+
+    /// Removes the stage-wide file and the emptied directory (after a destroy left no record).
+    pub(crate) async fn remove_meta(&self) -> Result<()> {
+        let (path, dir) = (self.meta_path(), self.resources_dir());
+        blocking(move || {
+            remove_file(&path, path.parent().unwrap_or(Path::new(".")))?;
+            let _ = fs::remove_dir(dir);
+            Ok(())
+        })
+        .await
+    }
+
+    /// Nothing to do: every write is already in place.
+    pub(crate) async fn settle(&self) -> Result<()> {
+        Ok(())
+    }
+
+    /// Takes the lock file (the lease plays no part: a holder on this host is checked by pid).
+    pub(crate) async fn try_lock(
+        &self,
+        _me: &Holder,
+        _lease: Duration,
+        force: bool,
+    ) -> Result<Acquired> {
+        let dir = self.dir.clone();
+        match blocking(move || StageLock::acquire(&dir, force)).await? {
+            Ok(lock) => {
+                *self.lock.lock().unwrap_or_else(|p| p.into_inner()) = Some(lock);
+                Ok(Acquired::Held)
+            }
+            Err(holder) => Ok(Acquired::Busy(holder)),
+        }
+    }
+
+    /// Nothing to renew: the lock file stays until released.
+    pub(crate) async fn renew(&self, _lease: Duration) -> Result<()> {
+        Ok(())
+    }
+
+    /// Removes the lock file, if this store holds it.
+    pub(crate) async fn unlock(&self) -> Result<()> {
+        self.unlock_now();
+        Ok(())
+    }
+
+    /// [`Local::unlock`], without waiting: for a guard dropped without being released.
+    pub(crate) fn unlock_now(&self) {
+        drop(self.lock.lock().unwrap_or_else(|p| p.into_inner()).take());
+    }
+
+    /// Where the lock is, for messages.
+    pub(crate) fn lock_location(&self) -> String {
+        self.dir.join("lock").display().to_string()
+    }
+}
+
+/// Runs blocking file work off the async threads.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f)
+        .await
+        .expect("a state file task panicked")
+}
+
+fn load_dir(meta_path: &Path, dir: &Path) -> Result<Snapshot> {
+    let mut snapshot = Snapshot::default();
+    if meta_path.exists() {
+        let meta: Meta = read_json(meta_path)?;
+        check_version(&meta_path.display().to_string(), meta.schema_version)?;
+        snapshot.meta = Some(meta);
+    }
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(snapshot),
+        Err(e) => return Err(Error::io("read", dir, e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io("read", dir, e))?;
+        let path = entry.path();
+        if path.extension().and_then(|e| e.to_str()) != Some("json") {
+            continue; // temporary files of an interrupted write
+        }
+        let record: Record = read_json(&path)?;
+        check_version(&path.display().to_string(), record.schema_version)?;
+        snapshot.records.insert(record.id.clone(), record);
+    }
+    Ok(snapshot)
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let bytes = fs::read(path).map_err(|e| Error::io("read", path, e))?;
+    parse_json(&path.display().to_string(), &bytes)
+}
+
+fn remove_file(path: &Path, dir: &Path) -> Result<()> {
+    match fs::remove_file(path) {
+        Ok(()) => sync_dir(dir),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io("remove", path, e)),
+    }
+}
+
+/// Writes `bytes` to `path` atomically: temporary file, fsync, rename, fsync of the directory.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}-{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("state"),
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let result = (|| {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .map_err(|e| Error::io("create", &tmp, e))?;
+        file.write_all(bytes)
+            .map_err(|e| Error::io("write", &tmp, e))?;
+        file.sync_all().map_err(|e| Error::io("sync", &tmp, e))?;
+        drop(file);
+        fs::rename(&tmp, path).map_err(|e| Error::io("rename into place", path, e))?;
+        sync_dir(dir)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn sync_dir(dir: &Path) -> Result<()> {
+    // Directories can be opened and synced on Unix; elsewhere the rename is what we have.
+    #[cfg(unix)]
+    {
+        match File::open(dir).and_then(|d| d.sync_all()) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io("sync", dir, e)),
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+/// A file name for an id: ASCII letters, digits, `-` and `_` as they are; every other byte as
+/// `%XX`, so that distinct ids never share a file and no id escapes the directory.
+pub(crate) fn file_name(id: &str) -> String {
+    let mut out = String::with_capacity(id.len());
+    for b in id.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    if out.is_empty() {
+        out.push_str("%00");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_cannot_collide_or_escape() {
+        assert_eq!(file_name("my-kv_1"), "my-kv_1");
+        assert_ne!(file_name("a.b"), file_name("a_b"));
+        assert!(!file_name("../x").contains('/'));
+    }
+}
