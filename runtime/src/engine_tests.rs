@@ -443,3 +443,15 @@ async fn forget_removes_a_record_and_the_next_plan_creates_it_again() {
     let plan = f.session(s).plan().await.unwrap();
     assert_eq!(plan.step("a").unwrap().action, Action::Create);
 }
+
+/// A caller can spawn a session's work on a multi-threaded runtime.
+#[test]
+fn session_futures_are_send() {
+    fn send<T: Send>(_: &T) {}
+    let f = Fixture::new();
+    let session = f.session(stack(&f, vec![kv("a")]));
+    send(&session.plan());
+    send(&session.deploy());
+    send(&session.destroy());
+    send(&session.outputs());
+}

@@ -58,10 +58,26 @@ pub mod internals {
         session.state().await
     }
 
-    /// Takes `session`'s stage lock and holds it until the returned value is dropped, as another
-    /// run would.
-    pub async fn hold_lock(session: &crate::Session) -> crate::Result<Box<dyn Send>> {
-        Ok(Box::new(session.store.lock(session.lock_options()).await?))
+    /// Takes `session`'s stage lock (waiting as its options say) and holds it, as another run
+    /// would, until released or dropped.
+    pub async fn lock_stage(session: &crate::Session) -> crate::Result<HeldLock> {
+        Ok(HeldLock(session.store.lock(session.lock_options()).await?))
+    }
+
+    /// The state store of `session`.
+    pub fn session_store(session: &crate::Session) -> &StateStore {
+        &session.store
+    }
+
+    /// A stage lock taken by [`lock_stage`].
+    #[derive(Debug)]
+    pub struct HeldLock(crate::state::StageGuard);
+
+    impl HeldLock {
+        /// Frees the lock, settling what was written.
+        pub async fn release(self) -> crate::Result<()> {
+            self.0.release().await
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use std::pin::Pin;
 use std::task::Poll;
 
 /// A future of one node's work.
-pub(crate) type NodeFuture<'a, T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + 'a>>;
+pub(crate) type NodeFuture<'a, T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'a>>;
 
 /// How one node ended.
 #[derive(Debug)]

@@ -258,7 +258,9 @@ async fn a_concurrent_deploy_is_refused_by_the_lock() {
     let env = Env::start().await;
     let s = stack(vec![kv("a", "e2e-locked")]);
     let first = env.session(s.clone());
-    let lock = athanor_runtime::internals::hold_lock(&first).await.unwrap();
+    let lock = athanor_runtime::internals::lock_stage(&first)
+        .await
+        .unwrap();
     let err = env.session(s.clone()).deploy().await.unwrap_err();
     let message = err.to_string();
     assert!(

@@ -1,10 +1,13 @@
 //! What the end-to-end tests of several crates (the runtime, its test stack, the examples) share:
 //! reading the emulator's v4 API back, to see what a deploy left there, and the examples'
-//! [`Fixture`]. Never published.
+//! [`Fixture`], and the shared state stores of this machine ([`shared_stores`]). Never
+//! published.
 
 mod fixture;
+mod shared_stores;
 
 pub use fixture::Fixture;
+pub use shared_stores::{SharedStore, shared_stores, use_in_this_process};
 
 use athanor_emulator::Emulator;
 use serde_json::Value;

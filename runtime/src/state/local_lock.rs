@@ -5,9 +5,11 @@
 //! once naming the holder. A lock whose pid no longer runs on this host is stale and is taken
 //! over, and so is one recorded with this process's own pid that this process does not hold (an
 //! earlier run that had the same pid: pids are reused, and in a container every run may be pid
-//! 1). `--force-unlock` removes any lock (for a holder on another host that is known gone).
+//! 1). Each lock carries a token, so that runs inside one process (a library user's concurrent
+//! sessions) tell their locks apart. `--force-unlock` removes any lock (for a holder on another
+//! host that is known gone).
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -29,13 +31,13 @@ impl Holder {
         self.is_stale()
             || (self.host == host_name()
                 && self.pid == std::process::id()
-                && !held().contains(path))
+                && !matches!((&self.token, held().get(path)), (Some(t), Some(h)) if t == h))
     }
 }
 
-/// The lock files this process holds now.
-fn held() -> std::sync::MutexGuard<'static, BTreeSet<PathBuf>> {
-    static HELD: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+/// The lock files this process holds now, with the token of each.
+fn held() -> std::sync::MutexGuard<'static, BTreeMap<PathBuf, String>> {
+    static HELD: Mutex<BTreeMap<PathBuf, String>> = Mutex::new(BTreeMap::new());
     HELD.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
@@ -43,6 +45,7 @@ fn held() -> std::sync::MutexGuard<'static, BTreeSet<PathBuf>> {
 #[derive(Debug)]
 pub(crate) struct StageLock {
     path: PathBuf,
+    token: String,
 }
 
 impl StageLock {
@@ -65,16 +68,17 @@ impl StageLock {
         for _ in 0..3 {
             match OpenOptions::new().write(true).create_new(true).open(&path) {
                 Ok(mut file) => {
-                    let me = Holder {
-                        token: None,
-                        ..Holder::me()
-                    };
+                    // Held from the moment the file exists: another run of this process that
+                    // reads our pid in it before we are done must see a live lock, not a stale one.
+                    let me = Holder::me();
+                    let token = me.token.clone().expect("a new holder has a token");
+                    held().insert(path.clone(), token.clone());
+                    let lock = StageLock { path, token };
                     let body = serde_json::to_vec_pretty(&me).expect("lock serializes");
                     file.write_all(&body)
                         .and_then(|()| file.sync_all())
-                        .map_err(|e| Error::io("write", &path, e))?;
-                    held().insert(path.clone());
-                    return Ok(Ok(StageLock { path }));
+                        .map_err(|e| Error::io("write", &lock.path, e))?;
+                    return Ok(Ok(lock));
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => match read_holder(&path)
                 {
@@ -100,10 +104,18 @@ impl StageLock {
 
 impl Drop for StageLock {
     fn drop(&mut self) {
-        if read_holder(&self.path).is_some_and(|h| h.pid == std::process::id()) {
-            let _ = fs::remove_file(&self.path);
+        // Ours, or left empty by a failed write of ours: remove it; then forget it, unless
+        // another run of this process has taken the lock since.
+        match read_holder(&self.path) {
+            Some(h) if h.token.as_ref() != Some(&self.token) => {}
+            _ => {
+                let _ = fs::remove_file(&self.path);
+            }
         }
-        held().remove(&self.path);
+        let mut held = held();
+        if held.get(&self.path) == Some(&self.token) {
+            held.remove(&self.path);
+        }
     }
 }
 
@@ -248,7 +260,7 @@ mod tests {
         // Held now: the same process is refused.
         assert!(StageLock::acquire(tmp.path(), false).unwrap().is_err());
         drop(lock);
-        assert!(!held().contains(&tmp.path().join("lock")));
+        assert!(!held().contains_key(&tmp.path().join("lock")));
     }
 
     #[test]

@@ -68,7 +68,7 @@ impl StateLocation {
                 })
             }
             "postgres" | "postgresql" => {
-                setting
+                super::postgres::checked_sslmode(setting)
                     .parse::<tokio_postgres::Config>()
                     .map_err(|e| bad(&format!("not a Postgres URL ({e})")))?;
                 Ok(StateLocation::Postgres(SecretString::from(

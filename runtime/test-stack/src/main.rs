@@ -10,7 +10,11 @@
 //!
 //! With `ATHANOR_TEST_ABORT_AFTER_FIRST_CREATE` set, it deploys through the public API with a
 //! provider that aborts the process as soon as the first create has reached the target: the
-//! "killed after its first create" case.
+//! "killed after its first create" case. With `ATHANOR_TEST_HOLD_AFTER_FIRST_CREATE` set, the
+//! provider instead prints `holding` on stderr and waits, holding the stage lock, until the
+//! process is killed: the "a run dies holding the lock" case. Both keep state where
+//! `ATHANOR_STATE` says (default: `ATHANOR_STATE_DIR`), in the stage `ATHANOR_STAGE` (default
+//! `ci`).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -21,7 +25,7 @@ use athanor_core::provider::{BoxFuture, Desired, Existing};
 use athanor_core::stack::{KvNamespace, KvValue, Secret, Worker};
 use athanor_core::{Output, Provider, ProviderError, Resource, ResourceRef, SecretSource, Stack};
 use athanor_runtime::Target;
-use athanor_runtime::{Session, SessionOptions};
+use athanor_runtime::{Session, SessionOptions, StateLocation};
 
 /// The TypeScript `Env` of the Worker `api`, as `infra!` would generate it.
 const API_ENV: &str = "interface Env {\n  SESSIONS: KVNamespace;\n  SIGNING: SecretsStoreSecret;\n  VERSION: string;\n  TOKEN: string;\n}";
@@ -73,10 +77,19 @@ fn stack() -> Stack {
         .with_typescript_env("api", API_ENV)
 }
 
-/// Passes everything through and aborts the process right after the first create.
-struct AbortAfterFirstCreate(Arc<dyn Provider>);
+/// What the provider does right after the first create has reached the target.
+#[derive(Clone, Copy)]
+enum AfterCreate {
+    /// Abort the process.
+    Abort,
+    /// Say so on stderr and wait to be killed.
+    Hold,
+}
 
-impl Provider for AbortAfterFirstCreate {
+/// Passes everything through, and stops after the first create as told.
+struct StopAfterFirstCreate(Arc<dyn Provider>, AfterCreate);
+
+impl Provider for StopAfterFirstCreate {
     fn fingerprint<'a>(
         &'a self,
         desired: &'a Desired<'a>,
@@ -90,7 +103,13 @@ impl Provider for AbortAfterFirstCreate {
     ) -> BoxFuture<'a, Result<Output, ProviderError>> {
         Box::pin(async move {
             let _created = self.0.create(desired).await?;
-            std::process::abort();
+            match self.1 {
+                AfterCreate::Abort => std::process::abort(),
+                AfterCreate::Hold => {
+                    eprintln!("holding");
+                    std::future::pending().await
+                }
+            }
         })
     }
 
@@ -115,16 +134,25 @@ impl Provider for AbortAfterFirstCreate {
 }
 
 fn main() -> ExitCode {
-    if std::env::var_os("ATHANOR_TEST_ABORT_AFTER_FIRST_CREATE").is_none() {
+    let after_create = if std::env::var_os("ATHANOR_TEST_ABORT_AFTER_FIRST_CREATE").is_some() {
+        AfterCreate::Abort
+    } else if std::env::var_os("ATHANOR_TEST_HOLD_AFTER_FIRST_CREATE").is_some() {
+        AfterCreate::Hold
+    } else {
         return athanor_runtime::cli::run(stack());
-    }
+    };
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     runtime.block_on(async {
         let stack = stack();
         let base = athanor_runtime::internals::base_dir(&stack.root);
         let target = Target::connect(&base).await.expect("target");
-        let provider = Arc::new(AbortAfterFirstCreate(target.provider.clone()));
-        let mut options = SessionOptions::new("ci").state_dir(base).concurrency(1);
+        let provider = Arc::new(StopAfterFirstCreate(target.provider.clone(), after_create));
+        let state = match std::env::var("ATHANOR_STATE") {
+            Ok(setting) => StateLocation::parse(&setting, &stack.root).expect("ATHANOR_STATE"),
+            Err(_) => StateLocation::Local(base),
+        };
+        let stage = std::env::var("ATHANOR_STAGE").unwrap_or_else(|_| "ci".into());
+        let mut options = SessionOptions::new(stage).state(state).concurrency(1);
         options.password = std::env::var("ATHANOR_PASSWORD").ok().map(Into::into);
         let _ = Session::new(stack, provider, options).deploy().await;
         ExitCode::FAILURE

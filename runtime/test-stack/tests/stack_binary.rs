@@ -51,7 +51,9 @@ impl Dir {
             .env("ATHANOR_PASSWORD", "binary password")
             .env("ATHANOR_TEST_SECRET", SECRET)
             .env_remove("ATHANOR_TEST_VERSION")
-            .env_remove("ATHANOR_TEST_ABORT_AFTER_FIRST_CREATE");
+            .env_remove("ATHANOR_TEST_ABORT_AFTER_FIRST_CREATE")
+            .env_remove("ATHANOR_TEST_HOLD_AFTER_FIRST_CREATE")
+            .env_remove("ATHANOR_STATE");
         for var in [
             "CLOUDFLARE_API_TOKEN",
             "CF_API_TOKEN",
