@@ -461,11 +461,34 @@ fn to_json<T: Serialize>(value: &T) -> Vec<u8> {
     bytes
 }
 
+/// A KV namespace's record, created, named `name`: the stores' tests write it.
+#[cfg(test)]
+pub(crate) fn sample_record(id: &str, name: &str) -> Record {
+    use athanor_core::output::KvNamespaceOutput;
+    use athanor_core::stack::KvNamespace;
+    Record {
+        schema_version: SCHEMA_VERSION,
+        id: id.into(),
+        kind: Kind::KvNamespace,
+        status: Status::Created,
+        name: name.into(),
+        props: KvNamespace::default().into(),
+        adopt: false,
+        delete: true,
+        output: Some(Output::KvNamespace(KvNamespaceOutput {
+            id: "0123".into(),
+            title: name.into(),
+        })),
+        dependencies: vec![],
+        digests: Digests::default(),
+        secrets: BTreeMap::new(),
+        superseded: vec![],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use athanor_core::output::KvNamespaceOutput;
-    use athanor_core::stack::KvNamespace;
     use std::fs;
 
     fn local(base: &Path) -> StateStore {
@@ -473,24 +496,7 @@ mod tests {
     }
 
     fn record(id: &str) -> Record {
-        Record {
-            schema_version: SCHEMA_VERSION,
-            id: id.into(),
-            kind: Kind::KvNamespace,
-            status: Status::Created,
-            name: "app-kv-dev".into(),
-            props: KvNamespace::default().into(),
-            adopt: false,
-            delete: true,
-            output: Some(Output::KvNamespace(KvNamespaceOutput {
-                id: "0123".into(),
-                title: "app-kv-dev".into(),
-            })),
-            dependencies: vec![],
-            digests: Digests::default(),
-            secrets: BTreeMap::new(),
-            superseded: vec![],
-        }
+        sample_record(id, "app-kv-dev")
     }
 
     #[tokio::test]

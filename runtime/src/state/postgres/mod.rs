@@ -823,11 +823,7 @@ fn guard<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::{Digests, SCHEMA_VERSION, Status};
-    use athanor_core::output::KvNamespaceOutput;
-    use athanor_core::stack::KvNamespace;
-    use athanor_core::{Kind, Output};
-    use std::collections::BTreeMap;
+    use crate::state::SCHEMA_VERSION;
     use std::sync::atomic::Ordering;
     use tokio_postgres::config::Host;
 
@@ -894,24 +890,7 @@ mod tests {
     }
 
     fn record(id: &str) -> Record {
-        Record {
-            schema_version: SCHEMA_VERSION,
-            id: id.into(),
-            kind: Kind::KvNamespace,
-            status: Status::Created,
-            name: format!("app-{id}-dev"),
-            props: KvNamespace::default().into(),
-            adopt: false,
-            delete: true,
-            output: Some(Output::KvNamespace(KvNamespaceOutput {
-                id: "0123".into(),
-                title: format!("app-{id}-dev"),
-            })),
-            dependencies: vec![],
-            digests: Digests::default(),
-            secrets: BTreeMap::new(),
-            superseded: vec![],
-        }
+        crate::state::sample_record(id, &format!("app-{id}-dev"))
     }
 
     /// Runs SQL on the test database directly, as another tool would.

@@ -689,13 +689,9 @@ mod tests {
 
     use std::sync::atomic::Ordering;
 
-    use athanor_core::output::KvNamespaceOutput;
-    use athanor_core::stack::KvNamespace;
-    use athanor_core::{Kind, Output};
     use object_store::aws::AmazonS3ConfigKey;
 
     use super::*;
-    use crate::state::{Digests, Status};
 
     /// The test server's endpoint and bucket; `None` (skip) only when `ATHANOR_SKIP_S3=1`.
     fn server() -> Option<(String, String)> {
@@ -801,24 +797,7 @@ mod tests {
     }
 
     fn record(id: &str, name: &str) -> Record {
-        Record {
-            schema_version: SCHEMA_VERSION,
-            id: id.into(),
-            kind: Kind::KvNamespace,
-            status: Status::Created,
-            name: name.into(),
-            props: KvNamespace::default().into(),
-            adopt: false,
-            delete: true,
-            output: Some(Output::KvNamespace(KvNamespaceOutput {
-                id: "0123".into(),
-                title: name.into(),
-            })),
-            dependencies: vec![],
-            digests: Digests::default(),
-            secrets: BTreeMap::new(),
-            superseded: vec![],
-        }
+        crate::state::sample_record(id, name)
     }
 
     fn meta() -> Meta {
