@@ -41,7 +41,7 @@
 //! | `Secret` | **`value`** (`secret_env("VAR")` or `secret_file("path")`), `name`, `store`, `scopes` |
 //! | `SecretRef` | **`name`**, `store` |
 //! | `DispatchNamespace` | `name`, `adopt`, `delete` |
-//! | `Worker` | **`entrypoint`** (JavaScript or TypeScript) or **`crate`** (Rust), `name`, `compatibility_date`, `compatibility_flags`, `url`, `bindings: { NAME: value }`, `namespace`, `keep_bindings: [types]`, `adopt`, `delete` |
+//! | `Worker` | **`entrypoint`** (JavaScript or TypeScript) or **`crate`** (Rust), `name`, `compatibility_date`, `compatibility_flags`, `url`, `bindings: { NAME: value }`, `namespace`, `keep_bindings: [types]`, `crons: ["*/5 * * * *"]` (checked as Cloudflare reads them), `observability`, `placement: "smart"`, `cpu_ms`, `adopt`, `delete` |
 //!
 //! A property value is a literal (checked at compile time), `json!(...)`, `secret_env`/
 //! `secret_file` (read when deploying: a secret is never compiled into the binary), a reference to

@@ -12,6 +12,7 @@
 //! - [`provider`]: the trait the engine calls, one implementation per target.
 
 pub mod binding;
+pub mod cron;
 pub mod naming;
 pub mod output;
 pub mod provider;

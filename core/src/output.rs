@@ -101,6 +101,9 @@ pub struct R2BucketOutput {
     pub location: Option<String>,
     /// The default storage class.
     pub storage_class: Option<String>,
+    /// The public address, `https://pub-....r2.dev`, when the bucket is `public`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
 }
 
 /// A Durable Object namespace, as its Worker's migrations declare it.

@@ -413,6 +413,53 @@ pub struct R2Bucket {
     pub storage_class: Option<String>,
     /// `default`, `eu` or `fedramp`.
     pub jurisdiction: Option<String>,
+    /// Whether the bucket is readable by anyone at its `r2.dev` address (the managed domain).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub public: bool,
+    /// The CORS policy: which origins' browsers may use the bucket, and how. Empty: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cors: Vec<CorsRule>,
+    /// Object lifecycle rules; empty: the bucket keeps Cloudflare's default (incomplete multipart
+    /// uploads aborted after 7 days).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lifecycle: Vec<LifecycleRule>,
+}
+
+/// One rule of a bucket's CORS policy.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CorsRule {
+    /// The origins allowed, such as `https://app.example.com`, or `*`.
+    pub origins: Vec<String>,
+    /// The methods allowed: `GET`, `PUT`, `POST`, `DELETE`, `HEAD`.
+    pub methods: Vec<String>,
+    /// The request headers allowed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<String>,
+    /// The response headers a browser may read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expose_headers: Vec<String>,
+    /// How long a browser may cache the preflight answer, in seconds (at most 86,400).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age: Option<u64>,
+}
+
+/// One lifecycle rule of a bucket: what happens to the objects under a prefix, and when.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LifecycleRule {
+    /// The rule's name, unique in the bucket.
+    pub id: String,
+    /// The key prefix the rule applies to; `None`: every object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    /// Delete objects this many days after they were written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expire_after_days: Option<u64>,
+    /// Abort multipart uploads left incomplete this many days after they began.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub abort_uploads_after_days: Option<u64>,
+    /// Move objects to Infrequent Access this many days after they were written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub infrequent_access_after_days: Option<u64>,
 }
 
 /// A Durable Object namespace: a class exported by a Worker.
@@ -521,6 +568,19 @@ pub struct Worker {
     /// Binding types whose bindings from the previous upload are kept (`keep_bindings`).
     #[serde(default)]
     pub keep_bindings: Vec<String>,
+    /// Cron Triggers: when Cloudflare runs the Worker's `scheduled()` handler, in UTC (see
+    /// [`crate::cron`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub crons: Vec<String>,
+    /// Workers Logs: whether Cloudflare keeps the Worker's logs (`observability.enabled`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub observability: bool,
+    /// Placement: `"smart"` runs the Worker close to the back ends it calls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<String>,
+    /// The CPU time a request may use, in milliseconds (`limits.cpu_ms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_ms: Option<u64>,
 }
 
 #[cfg(test)]

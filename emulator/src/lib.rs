@@ -1,9 +1,10 @@
 //! A local emulator of the Cloudflare v4 API.
 //!
 //! It serves, over loopback HTTP under `/client/v4`, the paths athanor (and wrangler) use: accounts
-//! and token verification, Workers KV, R2 buckets, Workers scripts with bindings and Durable Object
-//! migrations, their versions and deployments, Secrets Store and Workers for Platforms. State lives
-//! in SQLite inside a data directory, so what was deployed is still there after a restart.
+//! and token verification, Workers KV, R2 buckets, D1 databases, Workers scripts with bindings and
+//! Durable Object migrations, their versions and deployments, Secrets Store and Workers for
+//! Platforms. State lives in SQLite inside a data directory, so what was deployed is still there
+//! after a restart.
 //!
 //! The emulator is the default target when no Cloudflare credentials are set, and the test suite's
 //! Cloudflare: it counts requests ([`Stats`]) and can be slowed down or broken ([`Faults`]).
@@ -14,13 +15,15 @@
 //!
 //! Layout: [`routes`] holds the whole route table; `handlers` one module per resource family;
 //! `scripts` the typed Worker model with its uploads, versions and deployments; `store` the SQLite
-//! storage; `sealing` secret values at rest; `workerd` the local runtime and `bindings` the
-//! service its bindings call; `envelope` the v4 response shapes; `auth`, `faults` and `stats` the middleware around
-//! every request; `clock` the time they all read.
+//! storage (and the D1 databases' own files); `kv_rules` and `d1_rules` what the API and the
+//! bindings both enforce; `sealing` secret values at rest; `workerd` the local runtime and
+//! `bindings` the service its bindings call; `envelope` the v4 response shapes; `auth`, `faults`
+//! and `stats` the middleware around every request; `clock` the time they all read.
 
 mod auth;
 mod bindings;
 mod clock;
+mod d1_rules;
 mod envelope;
 mod error;
 mod faults;
@@ -160,6 +163,7 @@ impl Emulator {
         let sealer = sealing::Sealer::open(&config.data_dir)?;
         let state = Arc::new(state::AppState::new(
             store,
+            store::d1::D1Files::new(&config.data_dir),
             sealer,
             token,
             account_id,

@@ -8,7 +8,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post, put};
 
-use crate::handlers::{accounts, admin, dispatch, kv, r2, secrets_store, versions, workers};
+use crate::handlers::{accounts, admin, d1, dispatch, kv, r2, secrets_store, versions, workers};
 use crate::state::AppState;
 
 /// The prefix of the v4 API, as in `https://api.cloudflare.com/client/v4`.
@@ -42,6 +42,13 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .nest_service(API_PREFIX, api.with_state(state.clone()))
         .merge(admin)
+        // D1 export and import files: a random name is the key, as in a signed URL.
+        .route(
+            &format!("{}/{{file}}", d1::FILES_PATH),
+            get(d1::download)
+                .put(d1::upload)
+                .layer(DefaultBodyLimit::max(d1::MAX_FILE_BYTES)),
+        )
         .with_state(state)
 }
 
@@ -103,6 +110,37 @@ fn v4_routes() -> Router<Arc<AppState>> {
                 .put(r2::put_object)
                 .delete(r2::delete_object),
         )
+        .route(
+            &r("/r2/buckets/{bucket_name}/cors"),
+            get(r2::settings::get_cors)
+                .put(r2::settings::put_cors)
+                .delete(r2::settings::delete_cors),
+        )
+        .route(
+            &r("/r2/buckets/{bucket_name}/lifecycle"),
+            get(r2::settings::get_lifecycle).put(r2::settings::put_lifecycle),
+        )
+        .route(
+            &r("/r2/buckets/{bucket_name}/domains/managed"),
+            get(r2::settings::get_managed_domain).put(r2::settings::put_managed_domain),
+        )
+        .route(
+            &r("/r2/buckets/{bucket_name}/domains/custom"),
+            get(r2::settings::list_custom_domains),
+        )
+        // D1.
+        .route(&r("/d1/database"), get(d1::list).post(d1::create))
+        .route(
+            &r("/d1/database/{database_id}"),
+            get(d1::get)
+                .put(d1::update)
+                .patch(d1::edit)
+                .delete(d1::delete),
+        )
+        .route(&r("/d1/database/{database_id}/query"), post(d1::query))
+        .route(&r("/d1/database/{database_id}/raw"), post(d1::raw))
+        .route(&r("/d1/database/{database_id}/export"), post(d1::export))
+        .route(&r("/d1/database/{database_id}/import"), post(d1::import))
         // Workers scripts, subdomains, services and Durable Objects.
         .route(&r("/workers/scripts"), get(workers::list))
         .route(

@@ -8,10 +8,13 @@ use crate::faults::FaultState;
 use crate::sealing::Sealer;
 use crate::stats::Counters;
 use crate::store::Store;
+use crate::store::d1::D1Files;
 
 /// The shared state behind the router.
 pub(crate) struct AppState {
     pub store: Store,
+    /// The D1 databases' files, shared by the API and the D1 binding.
+    pub d1: D1Files,
     /// Seals secret values before they are stored.
     pub sealer: Sealer,
     pub token: String,
@@ -29,6 +32,7 @@ impl AppState {
     /// Bundles the parts of a running emulator.
     pub fn new(
         store: Store,
+        d1: D1Files,
         sealer: Sealer,
         token: String,
         account_id: String,
@@ -37,6 +41,7 @@ impl AppState {
     ) -> AppState {
         AppState {
             store,
+            d1,
             sealer,
             token,
             account_id,

@@ -1,6 +1,7 @@
 //! The standalone emulator binary, driven by a real client no one here wrote: wrangler 4 (KV,
 //! R2, `deploy` of a Worker that then answers its URL on workerd, and `versions upload` /
-//! `versions deploy` / `rollback`).
+//! `versions deploy` / `rollback`; D1's create, execute (commands and files), migrations, export
+//! and delete).
 //!
 //! `.ci/run` installs wrangler with `npm ci --prefix emulator/tests/wrangler` and workerd with
 //! `npm ci --prefix emulator/tests/workerd`, and exports `ATHANOR_WRANGLER` and `ATHANOR_WORKERD`.
@@ -347,4 +348,95 @@ async fn standalone_binary_prints_exports_and_stops_on_sigterm() {
     assert!(status.success(), "{status}");
     // Its data stays for the next start.
     assert!(tmp.path().join("data/emulator.sqlite3").exists());
+}
+
+#[tokio::test]
+async fn wrangler_drives_d1() {
+    let Some(bin) = find_tool("wrangler", "ATHANOR_WRANGLER", "wrangler") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let emu = Standalone::start(&tmp.path().join("data"), None).await;
+    let work = tmp.path().join("work");
+    std::fs::create_dir_all(work.join("migrations")).unwrap();
+    let w = |args: &'static [&'static str]| wrangler(&bin, &emu, &work, args);
+
+    let created = w(&["d1", "create", "wrangler-db", "--location", "weur"]).await;
+    assert!(created.contains("in region WEUR"), "{created}");
+    let list = emu.api("/d1/database").await;
+    let id = list["result"][0]["uuid"].as_str().unwrap().to_owned();
+    let listed = w(&["d1", "list", "--json"]).await;
+    assert!(listed.contains(&id), "{listed}");
+
+    // `execute --command`: the query API, looked up by name.
+    let out = w(&[
+        "d1",
+        "execute",
+        "wrangler-db",
+        "--remote",
+        "--json",
+        "--command",
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT); INSERT INTO notes (body) VALUES ('one'); SELECT body FROM notes",
+    ])
+    .await;
+    let results: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(results[2]["results"][0]["body"], "one", "{results}");
+
+    // `execute --file`: the import protocol (init, upload to the URL, ingest).
+    std::fs::write(
+        work.join("more.sql"),
+        "INSERT INTO notes (body) VALUES ('two');\nINSERT INTO notes (body) VALUES ('three');\n",
+    )
+    .unwrap();
+    let imported = w(&[
+        "d1",
+        "execute",
+        "wrangler-db",
+        "--remote",
+        "--file",
+        "more.sql",
+    ])
+    .await;
+    assert!(imported.contains("Executed 2 queries"), "{imported}");
+
+    // Migrations, through the query API and wrangler's d1_migrations table.
+    std::fs::write(
+        work.join("wrangler.json"),
+        format!(
+            r#"{{"name": "d1-user", "main": "index.js", "compatibility_date": "2025-09-01",
+                "d1_databases": [{{"binding": "DB", "database_name": "wrangler-db", "database_id": "{id}"}}]}}"#
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        work.join("migrations/0001_tags.sql"),
+        "CREATE TABLE tags (name TEXT);",
+    )
+    .unwrap();
+    let applied = w(&["d1", "migrations", "apply", "wrangler-db", "--remote"]).await;
+    assert!(applied.contains("0001_tags.sql"), "{applied}");
+
+    // `export`: the polling protocol, then a download from the URL it gives.
+    w(&[
+        "d1",
+        "export",
+        "wrangler-db",
+        "--remote",
+        "--output",
+        "dump.sql",
+    ])
+    .await;
+    let dump = std::fs::read_to_string(work.join("dump.sql")).unwrap();
+    assert!(
+        dump.starts_with("PRAGMA defer_foreign_keys=TRUE;"),
+        "{dump}"
+    );
+    assert!(dump.contains("VALUES(3,'three');"), "{dump}");
+    assert!(dump.contains("CREATE TABLE tags"), "{dump}");
+
+    w(&["d1", "delete", "wrangler-db", "--skip-confirmation"]).await;
+    assert_eq!(
+        emu.api("/d1/database").await["result"],
+        serde_json::json!([])
+    );
 }

@@ -71,9 +71,9 @@ pub(crate) fn check(model: &Model, cx: &Ctxt) {
     for decl in &model.decls {
         references(model, decl, cx);
         names(decl, cx);
-        enumerations(decl, cx);
         match decl.def.kind {
             Kind::KvNamespace => kv_values(decl, cx),
+            Kind::R2Bucket => bucket_rules(decl, cx),
             Kind::Worker => worker(decl, cx),
             _ => {}
         }
@@ -245,30 +245,69 @@ fn names(decl: &Decl, cx: &Ctxt) {
     }
 }
 
-/// Properties with a fixed set of values (R2 location hint, storage class, jurisdiction).
-fn enumerations(decl: &Decl, cx: &Ctxt) {
-    for prop in &decl.props {
-        let Some(allowed) = prop.def.allowed else {
-            continue;
-        };
-        if let Typed::Str(Text::Lit(value)) = &prop.value {
-            let v = value.value();
-            if !allowed.contains(&v.as_str()) {
-                cx.error(
-                    value.span(),
-                    format!(
-                        "`{}` of {} cannot be {v:?}{}; expected one of {}",
-                        prop.def.name,
-                        decl.describe(),
-                        suggest::did_you_mean(&v, allowed.iter().copied()),
-                        allowed
-                            .iter()
-                            .map(|a| format!("\"{a}\""))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                );
-            }
+/// The most CORS rules a bucket takes.
+const MAX_CORS_RULES: usize = 100;
+/// The most lifecycle rules a bucket takes.
+const MAX_LIFECYCLE_RULES: usize = 1000;
+
+/// An R2 bucket's CORS and lifecycle rules: within Cloudflare's counts, lifecycle ids unique,
+/// and each lifecycle rule doing something.
+fn bucket_rules(decl: &Decl, cx: &Ctxt) {
+    let what = decl.describe();
+    let span_of = |name: &str| {
+        decl.props
+            .iter()
+            .find(|p| p.def.name == name)
+            .map(|p| p.key_span)
+    };
+    if decl.cors().len() > MAX_CORS_RULES
+        && let Some(span) = span_of("cors")
+    {
+        cx.error(
+            span,
+            format!(
+                "`cors` of {what} has {} rules; a bucket takes at most {MAX_CORS_RULES}: merge rules that share their methods",
+                decl.cors().len()
+            ),
+        );
+    }
+    let rules = decl.lifecycle();
+    if rules.len() > MAX_LIFECYCLE_RULES
+        && let Some(span) = span_of("lifecycle")
+    {
+        cx.error(
+            span,
+            format!(
+                "`lifecycle` of {what} has {} rules; a bucket takes at most {MAX_LIFECYCLE_RULES}",
+                rules.len()
+            ),
+        );
+    }
+    let mut ids: BTreeMap<String, ()> = BTreeMap::new();
+    for rule in rules {
+        if let Some(Typed::Str(Text::Lit(id))) = rule.get("id")
+            && ids.insert(id.value(), ()).is_some()
+        {
+            cx.error(
+                id.span(),
+                format!(
+                    "two lifecycle rules of {what} are named {:?}; give each its own `id`",
+                    id.value()
+                ),
+            );
+        }
+        let acts = [
+            "expire_after_days",
+            "abort_uploads_after_days",
+            "infrequent_access_after_days",
+        ];
+        if !acts.iter().any(|a| rule.get(a).is_some()) {
+            cx.error(
+                rule.span,
+                format!(
+                    "a lifecycle rule of {what} does nothing: give it `expire_after_days`, `abort_uploads_after_days` or `infrequent_access_after_days`"
+                ),
+            );
         }
     }
 }
@@ -345,6 +384,36 @@ fn kv_item(decl: &Decl, item: &KvItem, cx: &Ctxt) {
     }
 }
 
+/// A Worker's Cron Triggers: each expression as Cloudflare reads it, and none on a user Worker,
+/// which has no schedules.
+fn schedule(decl: &Decl, what: &str, cx: &Ctxt) {
+    for cron in decl.crons() {
+        if let Text::Lit(lit) = cron
+            && let Err(e) = athanor_core::cron::check(&lit.value())
+        {
+            cx.error(
+                lit.span(),
+                format!(
+                    "{:?} in `crons` of {what} is not a cron expression Cloudflare accepts: {e}; for example `\"*/5 * * * *\"` (every five minutes) or `\"0 9 * * MON-FRI\"`",
+                    lit.value()
+                ),
+            );
+        }
+    }
+    if let (Some(first), Some(_)) = (decl.crons().first(), decl.namespace()) {
+        let span = match first {
+            Text::Lit(lit) => lit.span(),
+            Text::Expr(_, span) => *span,
+        };
+        cx.error(
+            span,
+            format!(
+                "{what} is a user Worker inside a dispatch namespace, which Cron Triggers do not run; put the schedule on the dispatch Worker and have it call the user Worker"
+            ),
+        );
+    }
+}
+
 fn worker(decl: &Decl, cx: &Ctxt) {
     let what = decl.describe();
     worker_code(decl, &what, cx);
@@ -358,6 +427,7 @@ fn worker(decl: &Decl, cx: &Ctxt) {
                 ),
             );
     }
+    schedule(decl, &what, cx);
     for (ty, span) in decl.keep_bindings() {
         if !kinds::BINDING_TYPES.contains(&ty.as_str()) {
             cx.error(

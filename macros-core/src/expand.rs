@@ -17,7 +17,7 @@ use crate::ctxt::Ctxt;
 use crate::kinds::Role;
 use crate::model::{
     self, BindingDecl, BindingVal, CodeSource, Decl, JsonVal, KvItem, Model, Num, Payload,
-    SecretVal, Text, Typed,
+    RecordVal, SecretVal, Text, Typed,
 };
 use crate::syntax;
 use crate::worker_env;
@@ -199,7 +199,7 @@ fn field_value(model: &Model, prop: &crate::kinds::Prop, value: Option<&Typed>) 
     let Some(value) = value else {
         return match prop.ty {
             Ty::Bool => quote!(false),
-            Ty::StrList | Ty::KvValues | Ty::Bindings | Ty::BindingTypes => {
+            Ty::StrList | Ty::KvValues | Ty::Bindings | Ty::BindingTypes | Ty::Records(_) => {
                 quote!(::std::vec::Vec::new())
             }
             _ => quote!(::core::option::Option::None),
@@ -241,9 +241,26 @@ fn field_value(model: &Model, prop: &crate::kinds::Prop, value: Option<&Typed>) 
             let types = types.iter().map(|(t, _)| quote!(__athanor::string(#t)));
             quote!(::std::vec![#(#types),*])
         }
+        Typed::Records(records) => {
+            let records = records.iter().map(|r| record(model, r));
+            quote!(::std::vec![#(#records),*])
+        }
         Typed::KvPayload(p) => payload_tokens(p),
         Typed::Json(j) => some(json_tokens(j)),
     }
+}
+
+/// One entry of a list of records: its core struct, the properties given, the rest default.
+fn record(model: &Model, record: &RecordVal) -> TokenStream {
+    let c = core();
+    let name = format_ident!("{}", record.table.name);
+    let fields = record.table.props.iter().filter_map(|p| {
+        let value = record.get(p.name)?;
+        let field = format_ident!("{}", p.name);
+        let value = field_value(model, p, Some(value));
+        Some(quote!(#field: #value))
+    });
+    quote!(#c::stack::#name { #(#fields,)* ..::core::default::Default::default() })
 }
 
 fn string_tokens(text: &Text) -> TokenStream {

@@ -7,7 +7,7 @@
 use athanor_core::{Kind, naming};
 
 /// What a property's value must be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Ty {
     /// A string literal (checked) or any Rust expression that converts `Into<String>`.
     Str,
@@ -33,6 +33,8 @@ pub(crate) enum Ty {
     KvPayload,
     /// `json!(...)` or a Rust expression of type `serde_json::Value`.
     Json,
+    /// `[ { ... }, ... ]`: a list of records, each with the properties of its table.
+    Records(&'static Records),
 }
 
 impl Ty {
@@ -53,6 +55,7 @@ impl Ty {
             Ty::BindingTypes => "a list of binding types, `[kv_namespace, secret_text]`",
             Ty::KvPayload => "a string or `json!(...)`",
             Ty::Json => "`json!(...)`",
+            Ty::Records(r) => r.list,
         }
     }
 }
@@ -69,7 +72,7 @@ pub(crate) enum Role {
 }
 
 /// One property of a kind.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub(crate) struct Prop {
     /// Its name in the DSL (snake_case, as the `athanor_core` field).
     pub name: &'static str,
@@ -81,8 +84,23 @@ pub(crate) struct Prop {
     pub doc: &'static str,
     /// Where it goes in the generated code.
     pub role: Role,
-    /// The values Cloudflare accepts, when they are an enumeration.
+    /// The values Cloudflare accepts, when they are an enumeration (for a list: each item).
     pub allowed: Option<&'static [&'static str]>,
+    /// The numbers Cloudflare accepts, inclusive.
+    pub range: Option<(u64, u64)>,
+}
+
+/// The table of a record type: the properties of each entry of a [`Ty::Records`] list.
+#[derive(Debug, PartialEq)]
+pub(crate) struct Records {
+    /// The `athanor_core::stack` struct of one entry.
+    pub name: &'static str,
+    /// How messages call one entry ("a CORS rule").
+    pub what: &'static str,
+    /// How messages describe the list ("a list of CORS rules, `[{ origins: [...], ... }]`").
+    pub list: &'static str,
+    /// The properties of one entry.
+    pub props: &'static [Prop],
 }
 
 const fn prop(name: &'static str, ty: Ty, doc: &'static str) -> Prop {
@@ -93,6 +111,7 @@ const fn prop(name: &'static str, ty: Ty, doc: &'static str) -> Prop {
         doc,
         role: Role::Field,
         allowed: None,
+        range: None,
     }
 }
 
@@ -107,6 +126,13 @@ const fn one_of(name: &'static str, allowed: &'static [&'static str], doc: &'sta
     Prop {
         allowed: Some(allowed),
         ..prop(name, Ty::Str, doc)
+    }
+}
+
+const fn within(name: &'static str, low: u64, high: u64, doc: &'static str) -> Prop {
+    Prop {
+        range: Some((low, high)),
+        ..prop(name, Ty::U64, doc)
     }
 }
 
@@ -189,13 +215,9 @@ pub(crate) struct KindDef {
 }
 
 impl KindDef {
-    /// The property called `name`.
-    pub(crate) fn prop(&self, name: &str) -> Option<&'static Prop> {
-        self.props.iter().find(|p| p.name == name)
-    }
-
-    /// The names of every property, for "expected one of" and "did you mean".
-    pub(crate) fn prop_names(&self) -> Vec<&'static str> {
+    /// The names of every property.
+    #[cfg(test)]
+    fn prop_names(&self) -> Vec<&'static str> {
         self.props.iter().map(|p| p.name).collect()
     }
 
@@ -247,6 +269,21 @@ pub(crate) static KINDS: &[KindDef] = &[
                 "jurisdiction",
                 &["default", "eu", "fedramp"],
                 "the data jurisdiction",
+            ),
+            prop(
+                "public",
+                Ty::Bool,
+                "readable by anyone at its `r2.dev` address",
+            ),
+            prop(
+                "cors",
+                Ty::Records(&CORS_RULE),
+                "the CORS policy: the origins whose browsers may use the bucket",
+            ),
+            prop(
+                "lifecycle",
+                Ty::Records(&LIFECYCLE_RULE),
+                "what happens to objects under a prefix, and when",
             ),
             ADOPT,
             DELETE,
@@ -395,6 +432,27 @@ pub(crate) static KINDS: &[KindDef] = &[
                 Ty::BindingTypes,
                 "binding types kept from the previous upload",
             ),
+            prop(
+                "crons",
+                Ty::StrList,
+                "Cron Triggers: when the Worker's `scheduled()` handler runs, in UTC",
+            ),
+            prop(
+                "observability",
+                Ty::Bool,
+                "keep the Worker's logs in Workers Logs",
+            ),
+            one_of(
+                "placement",
+                &["smart"],
+                "`\"smart\"` runs the Worker close to the back ends it calls",
+            ),
+            within(
+                "cpu_ms",
+                10,
+                300_000,
+                "the CPU time a request may use, in milliseconds",
+            ),
             ADOPT,
             DELETE,
         ],
@@ -416,6 +474,70 @@ pub(crate) static KINDS: &[KindDef] = &[
         }),
     },
 ];
+
+/// One rule of an R2 bucket's `cors`.
+pub(crate) static CORS_RULE: Records = Records {
+    name: "CorsRule",
+    what: "a CORS rule",
+    list: "a list of CORS rules, `[{ origins: [\"https://...\"], methods: [\"GET\"] }]`",
+    props: &[
+        required(
+            "origins",
+            Ty::StrList,
+            "the origins allowed, such as `https://app.example.com`, or `*`",
+        ),
+        Prop {
+            required: true,
+            allowed: Some(&["GET", "PUT", "POST", "DELETE", "HEAD"]),
+            ..prop("methods", Ty::StrList, "the methods allowed")
+        },
+        prop("headers", Ty::StrList, "the request headers allowed"),
+        prop(
+            "expose_headers",
+            Ty::StrList,
+            "the response headers a browser may read",
+        ),
+        within(
+            "max_age",
+            0,
+            86_400,
+            "how long a browser may cache the preflight answer, in seconds",
+        ),
+    ],
+};
+
+/// One rule of an R2 bucket's `lifecycle`.
+pub(crate) static LIFECYCLE_RULE: Records = Records {
+    name: "LifecycleRule",
+    what: "a lifecycle rule",
+    list: "a list of lifecycle rules, `[{ id: \"...\", prefix: \"logs/\", expire_after_days: 30 }]`",
+    props: &[
+        required("id", Ty::Str, "the rule's name, unique in the bucket"),
+        prop(
+            "prefix",
+            Ty::Str,
+            "the key prefix the rule applies to; default: every object",
+        ),
+        within(
+            "expire_after_days",
+            1,
+            36_500,
+            "delete objects this many days after they were written",
+        ),
+        within(
+            "abort_uploads_after_days",
+            1,
+            36_500,
+            "abort incomplete multipart uploads this many days after they began",
+        ),
+        within(
+            "infrequent_access_after_days",
+            1,
+            36_500,
+            "move objects to Infrequent Access this many days after they were written",
+        ),
+    ],
+};
 
 /// The properties of one entry of a KV namespace's `values`.
 pub(crate) static KV_VALUE: KindDef = KindDef {
@@ -489,6 +611,17 @@ mod tests {
     fn every_core_kind_has_one_row() {
         for kind in Kind::ALL {
             assert_eq!(KINDS.iter().filter(|d| d.kind == kind).count(), 1, "{kind}");
+        }
+    }
+
+    #[test]
+    fn record_property_names_are_unique() {
+        for records in [&CORS_RULE, &LIFECYCLE_RULE] {
+            let mut names: Vec<&str> = records.props.iter().map(|p| p.name).collect();
+            names.sort_unstable();
+            let before = names.len();
+            names.dedup();
+            assert_eq!(before, names.len(), "{}", records.name);
         }
     }
 

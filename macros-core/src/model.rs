@@ -130,6 +130,31 @@ impl Decl {
         }
     }
 
+    /// A Worker's cron expressions.
+    pub(crate) fn crons(&self) -> &[Text] {
+        match self.get("crons") {
+            Some(Typed::StrList(items)) => items,
+            _ => &[],
+        }
+    }
+
+    /// An R2 bucket's CORS rules.
+    pub(crate) fn cors(&self) -> &[RecordVal] {
+        self.records("cors")
+    }
+
+    /// An R2 bucket's lifecycle rules.
+    pub(crate) fn lifecycle(&self) -> &[RecordVal] {
+        self.records("lifecycle")
+    }
+
+    fn records(&self, name: &str) -> &[RecordVal] {
+        match self.get(name) {
+            Some(Typed::Records(records)) => records,
+            _ => &[],
+        }
+    }
+
     /// The seeded values of a KV namespace (empty for other kinds).
     pub(crate) fn kv_values(&self) -> &[KvItem] {
         match self.get("values") {
@@ -167,6 +192,8 @@ pub(crate) enum CodeSource<'a> {
 pub(crate) struct Prop {
     /// Its row in the table.
     pub def: &'static kinds::Prop,
+    /// Where its name is written.
+    pub key_span: Span,
     /// Its value.
     pub value: Typed,
 }
@@ -180,6 +207,7 @@ pub(crate) enum Typed {
     Secret(SecretVal),
     Ref(Ident),
     KvValues(Vec<KvItem>),
+    Records(Vec<RecordVal>),
     Bindings(Vec<BindingDecl>),
     BindingTypes(Vec<(String, Span)>),
     KvPayload(Payload),
@@ -224,6 +252,24 @@ pub(crate) struct JsonVal {
 pub(crate) enum Payload {
     Text(Text),
     Json(JsonVal),
+}
+
+/// One entry of a [`kinds::Ty::Records`] list: its table and the properties given.
+pub(crate) struct RecordVal {
+    pub table: &'static kinds::Records,
+    /// Where the entry is written.
+    pub span: Span,
+    pub props: Vec<Prop>,
+}
+
+impl RecordVal {
+    /// The value of the property `name`, if given.
+    pub(crate) fn get(&self, name: &str) -> Option<&Typed> {
+        self.props
+            .iter()
+            .find(|p| p.def.name == name)
+            .map(|p| &p.value)
+    }
 }
 
 /// One entry of a KV namespace's `values`.
@@ -317,7 +363,7 @@ fn build_decl(raw: RawDecl, cx: &Ctxt) -> Result<Decl, Ident> {
         }
     };
     let what = format!("{kind_name}({:?})", id.value());
-    let (props, given) = build_props(def, raw.fields, &what, cx);
+    let (props, given) = build_props(def.props, raw.fields, &what, cx);
     for p in def.props.iter().filter(|p| p.required) {
         if !given.contains(&p.name) {
             cx.error(
@@ -354,7 +400,7 @@ fn build_decl(raw: RawDecl, cx: &Ctxt) -> Result<Decl, Ident> {
 /// The properties that typed, and the names of every known property given (typed or not, so a
 /// mistyped required property is not also reported missing).
 fn build_props(
-    def: &'static KindDef,
+    table: &'static [kinds::Prop],
     fields: Vec<Field>,
     what: &str,
     cx: &Ctxt,
@@ -362,21 +408,22 @@ fn build_props(
     let mut props: Vec<Prop> = Vec::new();
     let mut given: Vec<&'static str> = Vec::new();
     for field in fields {
-        let Some(key) = known_key(def, &field.key, what, cx) else {
+        let Some(prop_def) = known_key(table, &field.key, what, cx) else {
             continue;
         };
-        let prop_def = def.prop(&key.to_string()).expect("known_key checked it");
         if given.contains(&prop_def.name) {
             cx.error(
-                key.span(),
+                field.key.span(),
                 format!("`{}` is given twice in {what}; keep one", prop_def.name),
             );
             continue;
         }
         given.push(prop_def.name);
         if let Some(value) = typed(field.value, prop_def, what, cx) {
+            check_value(&value, prop_def, what, cx);
             props.push(Prop {
                 def: prop_def,
+                key_span: field.key.span(),
                 value,
             });
         }
@@ -385,12 +432,18 @@ fn build_props(
 }
 
 /// The key as an identifier, if the kind has such a property; reports it otherwise.
-fn known_key(def: &KindDef, key: &Key, what: &str, cx: &Ctxt) -> Option<Ident> {
+fn known_key(
+    table: &'static [kinds::Prop],
+    key: &Key,
+    what: &str,
+    cx: &Ctxt,
+) -> Option<&'static kinds::Prop> {
     let text = key.text();
-    match key {
-        Key::Ident(ident) if def.prop(&text).is_some() => Some(ident.clone()),
+    let found = table.iter().find(|p| p.name == text);
+    match (key, found) {
+        (Key::Ident(_), Some(found)) => Some(found),
         _ => {
-            let names = def.prop_names();
+            let names: Vec<&str> = table.iter().map(|p| p.name).collect();
             cx.error(
                 key.span(),
                 format!(
@@ -474,6 +527,15 @@ fn typed(value: Value, prop: &kinds::Prop, what: &str, cx: &Ctxt) -> Option<Type
         },
         Ty::Ref(_) => match value {
             Value::Ident(i) => Some(Typed::Ref(i)),
+            other => wrong(&other),
+        },
+        Ty::Records(table) => match value {
+            Value::List { items, .. } => Some(Typed::Records(
+                items
+                    .into_iter()
+                    .filter_map(|item| record(item, table, name, what, cx))
+                    .collect(),
+            )),
             other => wrong(&other),
         },
         Ty::KvValues => match value {
@@ -624,6 +686,88 @@ fn json_val(mac: &syn::Macro) -> JsonVal {
     }
 }
 
+/// One entry of a list of records: `{ property: value, ... }` with its table's properties, the
+/// required ones given.
+fn record(
+    value: Value,
+    table: &'static kinds::Records,
+    list: &str,
+    what: &str,
+    cx: &Ctxt,
+) -> Option<RecordVal> {
+    let Value::Object { span, fields } = value else {
+        cx.error(
+            value.span(),
+            format!(
+                "each entry of `{list}` of {what} is {} `{{ ... }}`, found {}",
+                table.what,
+                describe_value(&value)
+            ),
+        );
+        return None;
+    };
+    let item_what = format!("{} of {what}", table.what);
+    let (props, given) = build_props(table.props, fields, &item_what, cx);
+    for p in table.props.iter().filter(|p| p.required) {
+        if !given.contains(&p.name) {
+            cx.error(
+                span,
+                format!(
+                    "{item_what} is missing the required property `{}` ({})",
+                    p.name, p.doc
+                ),
+            );
+        }
+    }
+    Some(RecordVal { table, span, props })
+}
+
+/// The checks of one value against its row: an enumeration (each item of a list) and a range.
+fn check_value(value: &Typed, prop: &kinds::Prop, what: &str, cx: &Ctxt) {
+    if let Some(allowed) = prop.allowed {
+        let literals: Vec<&LitStr> = match value {
+            Typed::Str(Text::Lit(lit)) => vec![lit],
+            Typed::StrList(items) => items
+                .iter()
+                .filter_map(|t| match t {
+                    Text::Lit(lit) => Some(lit),
+                    Text::Expr(..) => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        for lit in literals {
+            let v = lit.value();
+            if !allowed.contains(&v.as_str()) {
+                cx.error(
+                    lit.span(),
+                    format!(
+                        "`{}` of {what} cannot be {v:?}{}; expected one of {}",
+                        prop.name,
+                        suggest::did_you_mean(&v, allowed.iter().copied()),
+                        allowed
+                            .iter()
+                            .map(|a| format!("\"{a}\""))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                );
+            }
+        }
+    }
+    if let (Some((low, high)), Typed::U64(Num::Lit(n, span))) = (prop.range, value)
+        && !(low..=high).contains(n)
+    {
+        cx.error(
+            *span,
+            format!(
+                "`{}` of {what} is {n}: Cloudflare accepts {low} to {high} ({})",
+                prop.name, prop.doc
+            ),
+        );
+    }
+}
+
 fn kv_item(value: Value, what: &str, cx: &Ctxt) -> Option<KvItem> {
     let Value::Object { span, fields } = value else {
         cx.error(
@@ -636,7 +780,7 @@ fn kv_item(value: Value, what: &str, cx: &Ctxt) -> Option<KvItem> {
         return None;
     };
     let item_what = format!("a value of {what}");
-    let (props, given) = build_props(&kinds::KV_VALUE, fields, &item_what, cx);
+    let (props, given) = build_props(kinds::KV_VALUE.props, fields, &item_what, cx);
     let mut item = KvItem {
         key: None,
         value: None,

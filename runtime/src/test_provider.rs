@@ -49,6 +49,7 @@ impl MemoryProvider {
                 jurisdiction: p.jurisdiction.clone(),
                 location: p.location_hint.clone(),
                 storage_class: None,
+                public_url: None,
             }),
             Props::DurableObjectNamespace(p) => {
                 Output::DurableObjectNamespace(DurableObjectNamespaceOutput {

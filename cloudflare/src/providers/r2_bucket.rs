@@ -1,15 +1,18 @@
 //! R2 buckets: create with location hint, storage class and jurisdiction (a header), adopt on
-//! 409 only with `adopt`, change the default storage class in place, delete.
+//! 409 only with `adopt`, change the default storage class in place, delete. The bucket's
+//! settings (its CORS policy, its lifecycle rules, its public `r2.dev` address) are each applied
+//! with their own route, and only when they change.
 
 use athanor_core::output::R2BucketOutput;
 use athanor_core::provider::Desired;
-use athanor_core::stack::R2Bucket;
+use athanor_core::stack::{CorsRule, LifecycleRule, R2Bucket};
 use athanor_core::{Kind, Output, ProviderError};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::{Deployed, describe, may_adopt, read_if_exists};
 use crate::client::{Client, Request};
+use crate::error::Error;
 
 /// The header carrying a bucket's jurisdiction.
 const JURISDICTION_HEADER: &str = "cf-r2-jurisdiction";
@@ -51,6 +54,7 @@ fn output(b: Bucket, declared: &R2Bucket) -> Output {
             .map(str::to_owned),
         location: b.location,
         storage_class: b.storage_class.or_else(|| declared.storage_class.clone()),
+        public_url: None,
     })
 }
 
@@ -73,8 +77,8 @@ pub(crate) async fn create(
         Request::post(client.account_path("/r2/buckets")).json(body.into()),
         p.jurisdiction.as_deref(),
     );
-    match client.call_as::<Bucket>(req).await {
-        Ok(b) => Ok(output(b, p)),
+    let (out, adopted) = match client.call_as::<Bucket>(req).await {
+        Ok(b) => (output(b, p), false),
         Err(e) if e.is_conflict() => {
             may_adopt(d, &e, &what)?;
             let req = with_jurisdiction(
@@ -85,10 +89,17 @@ pub(crate) async fn create(
                 .call_as::<Bucket>(req)
                 .await
                 .map_err(|e| e.context(&what, "reading, to adopt,"))?;
-            Ok(output(b, p))
+            (output(b, p), true)
         }
-        Err(e) => Err(e.context(&what, "creating")),
-    }
+        Err(e) => return Err(e.context(&what, "creating")),
+    };
+    let Output::R2Bucket(mut out) = out else {
+        unreachable!("output() makes a bucket's output")
+    };
+    // A bucket this call made has Cloudflare's settings; one adopted may have any.
+    let before = (!adopted).then(R2Bucket::default);
+    apply_settings(client, d.name, p, before.as_ref(), &mut out, &what).await?;
+    Ok(Output::R2Bucket(out))
 }
 
 /// Applies a storage class change (the only in-place change R2 allows).
@@ -114,7 +125,125 @@ pub(crate) async fn update(
             .map_err(|e| e.context(&what, "changing the storage class of"))?;
         out.storage_class = Some(class.clone());
     }
+    apply_settings(client, d.name, p, Some(e.props), &mut out, &what).await?;
     Ok(Output::R2Bucket(out))
+}
+
+/// Brings the bucket's settings to `p`, each with one call when it differs from `before` (what
+/// state recorded, or Cloudflare's defaults for a new bucket; `None`: unknown, so every setting
+/// is applied).
+async fn apply_settings(
+    client: &Client,
+    name: &str,
+    p: &R2Bucket,
+    before: Option<&R2Bucket>,
+    out: &mut R2BucketOutput,
+    what: &str,
+) -> Result<(), ProviderError> {
+    let path = bucket_path(client, name);
+    let send = |req: Request| with_jurisdiction(req, p.jurisdiction.as_deref());
+    let changed = |same: fn(&R2Bucket, &R2Bucket) -> bool| before.is_none_or(|b| !same(b, p));
+    if changed(|a, b| a.cors == b.cors) {
+        let req = if p.cors.is_empty() {
+            Request::delete(format!("{path}/cors"))
+        } else {
+            Request::put(format!("{path}/cors")).json(cors_json(&p.cors))
+        };
+        client
+            .call(send(req))
+            .await
+            .map_err(|e| e.context(what, "setting the CORS policy of"))?;
+    }
+    if changed(|a, b| a.lifecycle == b.lifecycle) {
+        let req = Request::put(format!("{path}/lifecycle")).json(lifecycle_json(&p.lifecycle));
+        client
+            .call(send(req))
+            .await
+            .map_err(|e| e.context(what, "setting the lifecycle rules of"))?;
+    }
+    if changed(|a, b| a.public == b.public) {
+        let req =
+            Request::put(format!("{path}/domains/managed")).json(json!({"enabled": p.public}));
+        let domain: ManagedDomain = client
+            .call_as(send(req))
+            .await
+            .map_err(|e: Error| e.context(what, "setting the public r2.dev address of"))?;
+        out.public_url = domain.enabled.then(|| format!("https://{}", domain.domain));
+    }
+    Ok(())
+}
+
+/// The answer of the managed-domain route.
+#[derive(Debug, Deserialize)]
+struct ManagedDomain {
+    domain: String,
+    enabled: bool,
+}
+
+/// A CORS policy as the API takes it.
+fn cors_json(rules: &[CorsRule]) -> Value {
+    let rules: Vec<Value> = rules
+        .iter()
+        .map(|r| {
+            let mut allowed = json!({"origins": r.origins, "methods": r.methods});
+            if !r.headers.is_empty() {
+                allowed["headers"] = json!(r.headers);
+            }
+            let mut rule = json!({ "allowed": allowed });
+            if !r.expose_headers.is_empty() {
+                rule["exposeHeaders"] = json!(r.expose_headers);
+            }
+            if let Some(age) = r.max_age {
+                rule["maxAgeSeconds"] = json!(age);
+            }
+            rule
+        })
+        .collect();
+    json!({ "rules": rules })
+}
+
+/// The rule every new bucket has, which declared rules replace and no rules bring back: abort
+/// incomplete multipart uploads after 7 days.
+fn default_lifecycle_rule() -> Value {
+    json!({
+        "id": "Default Multipart Abort Rule",
+        "enabled": true,
+        "conditions": {"prefix": ""},
+        "abortMultipartUploadsTransition": {"condition": {"type": "Age", "maxAge": 7 * DAY}},
+    })
+}
+
+/// Seconds in a day: lifecycle ages are in seconds.
+const DAY: u64 = 86_400;
+
+/// Lifecycle rules as the API takes them (Cloudflare's default when none are declared).
+fn lifecycle_json(rules: &[LifecycleRule]) -> Value {
+    if rules.is_empty() {
+        return json!({ "rules": [default_lifecycle_rule()] });
+    }
+    let age = |days: u64| json!({"type": "Age", "maxAge": days * DAY});
+    let rules: Vec<Value> = rules
+        .iter()
+        .map(|r| {
+            let mut rule = json!({
+                "id": r.id,
+                "enabled": true,
+                "conditions": {"prefix": r.prefix.as_deref().unwrap_or("")},
+            });
+            if let Some(days) = r.expire_after_days {
+                rule["deleteObjectsTransition"] = json!({ "condition": age(days) });
+            }
+            if let Some(days) = r.abort_uploads_after_days {
+                rule["abortMultipartUploadsTransition"] = json!({ "condition": age(days) });
+            }
+            if let Some(days) = r.infrequent_access_after_days {
+                rule["storageClassTransitions"] =
+                    json!([{ "condition": age(days), "storageClass": "InfrequentAccess" }]);
+            }
+            rule
+        })
+        .collect();
+    json!({ "rules": rules })
 }
 
 /// Deletes the bucket; one already gone is fine, a non-empty one is an error saying so.
@@ -151,8 +280,25 @@ pub(crate) async fn read(
         Request::get(bucket_path(client, &o.name)),
         o.jurisdiction.as_deref(),
     );
-    let found = read_if_exists::<Bucket>(client, req, &what).await?;
-    Ok(found.map(|b| output(b, e.props)))
+    let Some(found) = read_if_exists::<Bucket>(client, req, &what).await? else {
+        return Ok(None);
+    };
+    let Output::R2Bucket(mut out) = output(found, e.props) else {
+        unreachable!("output() makes a bucket's output")
+    };
+    if e.props.public {
+        // Only a public bucket has an address worth reading (and a drift worth seeing).
+        let req = with_jurisdiction(
+            Request::get(format!("{}/domains/managed", bucket_path(client, &o.name))),
+            o.jurisdiction.as_deref(),
+        );
+        let domain: ManagedDomain = client
+            .call_as(req)
+            .await
+            .map_err(|err: Error| err.context(&what, "reading the public r2.dev address of"))?;
+        out.public_url = domain.enabled.then(|| format!("https://{}", domain.domain));
+    }
+    Ok(Some(Output::R2Bucket(out)))
 }
 
 #[cfg(test)]

@@ -331,6 +331,15 @@ pub(crate) fn metadata_json(
     if !p.compatibility_flags.is_empty() {
         m.insert("compatibility_flags".into(), json!(p.compatibility_flags));
     }
+    if p.observability {
+        m.insert("observability".into(), json!({ "enabled": true }));
+    }
+    if let Some(mode) = &p.placement {
+        m.insert("placement".into(), json!({ "mode": mode }));
+    }
+    if let Some(cpu_ms) = p.cpu_ms {
+        m.insert("limits".into(), json!({ "cpu_ms": cpu_ms }));
+    }
     m.insert("bindings".into(), Value::Array(bindings));
     if !p.keep_bindings.is_empty() {
         m.insert("keep_bindings".into(), json!(p.keep_bindings));
@@ -470,7 +479,7 @@ pub(crate) async fn create(
     d: &Desired<'_>,
     p: &Worker,
 ) -> Result<Output, ProviderError> {
-    deploy(client, d, p, None).await
+    deploy(client, d, p, None, None).await
 }
 
 /// Uploads the Worker again and brings workers.dev to the declared state.
@@ -480,7 +489,7 @@ pub(crate) async fn update(
     p: &Worker,
     e: Deployed<'_, Worker, WorkerOutput>,
 ) -> Result<Output, ProviderError> {
-    deploy(client, d, p, Some(e.output)).await
+    deploy(client, d, p, Some(e.output), Some(&e.props.crons)).await
 }
 
 /// Everything the upload needs, resolved before it: the script's place, its modules, tags and
@@ -513,12 +522,46 @@ async fn deploy(
     d: &Desired<'_>,
     p: &Worker,
     previous: Option<&WorkerOutput>,
+    recorded_crons: Option<&[String]>,
 ) -> Result<Output, ProviderError> {
     let what = describe(Kind::Worker, &d.resource.id, d.name);
     let prepared = prepare(client, d, p, previous, &what).await?;
     let (uploaded, migration) = upload(client, d, p, &prepared, &what).await?;
     let url = workers_dev(client, d, p, &prepared, &what).await?;
+    schedules(client, p, &prepared, recorded_crons, &what).await?;
     deployed_output(client, d, prepared, uploaded, migration, url, &what).await
+}
+
+/// Brings the Worker's Cron Triggers to `p.crons`, with one call only when they change: from
+/// what state recorded (an update), from none (a script this call created), or whatever they
+/// were (a script that existed unrecorded: adopted or recovered).
+async fn schedules(
+    client: &Client,
+    p: &Worker,
+    prepared: &Prepared,
+    recorded: Option<&[String]>,
+    what: &str,
+) -> Result<(), ProviderError> {
+    let changed = match recorded {
+        Some(recorded) => recorded != p.crons.as_slice(),
+        None => prepared.existed || !p.crons.is_empty(),
+    };
+    if !changed {
+        return Ok(());
+    }
+    if prepared.namespace.is_some() {
+        return Err(ProviderError::Local {
+            message: format!(
+                "{what} is a user Worker in a dispatch namespace, which Cron Triggers do not run: put the schedule on the dispatch Worker"
+            ),
+        });
+    }
+    let body: Vec<Value> = p.crons.iter().map(|cron| json!({ "cron": cron })).collect();
+    client
+        .call(Request::put(format!("{}/schedules", prepared.path)).json(json!(body)))
+        .await
+        .map_err(|e| e.context(what, "setting the Cron Triggers of"))?;
+    Ok(())
 }
 
 /// Resolves what the upload needs: the dispatch namespace, the modules, the tags, the bindings;
@@ -857,6 +900,7 @@ mod tests {
                 jurisdiction: Some("eu".into()),
                 location: None,
                 storage_class: None,
+                public_url: None,
             }),
         );
         deps.insert(
@@ -1012,6 +1056,15 @@ mod tests {
         let m = metadata_json("worker.js", &p, vec![], None, &tags);
         assert_eq!(m["compatibility_date"], "2024-01-01");
         assert!(m.get("keep_bindings").is_none() && m.get("migrations").is_none());
+        assert!(m.get("observability").is_none() && m.get("placement").is_none());
+        assert!(m.get("limits").is_none());
+        p.observability = true;
+        p.placement = Some("smart".into());
+        p.cpu_ms = Some(50);
+        let m = metadata_json("worker.js", &p, vec![], None, &tags);
+        assert_eq!(m["observability"], json!({"enabled": true}));
+        assert_eq!(m["placement"], json!({"mode": "smart"}));
+        assert_eq!(m["limits"], json!({"cpu_ms": 50}));
     }
 
     #[test]

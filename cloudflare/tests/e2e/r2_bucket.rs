@@ -1,6 +1,6 @@
 //! R2Bucket against the emulator.
 
-use athanor_core::stack::R2Bucket;
+use athanor_core::stack::{CorsRule, LifecycleRule, R2Bucket};
 use athanor_core::{Output, Provider, ProviderError};
 use reqwest::Method;
 use serde_json::json;
@@ -13,6 +13,7 @@ fn bucket(name: &str) -> R2Bucket {
         location_hint: Some("weur".into()),
         storage_class: Some("InfrequentAccess".into()),
         jurisdiction: Some("eu".into()),
+        ..R2Bucket::default()
     }
 }
 
@@ -118,4 +119,106 @@ async fn invalid_input_is_rejected_naming_the_resource() {
     let err = fx.provider.create(&decl.desired()).await.unwrap_err();
     assert!(err.api().is_some_and(|api| api.status == 400), "{err:?}");
     assert!(err.to_string().contains("R2Bucket \"bad\""), "{err}");
+}
+
+#[tokio::test]
+async fn cors_lifecycle_and_the_public_address_are_each_one_call_when_they_change() {
+    const CORS: &str = "PUT /accounts/{account_id}/r2/buckets/{bucket_name}/cors";
+    const LIFECYCLE: &str = "PUT /accounts/{account_id}/r2/buckets/{bucket_name}/lifecycle";
+    const DOMAIN: &str = "PUT /accounts/{account_id}/r2/buckets/{bucket_name}/domains/managed";
+    let fx = start().await;
+    let mut props = R2Bucket {
+        name: Some("site-assets".into()),
+        public: true,
+        cors: vec![CorsRule {
+            origins: vec!["https://app.example.com".into()],
+            methods: vec!["GET".into(), "HEAD".into()],
+            max_age: Some(3600),
+            ..CorsRule::default()
+        }],
+        lifecycle: vec![LifecycleRule {
+            id: "expire-tmp".into(),
+            prefix: Some("tmp/".into()),
+            expire_after_days: Some(1),
+            ..LifecycleRule::default()
+        }],
+        ..R2Bucket::default()
+    };
+    let first = Decl::new("assets", "site-assets", props.clone());
+    fx.reset();
+    let out = fx.provider.create(&first.desired()).await.unwrap();
+    let stats = fx.stats();
+    assert_eq!(
+        (
+            count(&stats, CORS),
+            count(&stats, LIFECYCLE),
+            count(&stats, DOMAIN)
+        ),
+        (1, 1, 1)
+    );
+    let Output::R2Bucket(o) = &out else {
+        panic!("{out:?}")
+    };
+    let url = o.public_url.clone().unwrap();
+    assert!(
+        url.starts_with("https://pub-") && url.ends_with(".r2.dev"),
+        "{url}"
+    );
+    let (_, cors) = fx.api_get("/r2/buckets/site-assets/cors").await;
+    assert_eq!(
+        cors["rules"][0]["allowed"],
+        json!({"origins": ["https://app.example.com"], "methods": ["GET", "HEAD"]})
+    );
+    assert_eq!(cors["rules"][0]["maxAgeSeconds"], 3600);
+    let (_, lifecycle) = fx.api_get("/r2/buckets/site-assets/lifecycle").await;
+    let rule = &lifecycle["rules"][0];
+    assert_eq!(rule["id"], "expire-tmp");
+    assert_eq!(rule["conditions"]["prefix"], "tmp/");
+    assert_eq!(
+        rule["deleteObjectsTransition"]["condition"]["maxAge"],
+        86_400
+    );
+    // What was set reads back as it was recorded.
+    assert_eq!(
+        fx.provider.read(first.existing(&out)).await.unwrap(),
+        Some(out.clone())
+    );
+
+    // Only the CORS policy changes: one call.
+    props.cors[0]
+        .origins
+        .push("https://admin.example.com".into());
+    let second = Decl::new("assets", "site-assets", props.clone());
+    fx.reset();
+    let out = fx
+        .provider
+        .update(&second.desired(), first.existing(&out))
+        .await
+        .unwrap();
+    let stats = fx.stats();
+    assert_eq!(stats.total, 1, "{stats:?}");
+    assert_eq!(count(&stats, CORS), 1);
+
+    // Everything dropped: no CORS policy, Cloudflare's default lifecycle rule, private.
+    let plain = R2Bucket {
+        name: Some("site-assets".into()),
+        ..R2Bucket::default()
+    };
+    let third = Decl::new("assets", "site-assets", plain);
+    fx.reset();
+    let out = fx
+        .provider
+        .update(&third.desired(), second.existing(&out))
+        .await
+        .unwrap();
+    assert_eq!(fx.stats().total, 3, "{:?}", fx.stats());
+    let Output::R2Bucket(o) = &out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(o.public_url, None);
+    assert_eq!(fx.api_get("/r2/buckets/site-assets/cors").await.0, 404);
+    let (_, lifecycle) = fx.api_get("/r2/buckets/site-assets/lifecycle").await;
+    assert_eq!(lifecycle["rules"][0]["id"], "Default Multipart Abort Rule");
+    let (_, domain) = fx.api_get("/r2/buckets/site-assets/domains/managed").await;
+    assert_eq!(domain["enabled"], false);
 }

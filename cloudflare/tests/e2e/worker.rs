@@ -396,6 +396,57 @@ async fn url_false_disables_workers_dev_and_delete_removes_the_script() {
 }
 
 #[tokio::test]
+async fn cron_triggers_and_settings_are_applied_with_a_call_only_when_they_change() {
+    const SCHEDULES: &str = "PUT /accounts/{account_id}/workers/scripts/{script_name}/schedules";
+    let fx = start().await;
+    let root = fx.dir.path().to_path_buf();
+    let mut props = do_worker(&root, vec![]);
+    props.crons = vec!["*/5 * * * *".into(), "0 9 * * MON-FRI".into()];
+    props.observability = true;
+    props.placement = Some("smart".into());
+    props.cpu_ms = Some(50);
+    let first = Decl::new("jobs", "jobs", props.clone()).root(&root);
+    fx.reset();
+    let out = fx.provider.create(&first.desired()).await.unwrap();
+    assert_eq!(count(&fx.stats(), SCHEDULES), 1);
+    let (_, got) = fx.api_get("/workers/scripts/jobs/schedules").await;
+    let crons: Vec<&str> = got["schedules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["cron"].as_str().unwrap())
+        .collect();
+    assert_eq!(crons, ["*/5 * * * *", "0 9 * * MON-FRI"]);
+    let (_, settings) = fx.api_get("/workers/scripts/jobs/settings").await;
+    assert_eq!(settings["observability"]["enabled"], true, "{settings}");
+    assert_eq!(settings["placement"]["mode"], "smart", "{settings}");
+    assert_eq!(settings["limits"]["cpu_ms"], 50, "{settings}");
+
+    // Another change, the schedule untouched: no schedules call.
+    props.cpu_ms = Some(100);
+    let second = Decl::new("jobs", "jobs", props.clone()).root(&root);
+    fx.reset();
+    let out = fx
+        .provider
+        .update(&second.desired(), first.existing(&out))
+        .await
+        .unwrap();
+    assert_eq!(count(&fx.stats(), SCHEDULES), 0, "{:?}", fx.stats());
+
+    // The schedule cleared: one call, and none left.
+    props.crons.clear();
+    let third = Decl::new("jobs", "jobs", props).root(&root);
+    fx.reset();
+    fx.provider
+        .update(&third.desired(), second.existing(&out))
+        .await
+        .unwrap();
+    assert_eq!(count(&fx.stats(), SCHEDULES), 1);
+    let (_, got) = fx.api_get("/workers/scripts/jobs/schedules").await;
+    assert_eq!(got["schedules"], json!([]));
+}
+
+#[tokio::test]
 async fn a_user_worker_in_a_dispatch_namespace_keeps_the_binding_types_named() {
     let fx = start().await;
     let root = fx.dir.path().to_path_buf();

@@ -1,4 +1,4 @@
-//! The service that the bindings of Workers running on workerd call: KV and R2 in workerd's own
+//! The service that the bindings of Workers running on workerd call: KV, R2 and D1 in workerd's own
 //! binding protocols, Secrets Store reads, and the tail events that carry `console.log` lines and
 //! uncaught exceptions. Every answer comes from the same SQLite store as the v4 API, so what
 //! `deploy` seeded is what a Worker reads, and what a Worker writes the API shows.
@@ -6,9 +6,10 @@
 //! It listens on a loopback port of its own. workerd adds two headers to every request (its
 //! external services inject them): `x-athanor-token`, a random token per emulator run, so that
 //! another local process cannot reach the data this way; and `x-athanor-binding`, which names the
-//! resource (`kv/{namespace id}`, `r2/{bucket id}`, `secrets-store`, `tail`), since workerd sends
-//! KV and R2 requests to a fixed host with protocol paths.
+//! resource (`kv/{namespace id}`, `r2/{bucket id}`, `d1/{database uuid}`, `secrets-store`,
+//! `tail`), since workerd sends KV, R2 and D1 requests to a fixed host with protocol paths.
 
+mod d1;
 mod kv;
 mod r2;
 mod secrets_store;
@@ -103,6 +104,7 @@ async fn dispatch(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     match kind {
         "kv" => kv::handle(&shared.app, id, req).await,
         "r2" => r2::handle(&shared.app, id, req).await,
+        "d1" => d1::handle(&shared.app, id, req).await,
         "secrets-store" => secrets_store::handle(&shared.app, req).await,
         "tail" => tail::handle(&shared.events, req).await,
         _ => (

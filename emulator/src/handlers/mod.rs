@@ -2,6 +2,7 @@
 
 pub(crate) mod accounts;
 pub(crate) mod admin;
+pub(crate) mod d1;
 pub(crate) mod dispatch;
 pub(crate) mod kv;
 pub(crate) mod r2;

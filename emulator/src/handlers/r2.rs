@@ -1,6 +1,7 @@
 //! R2 buckets: create (location hint, storage class, jurisdiction header), list (cursor), get,
 //! storage-class patch and delete; objects put, get and delete (stored in `store::r2`, shared with
-//! the Workers' R2 binding). Buckets are addressed by name within a jurisdiction.
+//! the Workers' R2 binding). Buckets are addressed by name within a jurisdiction. A bucket's
+//! settings (CORS, lifecycle, r2.dev and custom domains) are in [`settings`].
 
 use axum::body::Bytes;
 use axum::extract::Path;
@@ -13,6 +14,8 @@ use serde_json::{Map, Value, json};
 use super::{AppStateRef, Params, param};
 use crate::envelope::{ApiError, ApiResult, ok, ok_with_info, parse_json, raw};
 use crate::store::{self, docs, lookup};
+
+pub(crate) mod settings;
 
 /// Document kind of buckets; ids are `{jurisdiction}/{name}`.
 const BUCKET: &str = lookup::R2_BUCKET;

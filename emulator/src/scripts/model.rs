@@ -243,6 +243,13 @@ pub(crate) enum BindingKind {
     DispatchNamespace {
         namespace: String,
     },
+    /// A D1 database: the SDK sends `database_id`, wrangler `id` (the older name); kept as sent.
+    D1 {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        database_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+    },
     SecretsStoreSecret {
         store_id: String,
         secret_name: String,
@@ -262,7 +269,7 @@ pub(crate) enum BindingKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         old_name: Option<String>,
     },
-    /// A type the emulator does not model (queue, d1, ai, …): its fields are in
+    /// A type the emulator does not model (queue, ai, …): its fields are in
     /// [`Binding::extra`]; it is stored and shown, and the local runtime refuses to start a Worker
     /// that has one.
     #[serde(skip)]
@@ -281,12 +288,24 @@ impl BindingKind {
             BindingKind::DurableObjectNamespace { .. } => "durable_object_namespace",
             BindingKind::Service { .. } => "service",
             BindingKind::DispatchNamespace { .. } => "dispatch_namespace",
+            BindingKind::D1 { .. } => "d1",
             BindingKind::SecretsStoreSecret { .. } => "secrets_store_secret",
             BindingKind::WasmModule { .. } => "wasm_module",
             BindingKind::TextBlob { .. } => "text_blob",
             BindingKind::DataBlob { .. } => "data_blob",
             BindingKind::Inherit { .. } => "inherit",
             BindingKind::Other(t) => t,
+        }
+    }
+
+    /// The database a `d1` binding names: `database_id`, or wrangler's `id`.
+    pub fn d1_database(&self) -> Option<&str> {
+        match self {
+            BindingKind::D1 { database_id, id } => database_id
+                .as_deref()
+                .or(id.as_deref())
+                .filter(|d| !d.is_empty()),
+            _ => None,
         }
     }
 }
@@ -392,6 +411,18 @@ mod tests {
         assert!(matches!(binding.kind, BindingKind::KvNamespace { .. }));
         assert_eq!(binding.extra.get("future"), Some(&json!(1)));
         assert_eq!(binding.to_json(), b);
+    }
+
+    #[test]
+    fn a_d1_binding_keeps_the_field_it_was_sent_with() {
+        for b in [
+            json!({"name": "DB", "type": "d1", "id": "u-1"}),
+            json!({"name": "DB", "type": "d1", "database_id": "u-1"}),
+        ] {
+            let binding = Binding::from_json(b.clone()).unwrap();
+            assert_eq!(binding.kind.d1_database(), Some("u-1"));
+            assert_eq!(binding.to_json(), b);
+        }
     }
 
     #[test]

@@ -515,10 +515,12 @@ mod missing {
     pub const SERVICE: u32 = 10144;
     pub const SECRETS_STORE_SECRET: u32 = 10182;
     pub const DISPATCH_NAMESPACE: u32 = 100_119;
+    pub const D1_DATABASE: u32 = 10181;
 }
 
 /// Checks that every binding names something that exists: 400 with the code Cloudflare gives for
-/// that kind of binding (see [`missing`]), or 10021 (validation) for a malformed binding.
+/// that kind of binding (see [`missing`]), or 10021 (validation) for a malformed binding (a `d1`
+/// binding with neither `database_id` nor `id`).
 pub(crate) fn validate_bindings(
     c: &Connection,
     scope: &Scope,
@@ -580,6 +582,29 @@ fn refusal(
                 "Secrets Store secret '{secret_name}' in store '{store_id}' not found (binding '{name}'): create the secret first or fix the store id and secret name"
             ),
         ),
+        BindingKind::D1 { database_id, id } => {
+            let Some(database) = b.kind.d1_database() else {
+                return Ok(Some(invalid(format!(
+                    "binding {name} of type d1 must have a valid `id` specified"
+                ))));
+            };
+            if let (Some(by_sdk), Some(by_wrangler)) = (database_id, id)
+                && by_sdk != by_wrangler
+            {
+                return Ok(Some(invalid(format!(
+                    "binding {name} of type d1 names two databases: database_id '{by_sdk}' and id '{by_wrangler}'"
+                ))));
+            }
+            if lookup::d1_database_exists(c, database)? {
+                return Ok(None);
+            }
+            missing(
+                missing::D1_DATABASE,
+                format!(
+                    "D1 binding '{name}' references database '{database}' which was not found. Verify the database exists in your account and that the database_id in your configuration is correct."
+                ),
+            )
+        }
         BindingKind::DispatchNamespace { namespace }
             if !lookup::dispatch_namespace_exists(c, namespace)? =>
         {

@@ -18,6 +18,8 @@ pub(crate) const SECRETS_STORE: &str = "secrets_store";
 pub(crate) const SECRETS_STORE_SECRET: &str = "secrets_store_secret";
 /// Document kind of dispatch namespaces; ids are the namespace names.
 pub(crate) const DISPATCH_NAMESPACE: &str = "dispatch_namespace";
+/// Document kind of D1 databases; ids are the database UUIDs.
+pub(crate) const D1_DATABASE: &str = "d1_database";
 
 /// The storage id of bucket `name` in `jurisdiction` (`None` is the default jurisdiction).
 pub(crate) fn r2_bucket_id(name: &str, jurisdiction: Option<&str>) -> String {
@@ -55,4 +57,9 @@ pub(crate) fn secrets_store_secret(
 /// Whether a dispatch namespace with this name exists.
 pub(crate) fn dispatch_namespace_exists(c: &Connection, name: &str) -> Result<bool, ApiError> {
     Ok(!name.is_empty() && docs::get(c, DISPATCH_NAMESPACE, name)?.is_some())
+}
+
+/// Whether a D1 database with this UUID exists.
+pub(crate) fn d1_database_exists(c: &Connection, id: &str) -> Result<bool, ApiError> {
+    Ok(!id.is_empty() && docs::get(c, D1_DATABASE, id)?.is_some())
 }

@@ -14,6 +14,7 @@ use serde_json::Value;
 use crate::Error;
 use crate::envelope::ApiError;
 
+pub(crate) mod d1;
 pub(crate) mod lookup;
 pub(crate) mod r2;
 
@@ -54,6 +55,7 @@ impl Store {
             .map_err(db_err)?;
         conn.execute_batch(SCHEMA).map_err(db_err)?;
         conn.execute_batch(r2::SCHEMA).map_err(db_err)?;
+        conn.execute_batch(r2::settings::SCHEMA).map_err(db_err)?;
         r2::migrate_from_kv(&conn).map_err(db_err)?;
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),

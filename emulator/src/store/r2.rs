@@ -4,13 +4,16 @@
 //! An object keeps what R2 reports of it: size, etag (the MD5 of a single-part upload, or the
 //! multipart form `md5-of-md5s-N`), a version id, upload time in milliseconds, HTTP and custom
 //! metadata, the checksums given or computed, and the storage class. Buckets are addressed by
-//! their storage id, `{jurisdiction}/{name}`.
+//! their storage id, `{jurisdiction}/{name}`. A bucket's settings (CORS, lifecycle, r2.dev
+//! domain) are in [`settings`].
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::envelope::ApiError;
+
+pub(crate) mod settings;
 
 pub(super) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS r2_objects (
@@ -378,7 +381,7 @@ pub(crate) fn part_data(
     )?)
 }
 
-/// Deletes every object and upload of a bucket (when the bucket is deleted).
+/// Deletes every object, upload and setting of a bucket (when the bucket is deleted).
 pub(crate) fn delete_bucket(c: &Connection, bucket: &str) -> Result<(), ApiError> {
     c.execute("DELETE FROM r2_objects WHERE bucket = ?1", params![bucket])?;
     c.execute(
@@ -386,7 +389,7 @@ pub(crate) fn delete_bucket(c: &Connection, bucket: &str) -> Result<(), ApiError
         params![bucket],
     )?;
     c.execute("DELETE FROM r2_uploads WHERE bucket = ?1", params![bucket])?;
-    Ok(())
+    settings::delete(c, bucket)
 }
 
 /// Moves objects that an earlier emulator kept in the KV value table (namespace `r2:{bucket}`)

@@ -1,6 +1,7 @@
 //! The workerd configuration of a set of deployed scripts: one workerd service per script with its
 //! modules, compatibility date and flags, bindings and Durable Object classes; the external
-//! services that lead KV, R2, Secrets Store and tail traffic to the binding service; a router on
+//! services that lead KV, R2, D1, Secrets Store and tail traffic to the binding service (a D1
+//! binding is workerd's `cloudflare-internal:d1-api` module wrapped around one of them); a router on
 //! the socket; and Durable Object storage on disk.
 //!
 //! Generation is pure: it reads the scripts and writes text. A script that cannot run here (a
@@ -35,6 +36,11 @@ const SECRETS_SINK: &str = "athanor:binding:secrets-store";
 const SECRETS_SERVICE: &str = "athanor:secrets-store";
 const DO_STORAGE: &str = "athanor:durable-objects";
 const DISPATCH_MODULE: &str = "athanor:dispatch";
+/// workerd's own module that makes a D1 binding out of a `fetcher` (see `bindings::d1`).
+const D1_MODULE: &str = "cloudflare-internal:d1-api";
+/// The compatibility flag that turns workerd's D1 binding to JS RPC, which the binding service
+/// does not speak.
+const D1_JSRPC_FLAG: &str = "d1_binding_jsrpc";
 
 /// A deployed script and its code.
 pub(crate) struct Deployed {
@@ -372,6 +378,12 @@ fn own_problem(d: &Deployed, inputs: &Inputs<'_>) -> Result<(), String> {
             BindingKind::Inherit { .. } => {
                 return Err(format!("binding {} was never resolved", b.name));
             }
+            BindingKind::D1 { .. } if s.compatibility_flags.iter().any(|f| f == D1_JSRPC_FLAG) => {
+                return Err(format!(
+                    "binding {} is a D1 binding and the Worker sets the experimental {D1_JSRPC_FLAG} compatibility flag, which the local runtime does not back; remove the flag to run this Worker locally",
+                    b.name
+                ));
+            }
             _ => {}
         }
     }
@@ -563,6 +575,18 @@ fn worker(
                     inner.join(", ")
                 )
             }
+            BindingKind::D1 { .. } => {
+                let Some(id) = b.kind.d1_database() else {
+                    continue;
+                };
+                let service = format!("d1:{id}");
+                externals.insert((service.clone(), format!("d1/{id}")));
+                format!(
+                    "wrapped = (moduleName = {}, innerBindings = [(name = \"fetcher\", service = {})])",
+                    q(D1_MODULE),
+                    q(&service)
+                )
+            }
             BindingKind::SecretsStoreSecret {
                 store_id,
                 secret_name,
@@ -688,6 +712,7 @@ mod tests {
                 {"name": "J", "type": "json", "json": {"a": true}},
                 {"name": "C", "type": "durable_object_namespace", "class_name": "Counter"},
                 {"name": "S", "type": "secrets_store_secret", "store_id": "st", "secret_name": "API"},
+                {"name": "DB", "type": "d1", "id": "0b7e-d1"},
             ]),
         );
         w.script.classes.push(DurableObjectClass {
@@ -714,6 +739,8 @@ mod tests {
             "(className = \"Counter\", uniqueKey = \"ns1\", enableSql = true)",
             "(name = \"T\", fromEnvironment = \"ATHANOR_SECRET_0\")",
             "service = (name = \"athanor:secrets-store\", entrypoint = \"SecretsStoreSecret\"",
+            "(name = \"DB\", wrapped = (moduleName = \"cloudflare-internal:d1-api\", innerBindings = [(name = \"fetcher\", service = \"d1:0b7e-d1\")]))",
+            "value = \"d1/0b7e-d1\"",
             "value = \"kv/abc\"",
             "value = \"r2/default/files\"",
         ] {

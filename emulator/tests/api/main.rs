@@ -3,10 +3,12 @@
 
 mod accounts_auth;
 mod common;
+mod d1;
 mod faults_stats;
 mod kv;
 mod openapi;
 mod persistence;
 mod r2;
+mod r2_settings;
 mod secrets_dispatch;
 mod workers;

@@ -6,7 +6,9 @@
 //! says to skip them.
 
 mod common;
+mod d1_conformance;
 mod durable_objects;
 mod kv_conformance;
 mod r2_conformance;
+mod scheduled;
 mod serving;
