@@ -137,6 +137,9 @@ macro_rules! __athanor_worker_env {
     (@accessor $f:ident $b:literal $doc:literal bucket) => {
         $crate::__athanor_worker_env!(@get $f $b $doc bucket $crate::__private::worker::Bucket);
     };
+    (@accessor $f:ident $b:literal $doc:literal d1) => {
+        $crate::__athanor_worker_env!(@get $f $b $doc d1 $crate::__private::worker::D1Database);
+    };
     (@accessor $f:ident $b:literal $doc:literal durable_object) => {
         $crate::__athanor_worker_env!(@get $f $b $doc durable_object $crate::__private::worker::ObjectNamespace);
     };
@@ -208,8 +211,8 @@ pub mod __private {
 
         use athanor_core::Output;
         use athanor_core::output::{
-            DispatchNamespaceOutput, DurableObjectNamespaceOutput, KvNamespaceOutput,
-            R2BucketOutput, SecretOutput, SecretsStoreOutput, WorkerOutput,
+            D1DatabaseOutput, DispatchNamespaceOutput, DurableObjectNamespaceOutput,
+            KvNamespaceOutput, R2BucketOutput, SecretOutput, SecretsStoreOutput, WorkerOutput,
         };
 
         /// An output struct that can be read from the [`Output`] of its kind.
@@ -234,6 +237,7 @@ pub mod __private {
         from_output! {
             KvNamespaceOutput => KvNamespace;
             R2BucketOutput => R2Bucket;
+            D1DatabaseOutput => D1Database;
             DurableObjectNamespaceOutput => DurableObjectNamespace;
             SecretsStoreOutput => SecretsStore;
             SecretOutput => Secret | SecretRef;

@@ -18,6 +18,8 @@ pub enum Output {
     KvNamespace(KvNamespaceOutput),
     /// See [`R2BucketOutput`].
     R2Bucket(R2BucketOutput),
+    /// See [`D1DatabaseOutput`].
+    D1Database(D1DatabaseOutput),
     /// See [`DurableObjectNamespaceOutput`].
     DurableObjectNamespace(DurableObjectNamespaceOutput),
     /// See [`SecretsStoreOutput`].
@@ -38,6 +40,7 @@ impl Output {
         match self {
             Output::KvNamespace(_) => Kind::KvNamespace,
             Output::R2Bucket(_) => Kind::R2Bucket,
+            Output::D1Database(_) => Kind::D1Database,
             Output::DurableObjectNamespace(_) => Kind::DurableObjectNamespace,
             Output::SecretsStore(_) => Kind::SecretsStore,
             Output::Secret(_) => Kind::Secret,
@@ -51,6 +54,7 @@ impl Output {
     pub fn id(&self) -> Option<&str> {
         match self {
             Output::KvNamespace(o) => Some(&o.id),
+            Output::D1Database(o) => Some(&o.id),
             Output::SecretsStore(o) => Some(&o.id),
             Output::Secret(o) | Output::SecretRef(o) => Some(&o.id),
             Output::DispatchNamespace(o) => Some(&o.id),
@@ -64,6 +68,7 @@ impl Output {
         match self {
             Output::KvNamespace(o) => &o.title,
             Output::R2Bucket(o) => &o.name,
+            Output::D1Database(o) => &o.name,
             Output::DurableObjectNamespace(o) => &o.class_name,
             Output::SecretsStore(o) => &o.name,
             Output::Secret(o) | Output::SecretRef(o) => &o.name,
@@ -104,6 +109,19 @@ pub struct R2BucketOutput {
     /// The public address, `https://pub-....r2.dev`, when the bucket is `public`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_url: Option<String>,
+}
+
+/// A D1 database.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct D1DatabaseOutput {
+    /// The database id (a UUID): what a Worker's `d1` binding names.
+    pub id: String,
+    /// The database name.
+    pub name: String,
+    /// The migrations applied, by file name, with the SHA-256 of the file as applied: a file
+    /// changed after it was applied is refused.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub migrations: BTreeMap<String, String>,
 }
 
 /// A Durable Object namespace, as its Worker's migrations declare it.

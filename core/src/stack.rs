@@ -167,6 +167,8 @@ pub enum Kind {
     KvNamespace,
     /// An R2 bucket.
     R2Bucket,
+    /// A D1 database, with its migrations.
+    D1Database,
     /// A Durable Object namespace; it lives through its Worker's migrations.
     DurableObjectNamespace,
     /// A Secrets Store.
@@ -183,9 +185,10 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, in a fixed order.
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
         Kind::KvNamespace,
         Kind::R2Bucket,
+        Kind::D1Database,
         Kind::DurableObjectNamespace,
         Kind::SecretsStore,
         Kind::Secret,
@@ -199,6 +202,7 @@ impl Kind {
         match self {
             Kind::KvNamespace => "KvNamespace",
             Kind::R2Bucket => "R2Bucket",
+            Kind::D1Database => "D1Database",
             Kind::DurableObjectNamespace => "DurableObjectNamespace",
             Kind::SecretsStore => "SecretsStore",
             Kind::Secret => "Secret",
@@ -221,6 +225,7 @@ impl Kind {
         match self {
             Kind::KvNamespace => Some("kv_namespace"),
             Kind::R2Bucket => Some("r2_bucket"),
+            Kind::D1Database => Some("d1"),
             Kind::DurableObjectNamespace => Some("durable_object_namespace"),
             Kind::Secret | Kind::SecretRef => Some("secrets_store_secret"),
             Kind::DispatchNamespace => Some("dispatch_namespace"),
@@ -237,6 +242,7 @@ impl Kind {
             // A title change is a rename in place.
             Kind::KvNamespace => &[],
             Kind::R2Bucket => &["name", "location_hint", "jurisdiction"],
+            Kind::D1Database => &["name", "location_hint", "jurisdiction"],
             Kind::DurableObjectNamespace => &[],
             Kind::SecretsStore => &["name"],
             Kind::Secret => &["name", "store"],
@@ -261,6 +267,8 @@ pub enum Props {
     KvNamespace(KvNamespace),
     /// See [`R2Bucket`].
     R2Bucket(R2Bucket),
+    /// See [`D1Database`].
+    D1Database(D1Database),
     /// See [`DurableObjectNamespace`].
     DurableObjectNamespace(DurableObjectNamespace),
     /// See [`SecretsStore`].
@@ -281,6 +289,7 @@ impl Props {
         match self {
             Props::KvNamespace(_) => Kind::KvNamespace,
             Props::R2Bucket(_) => Kind::R2Bucket,
+            Props::D1Database(_) => Kind::D1Database,
             Props::DurableObjectNamespace(_) => Kind::DurableObjectNamespace,
             Props::SecretsStore(_) => Kind::SecretsStore,
             Props::Secret(_) => Kind::Secret,
@@ -296,6 +305,7 @@ impl Props {
         match self {
             Props::KvNamespace(p) => p.title.as_deref(),
             Props::R2Bucket(p) => p.name.as_deref(),
+            Props::D1Database(p) => p.name.as_deref(),
             Props::DurableObjectNamespace(p) => Some(p.class_name.as_str()),
             Props::SecretsStore(p) => p.name.as_deref(),
             Props::Secret(p) => p.name.as_deref(),
@@ -318,6 +328,7 @@ macro_rules! props_from {
 props_from!(
     KvNamespace,
     R2Bucket,
+    D1Database,
     DurableObjectNamespace,
     SecretsStore,
     Secret,
@@ -460,6 +471,22 @@ pub struct LifecycleRule {
     /// Move objects to Infrequent Access this many days after they were written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub infrequent_access_after_days: Option<u64>,
+}
+
+/// A D1 database: SQLite at Cloudflare, with its schema from a directory of migrations.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct D1Database {
+    /// The database name; default: a physical name from app, logical id and stage.
+    pub name: Option<String>,
+    /// Where the primary copy should live: `wnam`, `enam`, `weur`, `eeur`, `apac` or `oc`.
+    pub location_hint: Option<String>,
+    /// `eu` or `fedramp`: where the data must stay.
+    pub jurisdiction: Option<String>,
+    /// A directory of `.sql` files, relative to the stack root: each is applied once, in the
+    /// order of the file names, and recorded in the database's `d1_migrations` table, as
+    /// wrangler does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub migrations: Option<PathBuf>,
 }
 
 /// A Durable Object namespace: a class exported by a Worker.

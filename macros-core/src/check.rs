@@ -71,6 +71,7 @@ pub(crate) fn check(model: &Model, cx: &Ctxt) {
     for decl in &model.decls {
         references(model, decl, cx);
         names(decl, cx);
+        directories(decl, cx);
         match decl.def.kind {
             Kind::KvNamespace => kv_values(decl, cx),
             Kind::R2Bucket => bucket_rules(decl, cx),
@@ -242,6 +243,31 @@ fn names(decl: &Decl, cx: &Ctxt) {
                 decl.describe()
             ),
         );
+    }
+}
+
+/// Directory properties given as literals (a D1 database's `migrations`) name a directory,
+/// relative to the crate being compiled.
+fn directories(decl: &Decl, cx: &Ctxt) {
+    let Some(manifest_dir) = std::env::var_os("CARGO_MANIFEST_DIR") else {
+        return;
+    };
+    for prop in &decl.props {
+        let Typed::Dir(Text::Lit(lit)) = &prop.value else {
+            continue;
+        };
+        let dir = std::path::Path::new(&manifest_dir).join(lit.value());
+        if !dir.is_dir() {
+            cx.error(
+                lit.span(),
+                format!(
+                    "`{}` of {} names {:?}, which is not a directory relative to the crate's `Cargo.toml`; create it, or fix the path",
+                    prop.def.name,
+                    decl.describe(),
+                    lit.value(),
+                ),
+            );
+        }
     }
 }
 

@@ -215,6 +215,7 @@ fn field_value(model: &Model, prop: &crate::kinds::Prop, value: Option<&Typed>) 
     match value {
         Typed::Str(Text::Lit(s)) if !prop.required => quote!(__athanor::some_string(#s)),
         Typed::Str(text) => some(string_tokens(text)),
+        Typed::Dir(text) => some(path_tokens(text)),
         Typed::Bool(flag) => flag_tokens(flag),
         Typed::U64(n) => some(num_tokens(n)),
         Typed::StrList(items) => {

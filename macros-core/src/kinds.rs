@@ -13,6 +13,8 @@ pub(crate) enum Ty {
     Str,
     /// A string that must be a date, `YYYY-MM-DD` (checked when it is a literal).
     Date,
+    /// A directory relative to the declaring crate (checked to exist when a literal).
+    Dir,
     /// A bool literal or a Rust expression of type `bool`.
     Bool,
     /// A non-negative integer literal or a Rust expression that converts `Into<u64>`.
@@ -43,6 +45,7 @@ impl Ty {
         match self {
             Ty::Str => "a string",
             Ty::Date => "a date string, `\"YYYY-MM-DD\"`",
+            Ty::Dir => "a directory path, relative to the crate",
             Ty::Bool => "`true` or `false`",
             Ty::U64 => "a non-negative integer",
             Ty::StrList => "a list of strings, `[\"a\", \"b\"]`",
@@ -304,6 +307,42 @@ pub(crate) static KINDS: &[KindDef] = &[
             prop: "name",
             check: naming::check_bucket_name,
         }),
+    },
+    KindDef {
+        kind: Kind::D1Database,
+        props: &[
+            prop("name", Ty::Str, "the database name"),
+            one_of(
+                "location_hint",
+                &["wnam", "enam", "weur", "eeur", "apac", "oc"],
+                "where the primary copy should live",
+            ),
+            one_of(
+                "jurisdiction",
+                &["eu", "fedramp"],
+                "where the data must stay",
+            ),
+            prop(
+                "migrations",
+                Ty::Dir,
+                "a directory of `.sql` files applied once each, in name order",
+            ),
+            ADOPT,
+            DELETE,
+        ],
+        output: "D1DatabaseOutput",
+        has_default: true,
+        binding: Some(BindingDef {
+            rust: "d1",
+            noun: "the D1 database",
+            typescript: "D1Database",
+        }),
+        unique_name: Some(UniqueName {
+            prop: "name",
+            what: "D1 database name",
+            scope: None,
+        }),
+        name_rule: None,
     },
     KindDef {
         kind: Kind::DurableObjectNamespace,

@@ -208,6 +208,7 @@ pub(crate) enum Typed {
     Ref(Ident),
     KvValues(Vec<KvItem>),
     Records(Vec<RecordVal>),
+    Dir(Text),
     Bindings(Vec<BindingDecl>),
     BindingTypes(Vec<(String, Span)>),
     KvPayload(Payload),
@@ -481,6 +482,7 @@ fn typed(value: Value, prop: &kinds::Prop, what: &str, cx: &Ctxt) -> Option<Type
     };
     match prop.ty {
         Ty::Str => text(value, name, what, cx).map(Typed::Str),
+        Ty::Dir => text(value, name, what, cx).map(Typed::Dir),
         Ty::Date => {
             let date = text(value, name, what, cx)?;
             if let Text::Lit(lit) = &date

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
 use athanor_core::output::{
-    DispatchNamespaceOutput, DurableObjectNamespaceOutput, KvNamespaceOutput, R2BucketOutput,
-    SecretOutput, SecretsStoreOutput, WorkerOutput,
+    D1DatabaseOutput, DispatchNamespaceOutput, DurableObjectNamespaceOutput, KvNamespaceOutput,
+    R2BucketOutput, SecretOutput, SecretsStoreOutput, WorkerOutput,
 };
 use athanor_core::provider::{BoxFuture, Desired, Existing};
 use athanor_core::{Output, Props, Provider, ProviderError};
@@ -50,6 +50,11 @@ impl MemoryProvider {
                 location: p.location_hint.clone(),
                 storage_class: None,
                 public_url: None,
+            }),
+            Props::D1Database(_) => Output::D1Database(D1DatabaseOutput {
+                id,
+                name,
+                migrations: Default::default(),
             }),
             Props::DurableObjectNamespace(p) => {
                 Output::DurableObjectNamespace(DurableObjectNamespaceOutput {

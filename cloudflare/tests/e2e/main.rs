@@ -4,6 +4,7 @@
 
 mod client;
 mod common;
+mod d1_database;
 mod dispatch_namespace;
 mod esbuild;
 mod kv_namespace;

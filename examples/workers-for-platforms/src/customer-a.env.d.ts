@@ -7,6 +7,7 @@ declare namespace Cloudflare {
 	interface Env {
 		USER_KV: KVNamespace;
 		STORAGE: R2Bucket;
+		DB: D1Database;
 	}
 }
 interface Env extends Cloudflare.Env {}

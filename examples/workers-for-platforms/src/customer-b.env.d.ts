@@ -6,6 +6,7 @@ declare namespace Cloudflare {
 	}
 	interface Env {
 		USER_KV: KVNamespace;
+		DB: D1Database;
 	}
 }
 interface Env extends Cloudflare.Env {}

@@ -1,9 +1,9 @@
 //! Workers for Platforms, from the "Bindings" guide of Cloudflare's docs, in Rust.
 //!
 //! Each user Worker lives in a dispatch namespace and sees only the bindings attached to it: here
-//! each customer has a KV namespace of its own (customer A also an R2 bucket, added while
-//! `keep_bindings` keeps the bindings of the previous upload). A dispatch Worker routes requests
-//! to user Workers by name.
+//! each customer has a KV namespace and a D1 database of its own (its schema from
+//! `migrations/`), and customer A also an R2 bucket, added while `keep_bindings` keeps the
+//! bindings of the previous upload. A dispatch Worker routes requests to user Workers by name.
 
 use std::process::ExitCode;
 
@@ -20,6 +20,10 @@ infra! {
         values: [{ key: "index", value: "Welcome, customer A" }],
     };
     let customer_files = R2Bucket("customer-a-files") { name: "customer-a-files" };
+    let customer_db = D1Database("customer-a-db") {
+        name: "customer-a-db",
+        migrations: "./migrations",
+    };
 
     let customer_a = Worker("customer-a") {
         name: "customer-a",
@@ -28,6 +32,7 @@ infra! {
         bindings: {
             USER_KV: customer_kv,
             STORAGE: customer_files,
+            DB: customer_db,
         },
         keep_bindings: [kv_namespace],
     };
@@ -37,11 +42,16 @@ infra! {
         values: [{ key: "index", value: "Welcome, customer B" }],
     };
 
+    let customer_b_db = D1Database("customer-b-db") {
+        name: "customer-b-db",
+        migrations: "./migrations",
+    };
+
     let customer_b = Worker("customer-b") {
         name: "customer-b",
         namespace: customers,
         entrypoint: "./src/user-worker.js",
-        bindings: { USER_KV: customer_b_kv },
+        bindings: { USER_KV: customer_b_kv, DB: customer_b_db },
     };
 
     // The dispatch Worker: `env.DISPATCHER.get("customer-a")` reaches the user Worker.

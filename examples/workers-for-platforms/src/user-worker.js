@@ -1,11 +1,17 @@
 // A customer's Worker, reached through the dispatcher at `/<customer>/<key>`: it reads and writes
-// its own USER_KV and sees only the bindings attached to it (`/<customer>/_bindings` lists them).
+// its own USER_KV, records visits in its own D1 database (`/<customer>/_visits` counts them), and
+// sees only the bindings attached to it (`/<customer>/_bindings` lists them).
 export default {
   async fetch(request, env) {
     const url = new URL(request.url);
     const key = url.pathname.split("/").slice(2).join("/") || "index";
     if (key === "_bindings") {
       return Response.json(Object.keys(env).sort());
+    }
+    if (key === "_visits") {
+      await env.DB.prepare("INSERT INTO visits (path) VALUES (?)").bind(url.pathname).run();
+      const { n } = await env.DB.prepare("SELECT count(*) AS n FROM visits").first();
+      return Response.json({ visits: n });
     }
     if (request.method === "PUT") {
       await env.USER_KV.put(key, await request.text());

@@ -1,7 +1,8 @@
 //! The Workers for Platforms binary, end to end against an emulator started here that runs its
 //! Workers on workerd: each user Worker lands in its dispatch namespace with exactly its own
-//! bindings, the dispatcher reaches it, it reads and writes its own KV namespace and sees no other
-//! customer's bindings; a redeploy sends nothing, and destroy removes it all. (`keep_bindings`
+//! bindings, the dispatcher reaches it, it reads and writes its own KV namespace and its own D1
+//! database (migrated on deploy) and sees no other customer's bindings; a redeploy sends nothing,
+//! and destroy removes it all. (`keep_bindings`
 //! itself is covered by athanor-cloudflare's end-to-end tests.)
 
 use athanor_test_support::Fixture;
@@ -19,7 +20,10 @@ async fn user_workers_run_in_their_namespace_with_only_their_own_bindings() {
 
     let namespace = fx.get("/workers/dispatch/namespaces/customers").await;
     assert_eq!(namespace["namespace_name"], "customers");
-    assert_eq!(fx.binding_names(USER_WORKER).await, ["STORAGE", "USER_KV"]);
+    assert_eq!(
+        fx.binding_names(USER_WORKER).await,
+        ["DB", "STORAGE", "USER_KV"]
+    );
 
     // The dispatcher reaches each customer, which reads the value seeded into its own namespace
     // and sees only its own bindings.
@@ -34,12 +38,18 @@ async fn user_workers_run_in_their_namespace_with_only_their_own_bindings() {
     );
     assert_eq!(
         get("/customer-a/_bindings").await,
-        (200, r#"["STORAGE","USER_KV"]"#.into())
+        (200, r#"["DB","STORAGE","USER_KV"]"#.into())
     );
     assert_eq!(
         get("/customer-b/_bindings").await,
-        (200, r#"["USER_KV"]"#.into())
+        (200, r#"["DB","USER_KV"]"#.into())
     );
+    // Each customer's visits land in its own database, migrated on deploy.
+    assert_eq!(get("/customer-a/_visits").await, (200, r#"{"visits":1}"#.into()));
+    assert_eq!(get("/customer-a/_visits").await, (200, r#"{"visits":2}"#.into()));
+    assert_eq!(get("/customer-b/_visits").await, (200, r#"{"visits":1}"#.into()));
+    let databases = fx.get("/d1/database").await;
+    assert_eq!(databases.as_array().unwrap().len(), 2, "{databases}");
     assert_eq!(get("/customer-z/").await.0, 404);
     // What customer A writes lands in its namespace, and only there.
     let stored = fx
@@ -77,6 +87,8 @@ async fn user_workers_run_in_their_namespace_with_only_their_own_bindings() {
     let namespaces = fx.get("/workers/dispatch/namespaces").await;
     assert_eq!(namespaces.as_array().unwrap().len(), 0, "{namespaces}");
     assert!(fx.kv_titles().await.is_empty());
+    let databases = fx.get("/d1/database").await;
+    assert_eq!(databases.as_array().unwrap().len(), 0, "{databases}");
     let gone = fx.send(Method::GET, USER_WORKER, None).await;
     assert_eq!(gone.status(), 404);
 }

@@ -1,0 +1,7 @@
+use athanor::infra;
+
+infra! {
+    let db = D1Database("db") { migrations: "./migrations-that-do-not-exist" };
+}
+
+fn main() {}
