@@ -137,6 +137,9 @@ macro_rules! __athanor_worker_env {
     (@accessor $f:ident $b:literal $doc:literal bucket) => {
         $crate::__athanor_worker_env!(@get $f $b $doc bucket $crate::__private::worker::Bucket);
     };
+    (@accessor $f:ident $b:literal $doc:literal analytics_engine) => {
+        $crate::__athanor_worker_env!(@get $f $b $doc analytics_engine $crate::__private::worker::AnalyticsEngineDataset);
+    };
     (@accessor $f:ident $b:literal $doc:literal d1) => {
         $crate::__athanor_worker_env!(@get $f $b $doc d1 $crate::__private::worker::D1Database);
     };
@@ -211,8 +214,9 @@ pub mod __private {
 
         use athanor_core::Output;
         use athanor_core::output::{
-            D1DatabaseOutput, DispatchNamespaceOutput, DurableObjectNamespaceOutput,
-            KvNamespaceOutput, R2BucketOutput, SecretOutput, SecretsStoreOutput, WorkerOutput,
+            AnalyticsEngineDatasetOutput, D1DatabaseOutput, DispatchNamespaceOutput,
+            DurableObjectNamespaceOutput, KvNamespaceOutput, R2BucketOutput, SecretOutput,
+            SecretsStoreOutput, WorkerOutput,
         };
 
         /// An output struct that can be read from the [`Output`] of its kind.
@@ -238,6 +242,7 @@ pub mod __private {
             KvNamespaceOutput => KvNamespace;
             R2BucketOutput => R2Bucket;
             D1DatabaseOutput => D1Database;
+            AnalyticsEngineDatasetOutput => AnalyticsEngineDataset;
             DurableObjectNamespaceOutput => DurableObjectNamespace;
             SecretsStoreOutput => SecretsStore;
             SecretOutput => Secret | SecretRef;

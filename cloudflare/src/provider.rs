@@ -6,21 +6,22 @@
 //! `Deployed`), and values of disagreeing kinds stop there, with the one `mismatch` error.
 
 use athanor_core::output::{
-    D1DatabaseOutput, DispatchNamespaceOutput, DurableObjectNamespaceOutput, KvNamespaceOutput,
-    R2BucketOutput, SecretOutput, SecretsStoreOutput, WorkerOutput,
+    AnalyticsEngineDatasetOutput, D1DatabaseOutput, DispatchNamespaceOutput,
+    DurableObjectNamespaceOutput, KvNamespaceOutput, R2BucketOutput, SecretOutput,
+    SecretsStoreOutput, WorkerOutput,
 };
 use athanor_core::provider::{BoxFuture, Desired, Existing};
 use athanor_core::stack::{
-    D1Database, DispatchNamespace, DurableObjectNamespace, KvNamespace, R2Bucket, Secret,
-    SecretRef, SecretsStore, Worker,
+    AnalyticsEngineDataset, D1Database, DispatchNamespace, DurableObjectNamespace, KvNamespace,
+    R2Bucket, Secret, SecretRef, SecretsStore, Worker,
 };
 use athanor_core::{Kind, Output, Props, Provider, ProviderError};
 
 use crate::client::Client;
 use crate::providers::secrets_store::DefaultStoreCache;
 use crate::providers::{
-    Deployed, d1_database, dispatch_namespace, durable_object, kv_namespace, r2_bucket, secret,
-    secret_ref, secrets_store, worker,
+    Deployed, analytics_engine, d1_database, dispatch_namespace, durable_object, kv_namespace,
+    r2_bucket, secret, secret_ref, secrets_store, worker,
 };
 
 /// Creates, updates, reads and deletes every kind of resource through the Cloudflare v4 API.
@@ -53,6 +54,7 @@ enum Typed<'a> {
     KvNamespace(Call<'a, KvNamespace, KvNamespaceOutput>),
     R2Bucket(Call<'a, R2Bucket, R2BucketOutput>),
     D1Database(Call<'a, D1Database, D1DatabaseOutput>),
+    AnalyticsEngineDataset(Call<'a, AnalyticsEngineDataset, AnalyticsEngineDatasetOutput>),
     DurableObjectNamespace(Call<'a, DurableObjectNamespace, DurableObjectNamespaceOutput>),
     SecretsStore(Call<'a, SecretsStore, SecretsStoreOutput>),
     Secret(Call<'a, Secret, SecretOutput>),
@@ -86,6 +88,11 @@ impl<'a> Typed<'a> {
             (Props::D1Database(p), Props::D1Database(props), Output::D1Database(output)) => {
                 Typed::D1Database(Call(p, Deployed { id, props, output }))
             }
+            (
+                Props::AnalyticsEngineDataset(p),
+                Props::AnalyticsEngineDataset(props),
+                Output::AnalyticsEngineDataset(output),
+            ) => Typed::AnalyticsEngineDataset(Call(p, Deployed { id, props, output })),
             (
                 Props::DurableObjectNamespace(p),
                 Props::DurableObjectNamespace(props),
@@ -153,6 +160,7 @@ impl Provider for CloudflareProvider {
                 Props::KvNamespace(p) => kv_namespace::create(c, d, p).await,
                 Props::R2Bucket(p) => r2_bucket::create(c, d, p).await,
                 Props::D1Database(p) => d1_database::create(c, d, p).await,
+                Props::AnalyticsEngineDataset(_) => Ok(analytics_engine::output(d)),
                 Props::DurableObjectNamespace(p) => Ok(durable_object::output(p)),
                 Props::SecretsStore(_) => secrets_store::create(c, d).await,
                 Props::Secret(p) => secret::create(c, d, p, &self.default_store).await,
@@ -174,6 +182,7 @@ impl Provider for CloudflareProvider {
                 Typed::KvNamespace(Call(p, e)) => kv_namespace::update(c, d, p, e).await,
                 Typed::R2Bucket(Call(p, e)) => r2_bucket::update(c, d, p, e).await,
                 Typed::D1Database(Call(p, e)) => d1_database::update(c, d, p, e).await,
+                Typed::AnalyticsEngineDataset(_) => Ok(analytics_engine::output(d)),
                 Typed::DurableObjectNamespace(Call(p, _)) => Ok(durable_object::output(p)),
                 Typed::SecretsStore(Call(_, e)) => Ok(secrets_store::update(e)),
                 Typed::Secret(Call(p, e)) => secret::update(c, d, p, e).await,
@@ -193,6 +202,8 @@ impl Provider for CloudflareProvider {
                 Typed::KvNamespace(Call(_, e)) => kv_namespace::delete(c, e).await,
                 Typed::R2Bucket(Call(_, e)) => r2_bucket::delete(c, e).await,
                 Typed::D1Database(Call(_, e)) => d1_database::delete(c, e).await,
+                // Cloudflare keeps written data points for their retention period; nothing to call.
+                Typed::AnalyticsEngineDataset(_) => Ok(()),
                 // Lives in its Worker's migrations; a SecretRef points at a secret not ours.
                 Typed::DurableObjectNamespace(_) | Typed::SecretRef(_) => Ok(()),
                 Typed::SecretsStore(Call(_, e)) => secrets_store::delete(c, e).await,
@@ -213,6 +224,9 @@ impl Provider for CloudflareProvider {
                 Typed::KvNamespace(Call(_, e)) => kv_namespace::read(c, e).await,
                 Typed::R2Bucket(Call(_, e)) => r2_bucket::read(c, e).await,
                 Typed::D1Database(Call(_, e)) => d1_database::read(c, e).await,
+                Typed::AnalyticsEngineDataset(Call(_, e)) => {
+                    Ok(Some(Output::AnalyticsEngineDataset(e.output.clone())))
+                }
                 Typed::DurableObjectNamespace(Call(_, e)) => Ok(durable_object::read(e)),
                 Typed::SecretsStore(Call(_, e)) => secrets_store::read(c, e).await,
                 // A SecretRef reads like a Secret and keeps its own variant.

@@ -107,6 +107,34 @@ fn lower_dashed(name: &str, allow_underscore: bool) -> String {
     out.trim_end_matches('-').to_owned()
 }
 
+/// An Analytics Engine dataset name: letters, digits and `_`, starting with a letter or `_` (the
+/// name is a table in the SQL API), at most 64 characters.
+pub fn check_dataset_name(name: &str) -> Result<(), NameError> {
+    let reason = if name.is_empty() {
+        "a dataset name cannot be empty"
+    } else if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        "a dataset name may only contain letters, digits and `_` (SQL queries name it as a table)"
+    } else if name.starts_with(|c: char| c.is_ascii_digit()) {
+        "a dataset name cannot start with a digit"
+    } else if name.len() > 64 {
+        "a dataset name is at most 64 characters"
+    } else {
+        return Ok(());
+    };
+    let mut suggestion: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    if suggestion.starts_with(|c: char| c.is_ascii_digit()) {
+        suggestion.insert(0, '_');
+    }
+    suggestion.truncate(64);
+    Err(NameError {
+        reason: reason.into(),
+        suggestion: (!suggestion.is_empty() && suggestion != name).then_some(suggestion),
+    })
+}
+
 /// A Worker script name: `^[a-z0-9_][a-z0-9-_]*$`, at most 63 characters.
 pub fn check_worker_name(name: &str) -> Result<(), NameError> {
     let valid_chars = name

@@ -20,6 +20,8 @@ pub enum Output {
     R2Bucket(R2BucketOutput),
     /// See [`D1DatabaseOutput`].
     D1Database(D1DatabaseOutput),
+    /// See [`AnalyticsEngineDatasetOutput`].
+    AnalyticsEngineDataset(AnalyticsEngineDatasetOutput),
     /// See [`DurableObjectNamespaceOutput`].
     DurableObjectNamespace(DurableObjectNamespaceOutput),
     /// See [`SecretsStoreOutput`].
@@ -41,6 +43,7 @@ impl Output {
             Output::KvNamespace(_) => Kind::KvNamespace,
             Output::R2Bucket(_) => Kind::R2Bucket,
             Output::D1Database(_) => Kind::D1Database,
+            Output::AnalyticsEngineDataset(_) => Kind::AnalyticsEngineDataset,
             Output::DurableObjectNamespace(_) => Kind::DurableObjectNamespace,
             Output::SecretsStore(_) => Kind::SecretsStore,
             Output::Secret(_) => Kind::Secret,
@@ -58,7 +61,10 @@ impl Output {
             Output::SecretsStore(o) => Some(&o.id),
             Output::Secret(o) | Output::SecretRef(o) => Some(&o.id),
             Output::DispatchNamespace(o) => Some(&o.id),
-            Output::DurableObjectNamespace(_) | Output::R2Bucket(_) | Output::Worker(_) => None,
+            Output::DurableObjectNamespace(_)
+            | Output::R2Bucket(_)
+            | Output::AnalyticsEngineDataset(_)
+            | Output::Worker(_) => None,
         }
     }
 
@@ -69,6 +75,7 @@ impl Output {
             Output::KvNamespace(o) => &o.title,
             Output::R2Bucket(o) => &o.name,
             Output::D1Database(o) => &o.name,
+            Output::AnalyticsEngineDataset(o) => &o.dataset,
             Output::DurableObjectNamespace(o) => &o.class_name,
             Output::SecretsStore(o) => &o.name,
             Output::Secret(o) | Output::SecretRef(o) => &o.name,
@@ -122,6 +129,13 @@ pub struct D1DatabaseOutput {
     /// changed after it was applied is refused.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub migrations: BTreeMap<String, String>,
+}
+
+/// A Workers Analytics Engine dataset.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnalyticsEngineDatasetOutput {
+    /// The dataset name, as a Worker's binding and SQL queries name it.
+    pub dataset: String,
 }
 
 /// A Durable Object namespace, as its Worker's migrations declare it.

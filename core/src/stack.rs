@@ -169,6 +169,8 @@ pub enum Kind {
     R2Bucket,
     /// A D1 database, with its migrations.
     D1Database,
+    /// A Workers Analytics Engine dataset: a name a Worker writes data points to.
+    AnalyticsEngineDataset,
     /// A Durable Object namespace; it lives through its Worker's migrations.
     DurableObjectNamespace,
     /// A Secrets Store.
@@ -185,10 +187,11 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, in a fixed order.
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Kind::KvNamespace,
         Kind::R2Bucket,
         Kind::D1Database,
+        Kind::AnalyticsEngineDataset,
         Kind::DurableObjectNamespace,
         Kind::SecretsStore,
         Kind::Secret,
@@ -203,6 +206,7 @@ impl Kind {
             Kind::KvNamespace => "KvNamespace",
             Kind::R2Bucket => "R2Bucket",
             Kind::D1Database => "D1Database",
+            Kind::AnalyticsEngineDataset => "AnalyticsEngineDataset",
             Kind::DurableObjectNamespace => "DurableObjectNamespace",
             Kind::SecretsStore => "SecretsStore",
             Kind::Secret => "Secret",
@@ -226,6 +230,7 @@ impl Kind {
             Kind::KvNamespace => Some("kv_namespace"),
             Kind::R2Bucket => Some("r2_bucket"),
             Kind::D1Database => Some("d1"),
+            Kind::AnalyticsEngineDataset => Some("analytics_engine"),
             Kind::DurableObjectNamespace => Some("durable_object_namespace"),
             Kind::Secret | Kind::SecretRef => Some("secrets_store_secret"),
             Kind::DispatchNamespace => Some("dispatch_namespace"),
@@ -243,6 +248,8 @@ impl Kind {
             Kind::KvNamespace => &[],
             Kind::R2Bucket => &["name", "location_hint", "jurisdiction"],
             Kind::D1Database => &["name", "location_hint", "jurisdiction"],
+            // Nothing exists at Cloudflare until a Worker writes: a new name is a new binding.
+            Kind::AnalyticsEngineDataset => &[],
             Kind::DurableObjectNamespace => &[],
             Kind::SecretsStore => &["name"],
             Kind::Secret => &["name", "store"],
@@ -269,6 +276,8 @@ pub enum Props {
     R2Bucket(R2Bucket),
     /// See [`D1Database`].
     D1Database(D1Database),
+    /// See [`AnalyticsEngineDataset`].
+    AnalyticsEngineDataset(AnalyticsEngineDataset),
     /// See [`DurableObjectNamespace`].
     DurableObjectNamespace(DurableObjectNamespace),
     /// See [`SecretsStore`].
@@ -290,6 +299,7 @@ impl Props {
             Props::KvNamespace(_) => Kind::KvNamespace,
             Props::R2Bucket(_) => Kind::R2Bucket,
             Props::D1Database(_) => Kind::D1Database,
+            Props::AnalyticsEngineDataset(_) => Kind::AnalyticsEngineDataset,
             Props::DurableObjectNamespace(_) => Kind::DurableObjectNamespace,
             Props::SecretsStore(_) => Kind::SecretsStore,
             Props::Secret(_) => Kind::Secret,
@@ -306,6 +316,7 @@ impl Props {
             Props::KvNamespace(p) => p.title.as_deref(),
             Props::R2Bucket(p) => p.name.as_deref(),
             Props::D1Database(p) => p.name.as_deref(),
+            Props::AnalyticsEngineDataset(p) => p.dataset.as_deref(),
             Props::DurableObjectNamespace(p) => Some(p.class_name.as_str()),
             Props::SecretsStore(p) => p.name.as_deref(),
             Props::Secret(p) => p.name.as_deref(),
@@ -329,6 +340,7 @@ props_from!(
     KvNamespace,
     R2Bucket,
     D1Database,
+    AnalyticsEngineDataset,
     DurableObjectNamespace,
     SecretsStore,
     Secret,
@@ -487,6 +499,16 @@ pub struct D1Database {
     /// wrangler does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub migrations: Option<PathBuf>,
+}
+
+/// A Workers Analytics Engine dataset. Cloudflare has no call that creates one: it appears when a
+/// Worker first writes to it, so declaring it sends nothing, and binding it gives Workers a typed
+/// `writeDataPoint`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AnalyticsEngineDataset {
+    /// The dataset name, as SQL queries name it; default: a physical name from app, logical id
+    /// and stage, with `_` between words.
+    pub dataset: Option<String>,
 }
 
 /// A Durable Object namespace: a class exported by a Worker.

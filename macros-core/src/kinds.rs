@@ -345,6 +345,26 @@ pub(crate) static KINDS: &[KindDef] = &[
         name_rule: None,
     },
     KindDef {
+        kind: Kind::AnalyticsEngineDataset,
+        props: &[prop(
+            "dataset",
+            Ty::Str,
+            "the dataset name SQL queries use; default: from app, id and stage",
+        )],
+        output: "AnalyticsEngineDatasetOutput",
+        has_default: true,
+        binding: Some(BindingDef {
+            rust: "analytics_engine",
+            noun: "the Analytics Engine dataset",
+            typescript: "AnalyticsEngineDataset",
+        }),
+        unique_name: None,
+        name_rule: Some(NameRule {
+            prop: "dataset",
+            check: naming::check_dataset_name,
+        }),
+    },
+    KindDef {
         kind: Kind::DurableObjectNamespace,
         props: &[
             required("class_name", Ty::Str, "the exported Durable Object class"),

@@ -82,6 +82,11 @@ pub fn resolved_name(app: &str, stage: &str, resource: &Resource) -> String {
             .clone()
             .unwrap_or_else(|| DEFAULT_SECRETS_STORE.to_owned()),
         Props::Secret(p) => p.name.clone().unwrap_or_else(|| secret_name(&resource.id)),
+        // A name SQL takes without quotes.
+        Props::AnalyticsEngineDataset(p) => p
+            .dataset
+            .clone()
+            .unwrap_or_else(|| physical_name(app, &resource.id, stage).replace('-', "_")),
         props => props
             .declared_name()
             .map(str::to_owned)
@@ -94,6 +99,7 @@ fn name_field(kind: Kind) -> &'static str {
     match kind {
         Kind::KvNamespace => "title",
         Kind::DurableObjectNamespace => "class_name",
+        Kind::AnalyticsEngineDataset => "dataset",
         _ => "name",
     }
 }

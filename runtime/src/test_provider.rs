@@ -5,8 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
 use athanor_core::output::{
-    D1DatabaseOutput, DispatchNamespaceOutput, DurableObjectNamespaceOutput, KvNamespaceOutput,
-    R2BucketOutput, SecretOutput, SecretsStoreOutput, WorkerOutput,
+    AnalyticsEngineDatasetOutput, D1DatabaseOutput, DispatchNamespaceOutput,
+    DurableObjectNamespaceOutput, KvNamespaceOutput, R2BucketOutput, SecretOutput,
+    SecretsStoreOutput, WorkerOutput,
 };
 use athanor_core::provider::{BoxFuture, Desired, Existing};
 use athanor_core::{Output, Props, Provider, ProviderError};
@@ -51,6 +52,9 @@ impl MemoryProvider {
                 storage_class: None,
                 public_url: None,
             }),
+            Props::AnalyticsEngineDataset(_) => {
+                Output::AnalyticsEngineDataset(AnalyticsEngineDatasetOutput { dataset: name })
+            }
             Props::D1Database(_) => Output::D1Database(D1DatabaseOutput {
                 id,
                 name,

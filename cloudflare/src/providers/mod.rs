@@ -5,6 +5,7 @@
 //! `provider.rs` matches the kinds once, so a module never checks them again. Each returns the
 //! engine's [`ProviderError`] naming the resource, the failed step and what to do.
 
+pub(crate) mod analytics_engine;
 pub(crate) mod d1_database;
 pub(crate) mod dispatch_namespace;
 pub(crate) mod durable_object;
@@ -28,6 +29,7 @@ pub(crate) fn label(kind: Kind) -> &'static str {
         Kind::KvNamespace => "KV namespace",
         Kind::R2Bucket => "R2 bucket",
         Kind::D1Database => "D1 database",
+        Kind::AnalyticsEngineDataset => "Analytics Engine dataset",
         Kind::DurableObjectNamespace => "Durable Object class",
         Kind::SecretsStore => "Secrets Store",
         Kind::Secret | Kind::SecretRef => "Secrets Store secret",

@@ -284,6 +284,9 @@ fn resource_binding(worker_name: &str, name: &str, dep: &Output) -> Option<Value
         Output::KvNamespace(o) => json!({"type": ty, "name": name, "namespace_id": o.id}),
         // `id`, as wrangler sends it (`database_id` is the newer spelling of the same field).
         Output::D1Database(o) => json!({"type": ty, "name": name, "id": o.id}),
+        Output::AnalyticsEngineDataset(o) => {
+            json!({"type": ty, "name": name, "dataset": o.dataset})
+        }
         Output::R2Bucket(o) => {
             let mut v = json!({"type": ty, "name": name, "bucket_name": o.name});
             if let Some(j) = o.jurisdiction.as_deref().filter(|j| *j != "default") {

@@ -1,0 +1,7 @@
+use athanor::infra;
+
+infra! {
+    let events = AnalyticsEngineDataset("events") { dataset: "app-events" };
+}
+
+fn main() {}
