@@ -45,9 +45,18 @@ async fn user_workers_run_in_their_namespace_with_only_their_own_bindings() {
         (200, r#"["DB","USER_KV"]"#.into())
     );
     // Each customer's visits land in its own database, migrated on deploy.
-    assert_eq!(get("/customer-a/_visits").await, (200, r#"{"visits":1}"#.into()));
-    assert_eq!(get("/customer-a/_visits").await, (200, r#"{"visits":2}"#.into()));
-    assert_eq!(get("/customer-b/_visits").await, (200, r#"{"visits":1}"#.into()));
+    assert_eq!(
+        get("/customer-a/_visits").await,
+        (200, r#"{"visits":1}"#.into())
+    );
+    assert_eq!(
+        get("/customer-a/_visits").await,
+        (200, r#"{"visits":2}"#.into())
+    );
+    assert_eq!(
+        get("/customer-b/_visits").await,
+        (200, r#"{"visits":1}"#.into())
+    );
     let databases = fx.get("/d1/database").await;
     assert_eq!(databases.as_array().unwrap().len(), 2, "{databases}");
     assert_eq!(get("/customer-z/").await.0, 404);
