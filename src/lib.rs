@@ -140,6 +140,9 @@ macro_rules! __athanor_worker_env {
     (@accessor $f:ident $b:literal $doc:literal analytics_engine) => {
         $crate::__athanor_worker_env!(@get $f $b $doc analytics_engine $crate::__private::worker::AnalyticsEngineDataset);
     };
+    (@accessor $f:ident $b:literal $doc:literal queue) => {
+        $crate::__athanor_worker_env!(@get $f $b $doc queue $crate::__private::worker::Queue);
+    };
     (@accessor $f:ident $b:literal $doc:literal d1) => {
         $crate::__athanor_worker_env!(@get $f $b $doc d1 $crate::__private::worker::D1Database);
     };
@@ -215,8 +218,8 @@ pub mod __private {
         use athanor_core::Output;
         use athanor_core::output::{
             AnalyticsEngineDatasetOutput, D1DatabaseOutput, DispatchNamespaceOutput,
-            DurableObjectNamespaceOutput, KvNamespaceOutput, R2BucketOutput, SecretOutput,
-            SecretsStoreOutput, WorkerOutput,
+            DurableObjectNamespaceOutput, KvNamespaceOutput, QueueConsumerOutput, QueueOutput,
+            R2BucketOutput, SecretOutput, SecretsStoreOutput, WorkerOutput,
         };
 
         /// An output struct that can be read from the [`Output`] of its kind.
@@ -243,6 +246,8 @@ pub mod __private {
             R2BucketOutput => R2Bucket;
             D1DatabaseOutput => D1Database;
             AnalyticsEngineDatasetOutput => AnalyticsEngineDataset;
+            QueueOutput => Queue;
+            QueueConsumerOutput => QueueConsumer;
             DurableObjectNamespaceOutput => DurableObjectNamespace;
             SecretsStoreOutput => SecretsStore;
             SecretOutput => Secret | SecretRef;

@@ -7,13 +7,13 @@
 
 use athanor_core::output::{
     AnalyticsEngineDatasetOutput, D1DatabaseOutput, DispatchNamespaceOutput,
-    DurableObjectNamespaceOutput, KvNamespaceOutput, R2BucketOutput, SecretOutput,
-    SecretsStoreOutput, WorkerOutput,
+    DurableObjectNamespaceOutput, KvNamespaceOutput, QueueConsumerOutput, QueueOutput,
+    R2BucketOutput, SecretOutput, SecretsStoreOutput, WorkerOutput,
 };
 use athanor_core::provider::{BoxFuture, Desired, Existing};
 use athanor_core::stack::{
     AnalyticsEngineDataset, D1Database, DispatchNamespace, DurableObjectNamespace, KvNamespace,
-    R2Bucket, Secret, SecretRef, SecretsStore, Worker,
+    Queue, QueueConsumer, R2Bucket, Secret, SecretRef, SecretsStore, Worker,
 };
 use athanor_core::{Kind, Output, Props, Provider, ProviderError};
 
@@ -21,7 +21,7 @@ use crate::client::Client;
 use crate::providers::secrets_store::DefaultStoreCache;
 use crate::providers::{
     Deployed, analytics_engine, d1_database, dispatch_namespace, durable_object, kv_namespace,
-    r2_bucket, secret, secret_ref, secrets_store, worker,
+    queue, r2_bucket, secret, secret_ref, secrets_store, worker,
 };
 
 /// Creates, updates, reads and deletes every kind of resource through the Cloudflare v4 API.
@@ -55,6 +55,8 @@ enum Typed<'a> {
     R2Bucket(Call<'a, R2Bucket, R2BucketOutput>),
     D1Database(Call<'a, D1Database, D1DatabaseOutput>),
     AnalyticsEngineDataset(Call<'a, AnalyticsEngineDataset, AnalyticsEngineDatasetOutput>),
+    Queue(Call<'a, Queue, QueueOutput>),
+    QueueConsumer(Call<'a, QueueConsumer, QueueConsumerOutput>),
     DurableObjectNamespace(Call<'a, DurableObjectNamespace, DurableObjectNamespaceOutput>),
     SecretsStore(Call<'a, SecretsStore, SecretsStoreOutput>),
     Secret(Call<'a, Secret, SecretOutput>),
@@ -93,6 +95,14 @@ impl<'a> Typed<'a> {
                 Props::AnalyticsEngineDataset(props),
                 Output::AnalyticsEngineDataset(output),
             ) => Typed::AnalyticsEngineDataset(Call(p, Deployed { id, props, output })),
+            (Props::Queue(p), Props::Queue(props), Output::Queue(output)) => {
+                Typed::Queue(Call(p, Deployed { id, props, output }))
+            }
+            (
+                Props::QueueConsumer(p),
+                Props::QueueConsumer(props),
+                Output::QueueConsumer(output),
+            ) => Typed::QueueConsumer(Call(p, Deployed { id, props, output })),
             (
                 Props::DurableObjectNamespace(p),
                 Props::DurableObjectNamespace(props),
@@ -161,6 +171,8 @@ impl Provider for CloudflareProvider {
                 Props::R2Bucket(p) => r2_bucket::create(c, d, p).await,
                 Props::D1Database(p) => d1_database::create(c, d, p).await,
                 Props::AnalyticsEngineDataset(_) => Ok(analytics_engine::output(d)),
+                Props::Queue(p) => queue::create(c, d, p).await,
+                Props::QueueConsumer(p) => queue::create_consumer(c, d, p).await,
                 Props::DurableObjectNamespace(p) => Ok(durable_object::output(p)),
                 Props::SecretsStore(_) => secrets_store::create(c, d).await,
                 Props::Secret(p) => secret::create(c, d, p, &self.default_store).await,
@@ -183,6 +195,8 @@ impl Provider for CloudflareProvider {
                 Typed::R2Bucket(Call(p, e)) => r2_bucket::update(c, d, p, e).await,
                 Typed::D1Database(Call(p, e)) => d1_database::update(c, d, p, e).await,
                 Typed::AnalyticsEngineDataset(_) => Ok(analytics_engine::output(d)),
+                Typed::Queue(Call(p, e)) => queue::update(c, d, p, e).await,
+                Typed::QueueConsumer(Call(p, e)) => queue::update_consumer(c, d, p, e).await,
                 Typed::DurableObjectNamespace(Call(p, _)) => Ok(durable_object::output(p)),
                 Typed::SecretsStore(Call(_, e)) => Ok(secrets_store::update(e)),
                 Typed::Secret(Call(p, e)) => secret::update(c, d, p, e).await,
@@ -204,6 +218,8 @@ impl Provider for CloudflareProvider {
                 Typed::D1Database(Call(_, e)) => d1_database::delete(c, e).await,
                 // Cloudflare keeps written data points for their retention period; nothing to call.
                 Typed::AnalyticsEngineDataset(_) => Ok(()),
+                Typed::Queue(Call(_, e)) => queue::delete(c, e).await,
+                Typed::QueueConsumer(Call(_, e)) => queue::delete_consumer(c, e).await,
                 // Lives in its Worker's migrations; a SecretRef points at a secret not ours.
                 Typed::DurableObjectNamespace(_) | Typed::SecretRef(_) => Ok(()),
                 Typed::SecretsStore(Call(_, e)) => secrets_store::delete(c, e).await,
@@ -227,6 +243,8 @@ impl Provider for CloudflareProvider {
                 Typed::AnalyticsEngineDataset(Call(_, e)) => {
                     Ok(Some(Output::AnalyticsEngineDataset(e.output.clone())))
                 }
+                Typed::Queue(Call(_, e)) => queue::read(c, e).await,
+                Typed::QueueConsumer(Call(_, e)) => queue::read_consumer(c, e).await,
                 Typed::DurableObjectNamespace(Call(_, e)) => Ok(durable_object::read(e)),
                 Typed::SecretsStore(Call(_, e)) => secrets_store::read(c, e).await,
                 // A SecretRef reads like a Secret and keeps its own variant.

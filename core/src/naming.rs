@@ -107,6 +107,28 @@ fn lower_dashed(name: &str, allow_underscore: bool) -> String {
     out.trim_end_matches('-').to_owned()
 }
 
+/// A queue name: lowercase letters, digits and `-`, at most 63 characters, as Cloudflare requires.
+pub fn check_queue_name(name: &str) -> Result<(), NameError> {
+    let valid_chars = name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    let reason = if name.is_empty() {
+        "a queue name cannot be empty"
+    } else if !valid_chars {
+        "a queue name may only contain lowercase letters, digits and `-`"
+    } else if name.len() > 63 {
+        "a queue name is at most 63 characters"
+    } else {
+        return Ok(());
+    };
+    let mut suggestion = lower_dashed(name, false);
+    suggestion.truncate(63);
+    Err(NameError {
+        reason: reason.into(),
+        suggestion: (!suggestion.is_empty() && suggestion != name).then_some(suggestion),
+    })
+}
+
 /// An Analytics Engine dataset name: letters, digits and `_`, starting with a letter or `_` (the
 /// name is a table in the SQL API), at most 64 characters.
 pub fn check_dataset_name(name: &str) -> Result<(), NameError> {

@@ -22,6 +22,10 @@ pub enum Output {
     D1Database(D1DatabaseOutput),
     /// See [`AnalyticsEngineDatasetOutput`].
     AnalyticsEngineDataset(AnalyticsEngineDatasetOutput),
+    /// See [`QueueOutput`].
+    Queue(QueueOutput),
+    /// See [`QueueConsumerOutput`].
+    QueueConsumer(QueueConsumerOutput),
     /// See [`DurableObjectNamespaceOutput`].
     DurableObjectNamespace(DurableObjectNamespaceOutput),
     /// See [`SecretsStoreOutput`].
@@ -44,6 +48,8 @@ impl Output {
             Output::R2Bucket(_) => Kind::R2Bucket,
             Output::D1Database(_) => Kind::D1Database,
             Output::AnalyticsEngineDataset(_) => Kind::AnalyticsEngineDataset,
+            Output::Queue(_) => Kind::Queue,
+            Output::QueueConsumer(_) => Kind::QueueConsumer,
             Output::DurableObjectNamespace(_) => Kind::DurableObjectNamespace,
             Output::SecretsStore(_) => Kind::SecretsStore,
             Output::Secret(_) => Kind::Secret,
@@ -58,6 +64,8 @@ impl Output {
         match self {
             Output::KvNamespace(o) => Some(&o.id),
             Output::D1Database(o) => Some(&o.id),
+            Output::Queue(o) => Some(&o.id),
+            Output::QueueConsumer(o) => Some(&o.id),
             Output::SecretsStore(o) => Some(&o.id),
             Output::Secret(o) | Output::SecretRef(o) => Some(&o.id),
             Output::DispatchNamespace(o) => Some(&o.id),
@@ -76,6 +84,8 @@ impl Output {
             Output::R2Bucket(o) => &o.name,
             Output::D1Database(o) => &o.name,
             Output::AnalyticsEngineDataset(o) => &o.dataset,
+            Output::Queue(o) => &o.name,
+            Output::QueueConsumer(o) => &o.script,
             Output::DurableObjectNamespace(o) => &o.class_name,
             Output::SecretsStore(o) => &o.name,
             Output::Secret(o) | Output::SecretRef(o) => &o.name,
@@ -84,10 +94,11 @@ impl Output {
         }
     }
 
-    /// The public URL, for a Worker served on workers.dev.
+    /// The public URL: a Worker's on workers.dev, a public bucket's on r2.dev.
     pub fn url(&self) -> Option<&str> {
         match self {
             Output::Worker(o) => o.url.as_deref(),
+            Output::R2Bucket(o) => o.public_url.as_deref(),
             _ => None,
         }
     }
@@ -136,6 +147,26 @@ pub struct D1DatabaseOutput {
 pub struct AnalyticsEngineDatasetOutput {
     /// The dataset name, as a Worker's binding and SQL queries name it.
     pub dataset: String,
+}
+
+/// A queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueOutput {
+    /// The queue id (32 hex characters).
+    pub id: String,
+    /// The queue name: what a Worker's `queue` binding names.
+    pub name: String,
+}
+
+/// A Worker consuming a queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueConsumerOutput {
+    /// The consumer id.
+    pub id: String,
+    /// The queue's id.
+    pub queue_id: String,
+    /// The consuming Worker's script name.
+    pub script: String,
 }
 
 /// A Durable Object namespace, as its Worker's migrations declare it.

@@ -117,6 +117,11 @@ impl Resource {
         match &self.props {
             Props::Secret(s) => deps.extend(s.store.as_ref().map(|r| r.0.as_str())),
             Props::SecretRef(s) => deps.extend(s.store.as_ref().map(|r| r.0.as_str())),
+            Props::QueueConsumer(c) => {
+                deps.insert(c.queue.0.as_str());
+                deps.insert(c.worker.0.as_str());
+                deps.extend(c.dead_letter_queue.as_ref().map(|r| r.0.as_str()));
+            }
             Props::Worker(w) => {
                 deps.extend(w.namespace.as_ref().map(|r| r.0.as_str()));
                 for b in &w.bindings {
@@ -171,6 +176,10 @@ pub enum Kind {
     D1Database,
     /// A Workers Analytics Engine dataset: a name a Worker writes data points to.
     AnalyticsEngineDataset,
+    /// A queue: Workers send messages to it through a `queue` binding.
+    Queue,
+    /// A Worker consuming a queue: its `queue()` handler receives the messages in batches.
+    QueueConsumer,
     /// A Durable Object namespace; it lives through its Worker's migrations.
     DurableObjectNamespace,
     /// A Secrets Store.
@@ -187,11 +196,13 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, in a fixed order.
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 12] = [
         Kind::KvNamespace,
         Kind::R2Bucket,
         Kind::D1Database,
         Kind::AnalyticsEngineDataset,
+        Kind::Queue,
+        Kind::QueueConsumer,
         Kind::DurableObjectNamespace,
         Kind::SecretsStore,
         Kind::Secret,
@@ -207,6 +218,8 @@ impl Kind {
             Kind::R2Bucket => "R2Bucket",
             Kind::D1Database => "D1Database",
             Kind::AnalyticsEngineDataset => "AnalyticsEngineDataset",
+            Kind::Queue => "Queue",
+            Kind::QueueConsumer => "QueueConsumer",
             Kind::DurableObjectNamespace => "DurableObjectNamespace",
             Kind::SecretsStore => "SecretsStore",
             Kind::Secret => "Secret",
@@ -231,6 +244,8 @@ impl Kind {
             Kind::R2Bucket => Some("r2_bucket"),
             Kind::D1Database => Some("d1"),
             Kind::AnalyticsEngineDataset => Some("analytics_engine"),
+            Kind::Queue => Some("queue"),
+            Kind::QueueConsumer => None,
             Kind::DurableObjectNamespace => Some("durable_object_namespace"),
             Kind::Secret | Kind::SecretRef => Some("secrets_store_secret"),
             Kind::DispatchNamespace => Some("dispatch_namespace"),
@@ -250,6 +265,9 @@ impl Kind {
             Kind::D1Database => &["name", "location_hint", "jurisdiction"],
             // Nothing exists at Cloudflare until a Worker writes: a new name is a new binding.
             Kind::AnalyticsEngineDataset => &[],
+            Kind::Queue => &["name"],
+            // A consumer is one queue's and one Worker's: another is another consumer.
+            Kind::QueueConsumer => &["queue", "worker"],
             Kind::DurableObjectNamespace => &[],
             Kind::SecretsStore => &["name"],
             Kind::Secret => &["name", "store"],
@@ -278,6 +296,10 @@ pub enum Props {
     D1Database(D1Database),
     /// See [`AnalyticsEngineDataset`].
     AnalyticsEngineDataset(AnalyticsEngineDataset),
+    /// See [`Queue`].
+    Queue(Queue),
+    /// See [`QueueConsumer`].
+    QueueConsumer(QueueConsumer),
     /// See [`DurableObjectNamespace`].
     DurableObjectNamespace(DurableObjectNamespace),
     /// See [`SecretsStore`].
@@ -300,6 +322,8 @@ impl Props {
             Props::R2Bucket(_) => Kind::R2Bucket,
             Props::D1Database(_) => Kind::D1Database,
             Props::AnalyticsEngineDataset(_) => Kind::AnalyticsEngineDataset,
+            Props::Queue(_) => Kind::Queue,
+            Props::QueueConsumer(_) => Kind::QueueConsumer,
             Props::DurableObjectNamespace(_) => Kind::DurableObjectNamespace,
             Props::SecretsStore(_) => Kind::SecretsStore,
             Props::Secret(_) => Kind::Secret,
@@ -317,6 +341,8 @@ impl Props {
             Props::R2Bucket(p) => p.name.as_deref(),
             Props::D1Database(p) => p.name.as_deref(),
             Props::AnalyticsEngineDataset(p) => p.dataset.as_deref(),
+            Props::Queue(p) => p.name.as_deref(),
+            Props::QueueConsumer(_) => None,
             Props::DurableObjectNamespace(p) => Some(p.class_name.as_str()),
             Props::SecretsStore(p) => p.name.as_deref(),
             Props::Secret(p) => p.name.as_deref(),
@@ -341,6 +367,8 @@ props_from!(
     R2Bucket,
     D1Database,
     AnalyticsEngineDataset,
+    Queue,
+    QueueConsumer,
     DurableObjectNamespace,
     SecretsStore,
     Secret,
@@ -509,6 +537,48 @@ pub struct AnalyticsEngineDataset {
     /// The dataset name, as SQL queries name it; default: a physical name from app, logical id
     /// and stage, with `_` between words.
     pub dataset: Option<String>,
+}
+
+/// A queue.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Queue {
+    /// The queue name; default: a physical name from app, logical id and stage.
+    pub name: Option<String>,
+    /// How long each message waits before it can be delivered, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery_delay: Option<u64>,
+    /// How long an undelivered message is kept, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_retention_period: Option<u64>,
+}
+
+/// A Worker consuming a queue: Cloudflare calls its `queue()` handler with batches of messages.
+/// A resource of its own, so that the graph creates it after both the queue and the Worker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueueConsumer {
+    /// The queue.
+    pub queue: ResourceRef,
+    /// The Worker whose `queue()` handler receives the messages.
+    pub worker: ResourceRef,
+    /// The most messages in one batch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<u64>,
+    /// How many times a message is retried before it goes to the dead-letter queue (or is
+    /// dropped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_retries: Option<u64>,
+    /// The longest a batch waits to fill, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_wait_time_ms: Option<u64>,
+    /// The most batches delivered at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrency: Option<u64>,
+    /// How long a retried message waits before it is delivered again, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_delay: Option<u64>,
+    /// Where messages go once their retries are spent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_letter_queue: Option<ResourceRef>,
 }
 
 /// A Durable Object namespace: a class exported by a Worker.

@@ -2,9 +2,9 @@
 //!
 //! It serves, over loopback HTTP under `/client/v4`, the paths athanor (and wrangler) use: accounts
 //! and token verification, Workers KV, R2 buckets, D1 databases, Workers scripts with bindings and
-//! Durable Object migrations, their versions and deployments, Secrets Store and Workers for
-//! Platforms. State lives in SQLite inside a data directory, so what was deployed is still there
-//! after a restart.
+//! Durable Object migrations, their versions and deployments, Secrets Store, Queues, Workers for
+//! Platforms, and the Workers Analytics Engine SQL API. State lives in SQLite inside a data
+//! directory, so what was deployed is still there after a restart.
 //!
 //! The emulator is the default target when no Cloudflare credentials are set, and the test suite's
 //! Cloudflare: it counts requests ([`Stats`]) and can be slowed down or broken ([`Faults`]).
@@ -15,11 +15,13 @@
 //!
 //! Layout: [`routes`] holds the whole route table; `handlers` one module per resource family;
 //! `scripts` the typed Worker model with its uploads, versions and deployments; `store` the SQLite
-//! storage (and the D1 databases' own files); `kv_rules` and `d1_rules` what the API and the
-//! bindings both enforce; `sealing` secret values at rest; `workerd` the local runtime and
-//! `bindings` the service its bindings call; `envelope` the v4 response shapes; `auth`, `faults`
-//! and `stats` the middleware around every request; `clock` the time they all read.
+//! storage (and the D1 databases' own files); `kv_rules`, `d1_rules` and `queue_rules` what the API
+//! and the bindings both enforce; `analytics_engine_sql` the Analytics Engine SQL the API runs;
+//! `sealing` secret values at rest; `workerd` the local runtime and `bindings` the service its
+//! bindings call; `envelope` the v4 response shapes; `auth`, `faults` and `stats` the middleware
+//! around every request; `clock` the time they all read.
 
+mod analytics_engine_sql;
 mod auth;
 mod bindings;
 mod clock;
@@ -30,6 +32,7 @@ mod faults;
 mod handlers;
 mod ids;
 mod kv_rules;
+mod queue_rules;
 pub mod routes;
 mod scripts;
 mod sealing;
@@ -253,8 +256,8 @@ impl Emulator {
         self.state.faults.set(faults);
     }
 
-    /// The emulator's clock; tests advance it to expire KV values, or to outwait a rate-limit
-    /// block, without sleeping.
+    /// The emulator's clock; tests advance it to expire KV values, deliver a delayed queue message,
+    /// or outwait a rate-limit block, without sleeping.
     pub fn clock(&self) -> &Clock {
         &self.state.clock
     }

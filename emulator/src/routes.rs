@@ -8,7 +8,10 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post, put};
 
-use crate::handlers::{accounts, admin, d1, dispatch, kv, r2, secrets_store, versions, workers};
+use crate::handlers::{
+    accounts, admin, analytics_engine, d1, dispatch, kv, queues, r2, secrets_store, versions,
+    workers,
+};
 use crate::state::AppState;
 
 /// The prefix of the v4 API, as in `https://api.cloudflare.com/client/v4`.
@@ -141,6 +144,41 @@ fn v4_routes() -> Router<Arc<AppState>> {
         .route(&r("/d1/database/{database_id}/raw"), post(d1::raw))
         .route(&r("/d1/database/{database_id}/export"), post(d1::export))
         .route(&r("/d1/database/{database_id}/import"), post(d1::import))
+        // Workers Analytics Engine.
+        .route(&r("/analytics_engine/sql"), post(analytics_engine::sql))
+        // Queues.
+        .route(&r("/queues"), get(queues::list).post(queues::create))
+        .route(
+            &r("/queues/{queue_id}"),
+            get(queues::get)
+                .put(queues::update)
+                .patch(queues::edit)
+                .delete(queues::delete),
+        )
+        .route(&r("/queues/{queue_id}/metrics"), get(queues::metrics))
+        .route(
+            &r("/queues/{queue_id}/purge"),
+            get(queues::purge_status).post(queues::purge),
+        )
+        .route(
+            &r("/queues/{queue_id}/consumers"),
+            get(queues::list_consumers).post(queues::create_consumer),
+        )
+        .route(
+            &r("/queues/{queue_id}/consumers/{consumer_id}"),
+            get(queues::get_consumer)
+                .put(queues::update_consumer)
+                .delete(queues::delete_consumer),
+        )
+        .route(&r("/queues/{queue_id}/messages"), post(queues::push_message))
+        .route(
+            &r("/queues/{queue_id}/messages/batch"),
+            post(queues::push_batch),
+        )
+        .route(
+            &r("/workers/scripts/{script_name}/queue-consumers"),
+            get(queues::script_consumers),
+        )
         // Workers scripts, subdomains, services and Durable Objects.
         .route(&r("/workers/scripts"), get(workers::list))
         .route(

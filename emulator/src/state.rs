@@ -26,6 +26,9 @@ pub(crate) struct AppState {
     pub script_changes: tokio::sync::watch::Sender<u64>,
     /// The last count of changes the local runtime runs; `None` when Workers are not served.
     pub scripts_running: tokio::sync::watch::Sender<Option<u64>>,
+    /// Woken when queue messages arrive or a queue or consumer changes; the delivery to queue
+    /// consumers (`workerd::delivery`) waits on it.
+    pub queue_wake: tokio::sync::Notify,
 }
 
 impl AppState {
@@ -50,6 +53,7 @@ impl AppState {
             faults: FaultState::new(faults),
             script_changes: tokio::sync::watch::Sender::new(0),
             scripts_running: tokio::sync::watch::Sender::new(None),
+            queue_wake: tokio::sync::Notify::new(),
         }
     }
 }

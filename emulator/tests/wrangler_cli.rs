@@ -1,7 +1,8 @@
 //! The standalone emulator binary, driven by a real client no one here wrote: wrangler 4 (KV,
 //! R2, `deploy` of a Worker that then answers its URL on workerd, and `versions upload` /
 //! `versions deploy` / `rollback`; D1's create, execute (commands and files), migrations, export
-//! and delete).
+//! and delete; Queues: create, `deploy` of a producer and consumer whose messages are delivered,
+//! info, consumer removal, pause, purge and delete).
 //!
 //! `.ci/run` installs wrangler with `npm ci --prefix emulator/tests/wrangler` and workerd with
 //! `npm ci --prefix emulator/tests/workerd`, and exports `ATHANOR_WRANGLER` and `ATHANOR_WORKERD`.
@@ -439,4 +440,99 @@ async fn wrangler_drives_d1() {
         emu.api("/d1/database").await["result"],
         serde_json::json!([])
     );
+}
+
+#[tokio::test]
+async fn wrangler_drives_queues() {
+    let Some(bin) = find_tool("wrangler", "ATHANOR_WRANGLER", "wrangler") else {
+        return;
+    };
+    let Some(workerd) = find_tool("workerd", "ATHANOR_WORKERD", "workerd") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let emu = Standalone::start(&tmp.path().join("data"), Some(&workerd)).await;
+    let work = tmp.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let w = |args: &'static [&'static str]| wrangler(&bin, &emu, &work, args);
+
+    w(&["queues", "create", "jobs", "--delivery-delay-secs", "0"]).await;
+    w(&["kv", "namespace", "create", "queue-seen"]).await;
+    let list = emu.api("/storage/kv/namespaces").await;
+    let ns = list["result"][0]["id"].as_str().unwrap().to_owned();
+    // One Worker produces and consumes; `deploy` adds the consumer (and creates its dead-letter
+    // queue), and a second `deploy` updates it.
+    std::fs::write(
+        work.join("index.js"),
+        r#"export default {
+  async fetch(request, env) {
+    await env.JOBS.send({ hello: "wrangler" });
+    return new Response("sent");
+  },
+  async queue(batch, env) {
+    for (const m of batch.messages) await env.SEEN.put(`seen:${m.body.hello}`, batch.queue);
+  },
+};
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        work.join("wrangler.json"),
+        serde_json::json!({
+            "name": "queue-app",
+            "main": "index.js",
+            "compatibility_date": "2025-09-01",
+            "workers_dev": true,
+            "kv_namespaces": [{"binding": "SEEN", "id": ns}],
+            "queues": {
+                "producers": [{"binding": "JOBS", "queue": "jobs"}],
+                "consumers": [{
+                    "queue": "jobs",
+                    "max_batch_size": 5,
+                    "max_batch_timeout": 0,
+                    "max_retries": 2,
+                    "dead_letter_queue": "jobs-dlq",
+                }],
+            },
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let deployed = w(&["deploy"]).await;
+    assert!(deployed.contains("Consumer for jobs"), "{deployed}");
+    let redeployed = w(&["deploy"]).await;
+    assert!(redeployed.contains("Consumer for jobs"), "{redeployed}");
+    let info = w(&["queues", "info", "jobs"]).await;
+    assert!(
+        info.contains("Producers: worker:queue-app")
+            && info.contains("Consumers: worker:queue-app"),
+        "{info}"
+    );
+    let listed = w(&["queues", "list"]).await;
+    assert!(listed.contains("jobs-dlq"), "{listed}");
+
+    assert_eq!(
+        emu.worker_get("http://queue-app.localhost").await,
+        (200, "sent".to_owned())
+    );
+    let mut seen = Value::Null;
+    for _ in 0..200 {
+        seen = emu
+            .api(&format!("/storage/kv/namespaces/{ns}/keys?prefix=seen:"))
+            .await;
+        if seen["result"].as_array().is_some_and(|k| !k.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(seen["result"][0]["name"], "seen:wrangler", "{seen}");
+
+    w(&["queues", "consumer", "remove", "jobs", "queue-app"]).await;
+    let info = w(&["queues", "info", "jobs"]).await;
+    assert!(info.contains("Number of Consumers: 0"), "{info}");
+    w(&["queues", "pause-delivery", "jobs"]).await;
+    w(&["queues", "purge", "jobs", "--force"]).await;
+    w(&["queues", "delete", "jobs-dlq"]).await;
+    let listed = w(&["queues", "list"]).await;
+    assert!(!listed.contains("jobs-dlq"), "{listed}");
 }

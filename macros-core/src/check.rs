@@ -75,6 +75,7 @@ pub(crate) fn check(model: &Model, cx: &Ctxt) {
         match decl.def.kind {
             Kind::KvNamespace => kv_values(decl, cx),
             Kind::R2Bucket => bucket_rules(decl, cx),
+            Kind::QueueConsumer => queue_consumer(model, decl, cx),
             Kind::Worker => worker(decl, cx),
             _ => {}
         }
@@ -268,6 +269,54 @@ fn directories(decl: &Decl, cx: &Ctxt) {
                 ),
             );
         }
+    }
+}
+
+/// A queue consumer: an account Worker (a user Worker in a dispatch namespace consumes no
+/// queue), the only consumer of its queue (Cloudflare takes one Worker consumer per queue), and a
+/// dead-letter queue other than the queue itself.
+fn queue_consumer(model: &Model, decl: &Decl, cx: &Ctxt) {
+    let what = decl.describe();
+    let reference = |name: &str| match decl.get(name) {
+        Some(Typed::Ref(r)) => Some(r),
+        _ => None,
+    };
+    if let Some(worker) = reference("worker")
+        && model.find(worker).is_some_and(|w| w.namespace().is_some())
+    {
+        cx.error(
+            worker.span(),
+            format!(
+                "`{worker}` is a user Worker inside a dispatch namespace, which cannot consume a queue; consume it with an account Worker (the dispatch Worker, for one)"
+            ),
+        );
+    }
+    let Some(queue) = reference("queue") else {
+        return;
+    };
+    if reference("dead_letter_queue").is_some_and(|dlq| dlq == queue) {
+        let dlq = reference("dead_letter_queue").expect("just matched");
+        cx.error(
+            dlq.span(),
+            format!(
+                "{what} sends spent messages back to `{queue}`, the queue it consumes; declare another Queue as its dead-letter queue"
+            ),
+        );
+    }
+    let first = model.decls.iter().find(|other| {
+        other.def.kind == Kind::QueueConsumer
+            && matches!(other.get("queue"), Some(Typed::Ref(q)) if q == queue)
+    });
+    if let Some(first) = first
+        && first.name != decl.name
+    {
+        cx.error(
+            queue.span(),
+            format!(
+                "`{queue}` already has a consumer, {}; Cloudflare delivers a queue to one Worker: remove one of them",
+                first.describe()
+            ),
+        );
     }
 }
 

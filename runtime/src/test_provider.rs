@@ -6,8 +6,8 @@ use std::sync::Mutex;
 
 use athanor_core::output::{
     AnalyticsEngineDatasetOutput, D1DatabaseOutput, DispatchNamespaceOutput,
-    DurableObjectNamespaceOutput, KvNamespaceOutput, R2BucketOutput, SecretOutput,
-    SecretsStoreOutput, WorkerOutput,
+    DurableObjectNamespaceOutput, KvNamespaceOutput, QueueConsumerOutput, QueueOutput,
+    R2BucketOutput, SecretOutput, SecretsStoreOutput, WorkerOutput,
 };
 use athanor_core::provider::{BoxFuture, Desired, Existing};
 use athanor_core::{Output, Props, Provider, ProviderError};
@@ -51,6 +51,12 @@ impl MemoryProvider {
                 location: p.location_hint.clone(),
                 storage_class: None,
                 public_url: None,
+            }),
+            Props::Queue(_) => Output::Queue(QueueOutput { id, name }),
+            Props::QueueConsumer(p) => Output::QueueConsumer(QueueConsumerOutput {
+                id,
+                queue_id: p.queue.0.clone(),
+                script: p.worker.0.clone(),
             }),
             Props::AnalyticsEngineDataset(_) => {
                 Output::AnalyticsEngineDataset(AnalyticsEngineDatasetOutput { dataset: name })

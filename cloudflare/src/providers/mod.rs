@@ -10,6 +10,7 @@ pub(crate) mod d1_database;
 pub(crate) mod dispatch_namespace;
 pub(crate) mod durable_object;
 pub(crate) mod kv_namespace;
+pub(crate) mod queue;
 pub(crate) mod r2_bucket;
 pub(crate) mod secret;
 pub(crate) mod secret_ref;
@@ -30,6 +31,8 @@ pub(crate) fn label(kind: Kind) -> &'static str {
         Kind::R2Bucket => "R2 bucket",
         Kind::D1Database => "D1 database",
         Kind::AnalyticsEngineDataset => "Analytics Engine dataset",
+        Kind::Queue => "queue",
+        Kind::QueueConsumer => "consumer of a queue, the Worker",
         Kind::DurableObjectNamespace => "Durable Object class",
         Kind::SecretsStore => "Secrets Store",
         Kind::Secret | Kind::SecretRef => "Secrets Store secret",

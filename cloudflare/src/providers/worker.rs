@@ -287,6 +287,9 @@ fn resource_binding(worker_name: &str, name: &str, dep: &Output) -> Option<Value
         Output::AnalyticsEngineDataset(o) => {
             json!({"type": ty, "name": name, "dataset": o.dataset})
         }
+        Output::Queue(o) => json!({"type": ty, "name": name, "queue_name": o.name}),
+        // Core gives a consumer no binding type, so it never gets here.
+        Output::QueueConsumer(_) => return None,
         Output::R2Bucket(o) => {
             let mut v = json!({"type": ty, "name": name, "bucket_name": o.name});
             if let Some(j) = o.jurisdiction.as_deref().filter(|j| *j != "default") {

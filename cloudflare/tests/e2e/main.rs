@@ -9,6 +9,7 @@ mod dispatch_namespace;
 mod esbuild;
 mod kv_namespace;
 mod lost_answer;
+mod queue;
 mod quickstart;
 mod r2_bucket;
 mod secrets;

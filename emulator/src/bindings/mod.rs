@@ -1,16 +1,21 @@
-//! The service that the bindings of Workers running on workerd call: KV, R2 and D1 in workerd's own
-//! binding protocols, Secrets Store reads, and the tail events that carry `console.log` lines and
-//! uncaught exceptions. Every answer comes from the same SQLite store as the v4 API, so what
-//! `deploy` seeded is what a Worker reads, and what a Worker writes the API shows.
+//! The service that the bindings of Workers running on workerd call: KV, R2, D1 and Analytics
+//! Engine in workerd's own binding protocols, Secrets Store reads, and the tail events that carry
+//! `console.log` lines and uncaught exceptions. Every answer comes from the same SQLite store as
+//! the v4 API, so what `deploy` seeded is what a Worker reads, and what a Worker writes the API
+//! shows.
 //!
 //! It listens on a loopback port of its own. workerd adds two headers to every request (its
 //! external services inject them): `x-athanor-token`, a random token per emulator run, so that
 //! another local process cannot reach the data this way; and `x-athanor-binding`, which names the
-//! resource (`kv/{namespace id}`, `r2/{bucket id}`, `d1/{database uuid}`, `secrets-store`,
-//! `tail`), since workerd sends KV, R2 and D1 requests to a fixed host with protocol paths.
+//! resource (`kv/{namespace id}`, `r2/{bucket id}`, `d1/{database uuid}`,
+//! `analytics-engine/{dataset, percent-encoded}`, `queue/{queue name}[/{delay}]`, `secrets-store`,
+//! `tail`), since workerd sends KV, R2, D1, Analytics Engine and queue requests to a fixed host
+//! with protocol paths.
 
+mod analytics_engine;
 mod d1;
 mod kv;
+mod queues;
 mod r2;
 mod secrets_store;
 mod tail;
@@ -105,6 +110,8 @@ async fn dispatch(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         "kv" => kv::handle(&shared.app, id, req).await,
         "r2" => r2::handle(&shared.app, id, req).await,
         "d1" => d1::handle(&shared.app, id, req).await,
+        "analytics-engine" => analytics_engine::handle(&shared.app, id, req).await,
+        "queue" => queues::handle(&shared.app, id, req).await,
         "secrets-store" => secrets_store::handle(&shared.app, req).await,
         "tail" => tail::handle(&shared.events, req).await,
         _ => (
@@ -152,6 +159,20 @@ pub(crate) fn percent_decode(s: &str, plus_as_space: bool) -> Option<String> {
         }
     }
     String::from_utf8(out).ok()
+}
+
+/// Percent-encodes every byte of `s` but ASCII letters, digits and `-._~`, so that any text can
+/// travel in a header value or a path segment.
+pub(crate) fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            let _ = std::fmt::Write::write_fmt(&mut out, format_args!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// The form-encoded query parameters of a request, decoded.
@@ -213,6 +234,16 @@ mod tests {
         assert!(percent_decode("%zz", false).is_none());
         assert!(percent_decode("%C3", false).is_none());
         assert!(percent_decode("%", false).is_none());
+    }
+
+    #[test]
+    fn percent_encoding_round_trips() {
+        for s in ["app_events", "my dataset/ü:%", ""] {
+            let encoded = percent_encode(s);
+            assert!(encoded.bytes().all(|b| b.is_ascii_graphic()), "{encoded}");
+            assert_eq!(percent_decode(&encoded, false).as_deref(), Some(s));
+        }
+        assert_eq!(percent_encode("a b"), "a%20b");
     }
 
     #[test]

@@ -2,9 +2,11 @@
 
 pub(crate) mod accounts;
 pub(crate) mod admin;
+pub(crate) mod analytics_engine;
 pub(crate) mod d1;
 pub(crate) mod dispatch;
 pub(crate) mod kv;
+pub(crate) mod queues;
 pub(crate) mod r2;
 pub(crate) mod script_address;
 pub(crate) mod secrets_store;

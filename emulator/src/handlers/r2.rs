@@ -356,8 +356,10 @@ pub(crate) async fn get_object(
             Ok((meta, data))
         })
         .await?;
-    let content_type = meta.http_metadata["contentType"]
-        .as_str()
+    let content_type = meta
+        .http_metadata
+        .get("contentType")
+        .and_then(Value::as_str)
         .unwrap_or("application/octet-stream");
     Ok(raw(content_type, data))
 }

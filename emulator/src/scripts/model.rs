@@ -254,6 +254,21 @@ pub(crate) enum BindingKind {
         store_id: String,
         secret_name: String,
     },
+    /// A queue producer: the queue by name, and (wrangler sends it) a delay in seconds for every
+    /// message this binding sends; an empty name is refused at upload, as Cloudflare does.
+    Queue {
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        queue_name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        delivery_delay: Option<i64>,
+    },
+    /// A Workers Analytics Engine dataset. Cloudflare's default when `dataset` is absent (wrangler
+    /// leaves it out when the configuration does) is the binding's name; kept as sent, resolved by
+    /// [`Binding::analytics_engine_dataset`].
+    AnalyticsEngine {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dataset: Option<String>,
+    },
     WasmModule {
         part: String,
     },
@@ -269,7 +284,7 @@ pub(crate) enum BindingKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         old_name: Option<String>,
     },
-    /// A type the emulator does not model (queue, ai, …): its fields are in
+    /// A type the emulator does not model (ai, vectorize, …): its fields are in
     /// [`Binding::extra`]; it is stored and shown, and the local runtime refuses to start a Worker
     /// that has one.
     #[serde(skip)]
@@ -290,6 +305,8 @@ impl BindingKind {
             BindingKind::DispatchNamespace { .. } => "dispatch_namespace",
             BindingKind::D1 { .. } => "d1",
             BindingKind::SecretsStoreSecret { .. } => "secrets_store_secret",
+            BindingKind::Queue { .. } => "queue",
+            BindingKind::AnalyticsEngine { .. } => "analytics_engine",
             BindingKind::WasmModule { .. } => "wasm_module",
             BindingKind::TextBlob { .. } => "text_blob",
             BindingKind::DataBlob { .. } => "data_blob",
@@ -311,6 +328,20 @@ impl BindingKind {
 }
 
 impl Binding {
+    /// The dataset an `analytics_engine` binding writes to: its `dataset`, or (absent or empty)
+    /// the binding's name, as Cloudflare documents.
+    pub fn analytics_engine_dataset(&self) -> Option<&str> {
+        match &self.kind {
+            BindingKind::AnalyticsEngine { dataset } => Some(
+                dataset
+                    .as_deref()
+                    .filter(|d| !d.is_empty())
+                    .unwrap_or(&self.name),
+            ),
+            _ => None,
+        }
+    }
+
     /// Reads a binding from its JSON object; the error names the binding and what is wrong.
     pub fn from_json(value: Value) -> Result<Binding, String> {
         let Value::Object(mut map) = value else {
@@ -426,10 +457,47 @@ mod tests {
     }
 
     #[test]
-    fn unknown_types_are_kept_whole() {
-        let b = json!({"name": "Q", "type": "queue", "queue_name": "jobs"});
+    fn an_analytics_engine_dataset_defaults_to_the_binding_name() {
+        let named = json!({"name": "EVENTS", "type": "analytics_engine", "dataset": "app_events"});
+        let binding = Binding::from_json(named.clone()).unwrap();
+        assert!(matches!(binding.kind, BindingKind::AnalyticsEngine { .. }));
+        assert_eq!(binding.analytics_engine_dataset(), Some("app_events"));
+        assert_eq!(binding.to_json(), named);
+        let unnamed = json!({"name": "EVENTS", "type": "analytics_engine"});
+        let binding = Binding::from_json(unnamed.clone()).unwrap();
+        assert_eq!(binding.analytics_engine_dataset(), Some("EVENTS"));
+        assert_eq!(binding.to_json(), unnamed);
+        let err =
+            Binding::from_json(json!({"name": "E", "type": "analytics_engine", "dataset": 7}))
+                .unwrap_err();
+        assert!(
+            err.contains("binding 'E' of type analytics_engine"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_queue_binding_keeps_wranglers_delivery_delay() {
+        let b =
+            json!({"name": "JOBS", "type": "queue", "queue_name": "jobs", "delivery_delay": 30});
         let binding = Binding::from_json(b.clone()).unwrap();
-        assert_eq!(binding.kind.type_name(), "queue");
+        assert!(matches!(
+            binding.kind,
+            BindingKind::Queue { ref queue_name, delivery_delay: Some(30) } if queue_name == "jobs"
+        ));
+        assert_eq!(binding.to_json(), b);
+        let unnamed = json!({"name": "JOBS", "type": "queue"});
+        assert_eq!(
+            Binding::from_json(unnamed.clone()).unwrap().to_json(),
+            unnamed
+        );
+    }
+
+    #[test]
+    fn unknown_types_are_kept_whole() {
+        let b = json!({"name": "V", "type": "vectorize", "index_name": "docs"});
+        let binding = Binding::from_json(b.clone()).unwrap();
+        assert_eq!(binding.kind.type_name(), "vectorize");
         assert_eq!(binding.to_json(), b);
     }
 

@@ -516,6 +516,9 @@ mod missing {
     pub const SECRETS_STORE_SECRET: u32 = 10182;
     pub const DISPATCH_NAMESPACE: u32 = 100_119;
     pub const D1_DATABASE: u32 = 10181;
+    /// The Queues API's "queue not found"; what Cloudflare answers an upload with is not
+    /// confirmed.
+    pub const QUEUE: u32 = crate::queue_rules::code::QUEUE_NOT_FOUND;
 }
 
 /// Checks that every binding names something that exists: 400 with the code Cloudflare gives for
@@ -602,6 +605,33 @@ fn refusal(
                 missing::D1_DATABASE,
                 format!(
                     "D1 binding '{name}' references database '{database}' which was not found. Verify the database exists in your account and that the database_id in your configuration is correct."
+                ),
+            )
+        }
+        BindingKind::Queue {
+            queue_name,
+            delivery_delay,
+        } => {
+            if queue_name.is_empty() {
+                return Ok(Some(invalid(format!(
+                    "binding {name} of type queue must have a queue specified"
+                ))));
+            }
+            if let Some(delay) = delivery_delay
+                && crate::queue_rules::check_delay(*delay).is_err()
+            {
+                return Ok(Some(invalid(format!(
+                    "binding {name} of type queue has delivery_delay {delay}: it must be between 0 and {} seconds",
+                    crate::queue_rules::MAX_DELAY_SECS
+                ))));
+            }
+            if lookup::queue_exists(c, queue_name)? {
+                return Ok(None);
+            }
+            missing(
+                missing::QUEUE,
+                format!(
+                    "Queue \"{queue_name}\" does not exist (binding '{name}'): create it first (`wrangler queues create {queue_name}`)"
                 ),
             )
         }

@@ -20,6 +20,8 @@ pub(crate) const SECRETS_STORE_SECRET: &str = "secrets_store_secret";
 pub(crate) const DISPATCH_NAMESPACE: &str = "dispatch_namespace";
 /// Document kind of D1 databases; ids are the database UUIDs.
 pub(crate) const D1_DATABASE: &str = "d1_database";
+/// Document kind of queues; ids are the queue ids (see `store::queues`).
+pub(crate) const QUEUE: &str = "queue";
 
 /// The storage id of bucket `name` in `jurisdiction` (`None` is the default jurisdiction).
 pub(crate) fn r2_bucket_id(name: &str, jurisdiction: Option<&str>) -> String {
@@ -62,4 +64,9 @@ pub(crate) fn dispatch_namespace_exists(c: &Connection, name: &str) -> Result<bo
 /// Whether a D1 database with this UUID exists.
 pub(crate) fn d1_database_exists(c: &Connection, id: &str) -> Result<bool, ApiError> {
     Ok(!id.is_empty() && docs::get(c, D1_DATABASE, id)?.is_some())
+}
+
+/// Whether a queue with this name exists.
+pub(crate) fn queue_exists(c: &Connection, name: &str) -> Result<bool, ApiError> {
+    Ok(!name.is_empty() && docs::find(c, QUEUE, "queue_name", name)?.is_some())
 }

@@ -3,7 +3,8 @@
 //!
 //! One connection behind a mutex serializes access; every call runs on tokio's blocking pool so
 //! SQLite never stalls the async runtime. Resources are JSON documents keyed by (kind, id); KV
-//! values and Worker module parts, which can be large, have tables of their own.
+//! values and Worker module parts, which can be large, have tables of their own, and so do R2
+//! objects and Analytics Engine data points.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -14,8 +15,10 @@ use serde_json::Value;
 use crate::Error;
 use crate::envelope::ApiError;
 
+pub(crate) mod analytics_engine;
 pub(crate) mod d1;
 pub(crate) mod lookup;
+pub(crate) mod queues;
 pub(crate) mod r2;
 
 /// The database file name inside the data directory.
@@ -56,6 +59,9 @@ impl Store {
         conn.execute_batch(SCHEMA).map_err(db_err)?;
         conn.execute_batch(r2::SCHEMA).map_err(db_err)?;
         conn.execute_batch(r2::settings::SCHEMA).map_err(db_err)?;
+        conn.execute_batch(queues::SCHEMA).map_err(db_err)?;
+        conn.execute_batch(&analytics_engine::schema())
+            .map_err(db_err)?;
         r2::migrate_from_kv(&conn).map_err(db_err)?;
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),

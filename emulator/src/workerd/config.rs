@@ -1,8 +1,11 @@
 //! The workerd configuration of a set of deployed scripts: one workerd service per script with its
 //! modules, compatibility date and flags, bindings and Durable Object classes; the external
-//! services that lead KV, R2, D1, Secrets Store and tail traffic to the binding service (a D1
-//! binding is workerd's `cloudflare-internal:d1-api` module wrapped around one of them); a router on
-//! the socket; and Durable Object storage on disk.
+//! services that lead KV, R2, D1, Analytics Engine, Secrets Store and tail traffic to the binding
+//! service (a D1 binding is workerd's `cloudflare-internal:d1-api` module wrapped around one of
+//! them; an Analytics Engine binding is workerd's experimental `analyticsEngine`, one service per
+//! dataset; a queue producer is workerd's `queue`, one service per queue and delay); a router on
+//! the socket, with the dispatcher that runs queue consumers behind it (`delivery`); and Durable
+//! Object storage on disk.
 //!
 //! Generation is pure: it reads the scripts and writes text. A script that cannot run here (a
 //! binding type the local runtime does not back, a secret whose value is unknown, a binding to a
@@ -15,7 +18,7 @@ use std::net::SocketAddr;
 
 use serde_json::{Value, json};
 
-use crate::bindings::{BINDING_HEADER, TOKEN_HEADER};
+use crate::bindings::{BINDING_HEADER, TOKEN_HEADER, percent_encode};
 use crate::ids;
 use crate::scripts::model::{Binding, BindingKind, Script, SealedText};
 use crate::scripts::secret_context;
@@ -110,7 +113,7 @@ impl std::fmt::Debug for Inputs<'_> {
 }
 
 /// A capnp text string literal.
-fn q(s: &str) -> String {
+pub(super) fn q(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
@@ -210,10 +213,10 @@ pub(crate) fn generate(scripts: &[Deployed], inputs: &Inputs<'_>) -> Generated {
             name.clone(),
             json!(format!("http://{name}.{}", inputs.url_authority)),
         );
+        // A Worker off workers.dev is still bound: its Cron Triggers run on request, as the
+        // platform runs them whatever the Worker's routes.
         let route = if let Some(why) = left_out.get(name) {
             json!({"error": format!("Worker {name} could not start: {why}")})
-        } else if !d.script.subdomain.enabled {
-            json!({"error": format!("Worker {name} is not served on workers.dev: enable its workers.dev route (`url: true`)")})
         } else {
             let binding = format!("W{}", router_bindings.len());
             router_bindings.push(format!(
@@ -221,7 +224,11 @@ pub(crate) fn generate(scripts: &[Deployed], inputs: &Inputs<'_>) -> Generated {
                 q(&binding),
                 q(&service_name(name))
             ));
-            json!({"binding": binding})
+            if d.script.subdomain.enabled {
+                json!({"binding": binding})
+            } else {
+                json!({"binding": binding, "unrouted": format!("Worker {name} is not served on workers.dev: enable its workers.dev route (`url: true`)")})
+            }
         };
         routes.insert(name.clone(), route);
     }
@@ -232,6 +239,20 @@ pub(crate) fn generate(scripts: &[Deployed], inputs: &Inputs<'_>) -> Generated {
             q(&json!({"workers": routes, "urls": urls}).to_string())
         ),
     );
+    // The queue dispatcher binds every account Worker that runs (see `delivery`).
+    let consumers: Vec<String> = out
+        .running
+        .iter()
+        .filter(|l| {
+            by_label
+                .get(*l)
+                .is_some_and(|d| d.script.dispatch_namespace.is_none())
+        })
+        .cloned()
+        .collect();
+    let (queue_service, queue_binding) =
+        super::delivery::dispatcher(&consumers, inputs.bindings_token, OWN_COMPATIBILITY_DATE);
+    router_bindings.push(queue_binding);
 
     let mut tail_module = TAIL.to_owned();
     for (i, label) in tails.iter().enumerate() {
@@ -266,6 +287,8 @@ pub(crate) fn generate(scripts: &[Deployed], inputs: &Inputs<'_>) -> Generated {
         q(OWN_COMPATIBILITY_DATE),
         q(SECRETS_SINK)
     );
+    text.push_str(&queue_service);
+    text.push('\n');
     externals.insert((TAIL_SINK.to_owned(), "tail".to_owned()));
     externals.insert((SECRETS_SINK.to_owned(), "secrets-store".to_owned()));
     for (service, binding) in &externals {
@@ -587,6 +610,25 @@ fn worker(
                     q(&service)
                 )
             }
+            BindingKind::AnalyticsEngine { .. } => {
+                let Some(dataset) = b.analytics_engine_dataset() else {
+                    continue;
+                };
+                // workerd names the event's dataset after this service; the header names it for
+                // the binding service, whatever its characters.
+                let dataset = percent_encode(dataset);
+                let service = format!("analytics-engine:{dataset}");
+                externals.insert((service.clone(), format!("analytics-engine/{dataset}")));
+                format!("analyticsEngine = {}", q(&service))
+            }
+            BindingKind::Queue {
+                queue_name,
+                delivery_delay,
+            } => {
+                let (service, binding) = super::delivery::producer(queue_name, *delivery_delay);
+                externals.insert((service.clone(), binding));
+                format!("queue = {}", q(&service))
+            }
             BindingKind::SecretsStoreSecret {
                 store_id,
                 secret_name,
@@ -713,6 +755,9 @@ mod tests {
                 {"name": "C", "type": "durable_object_namespace", "class_name": "Counter"},
                 {"name": "S", "type": "secrets_store_secret", "store_id": "st", "secret_name": "API"},
                 {"name": "DB", "type": "d1", "id": "0b7e-d1"},
+                {"name": "JOBS", "type": "queue", "queue_name": "jobs", "delivery_delay": 5},
+                {"name": "EVENTS", "type": "analytics_engine", "dataset": "app events"},
+                {"name": "HITS", "type": "analytics_engine"},
             ]),
         );
         w.script.classes.push(DurableObjectClass {
@@ -741,6 +786,14 @@ mod tests {
             "service = (name = \"athanor:secrets-store\", entrypoint = \"SecretsStoreSecret\"",
             "(name = \"DB\", wrapped = (moduleName = \"cloudflare-internal:d1-api\", innerBindings = [(name = \"fetcher\", service = \"d1:0b7e-d1\")]))",
             "value = \"d1/0b7e-d1\"",
+            "(name = \"JOBS\", queue = \"queue:jobs:5\")",
+            "value = \"queue/jobs/5\"",
+            "compatibilityFlags = [\"service_binding_extra_handlers\"]",
+            "(name = \"QUEUES\", service = \"athanor:queues\")",
+            "(name = \"C0\", service = \"worker:w\")",
+            "(name = \"EVENTS\", analyticsEngine = \"analytics-engine:app%20events\")",
+            "value = \"analytics-engine/app%20events\"",
+            "(name = \"HITS\", analyticsEngine = \"analytics-engine:HITS\")",
             "value = \"kv/abc\"",
             "value = \"r2/default/files\"",
         ] {
@@ -759,7 +812,7 @@ mod tests {
         let q = script(
             "q",
             None,
-            json!([{"name": "JOBS", "type": "queue", "queue_name": "jobs"}]),
+            json!([{"name": "VEC", "type": "vectorize", "index_name": "docs"}]),
         );
         let user = script(
             "api",
@@ -770,7 +823,7 @@ mod tests {
         let g = generate_for(&[q, user, fine], &sealer);
         assert_eq!(g.running, ["fine"]);
         assert!(
-            g.left_out["q"].contains("binding JOBS has type queue"),
+            g.left_out["q"].contains("binding VEC has type vectorize"),
             "{:?}",
             g.left_out
         );
@@ -782,7 +835,7 @@ mod tests {
         // The router answers for both with the reason.
         assert!(
             g.text
-                .contains("Worker q could not start: binding JOBS has type queue")
+                .contains("Worker q could not start: binding VEC has type vectorize")
         );
     }
 

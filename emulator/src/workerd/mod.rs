@@ -5,7 +5,8 @@
 //! configuration; [`process`] runs one workerd; [`supervisor`] keeps the running configuration in
 //! step with the scripts (a change to a script through the API restarts workerd on the new
 //! configuration, a Worker that cannot start is left out with its reason, and a crash is
-//! restarted). Bindings reach the emulator's data through `bindings`.
+//! restarted). Bindings reach the emulator's data through `bindings`; [`delivery`] hands queue
+//! messages to their consumer Workers.
 //!
 //! Requests reach a Worker through one listening port, by the first label of their Host:
 //! `http://my-worker.localhost:8787` (browsers and curl resolve `*.localhost` to loopback), and
@@ -13,6 +14,7 @@
 //! namespaces are reached through their dispatcher, as on Cloudflare.
 
 mod config;
+mod delivery;
 pub(crate) mod locate;
 #[cfg(unix)]
 mod process;

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, oneshot, watch};
 
 use super::config::{self, Deployed, Generated, Inputs};
+use super::delivery::Delivery;
 use super::process::{self, Process, StartFailure};
 use super::{WorkerEvent, WorkersConfig, WorkersStatus};
 use crate::Error;
@@ -38,6 +39,7 @@ pub(crate) struct LocalRuntime {
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
     bindings: Option<BindingService>,
+    delivery: Option<Delivery>,
 }
 
 /// Where the runtime keeps its files under the data directory.
@@ -85,6 +87,13 @@ impl LocalRuntime {
         let requested = app.script_changes.subscribe();
         let (applied_tx, applied) = watch::channel((0, WorkersStatus::default()));
         let (stop, stopped) = oneshot::channel();
+        let delivery = Delivery::start(
+            app.clone(),
+            port,
+            bindings.token().to_owned(),
+            applied.clone(),
+            events.clone(),
+        );
         let supervisor = Supervisor {
             app,
             workerd: config.workerd,
@@ -106,6 +115,7 @@ impl LocalRuntime {
             stop: Some(stop),
             task: Some(task),
             bindings: Some(bindings),
+            delivery: Some(delivery),
         })
     }
 
@@ -127,8 +137,11 @@ impl LocalRuntime {
         }
     }
 
-    /// Stops workerd and the binding service.
+    /// Stops the queue delivery, workerd and the binding service.
     pub async fn shutdown(mut self) {
+        if let Some(delivery) = self.delivery.take() {
+            delivery.stop().await;
+        }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

@@ -165,6 +165,12 @@ async fn objects_and_the_not_empty_refusal() {
     let got = h.req(Method::GET, &obj).send().await.unwrap();
     assert_eq!(got.headers()["content-type"], "text/plain");
     assert_eq!(got.text().await.unwrap(), "payload");
+    // Stored without a content type (as a Worker's `put` of a string stores it): served as bytes.
+    let bare = format!("{b}/with-objects/objects/bare");
+    h.ok(h.req(Method::PUT, &bare).body("raw")).await;
+    let got = h.req(Method::GET, &bare).send().await.unwrap();
+    assert_eq!(got.headers()["content-type"], "application/octet-stream");
+    h.ok(h.req(Method::DELETE, &bare)).await;
     h.fails(
         h.req(Method::GET, &format!("{b}/with-objects/objects/missing")),
         404,

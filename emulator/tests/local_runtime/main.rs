@@ -5,10 +5,12 @@
 //! emulator/tests/workerd` installs; without it these tests fail, unless `ATHANOR_SKIP_WORKERD=1`
 //! says to skip them.
 
+mod analytics_engine;
 mod common;
 mod d1_conformance;
 mod durable_objects;
 mod kv_conformance;
+mod queues;
 mod r2_conformance;
 mod scheduled;
 mod serving;

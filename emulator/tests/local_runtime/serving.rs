@@ -204,11 +204,11 @@ async fn a_worker_that_cannot_run_answers_why_and_the_others_run() {
         .deploy(
             "queued",
             "export default { fetch() { return new Response('never'); } };",
-            json!({"bindings": [{"type": "queue", "name": "JOBS", "queue_name": "jobs"}]}),
+            json!({"bindings": [{"type": "vectorize", "name": "VEC", "index_name": "docs"}]}),
         )
         .await;
     assert!(
-        status.failed["queued"].contains("binding JOBS has type queue"),
+        status.failed["queued"].contains("binding VEC has type vectorize"),
         "{status:?}"
     );
     let status = local
@@ -225,7 +225,7 @@ async fn a_worker_that_cannot_run_answers_why_and_the_others_run() {
     assert_eq!(local.get("good", "/").await, (200, "fine".into()));
     let (code, body) = local.get("queued", "/").await;
     assert_eq!(code, 503);
-    assert!(body.contains("binding JOBS has type queue"), "{body}");
+    assert!(body.contains("binding VEC has type vectorize"), "{body}");
     let (code, body) = local.get("broken", "/").await;
     assert_eq!(code, 503);
     assert!(body.contains("SyntaxError"), "{body}");

@@ -6,13 +6,15 @@
 //! downloaded.
 //!
 //! `GET /` answers what the bindings hold, `GET /count` counts in the `Counter` Durable Object
-//! (written in Rust below), `GET /backend` calls the `backend` Worker.
+//! (written in Rust below), `GET /backend` calls the `backend` Worker, `POST /notes` adds a note
+//! to its D1 database (migrated on deploy) and records the event in Analytics Engine.
 
 use athanor::infra;
 // `#[durable_object]` names `wasm_bindgen` in the code it writes.
 use worker::wasm_bindgen;
 use worker::{
-    Context, DurableObject, Env, Request, Response, Result, State, durable_object, event,
+    AnalyticsEngineDataPointBuilder, Context, DurableObject, Env, Request, Response, Result, State,
+    durable_object, event,
 };
 
 infra! {
@@ -27,6 +29,8 @@ infra! {
     let signing = Secret("signing-key") { value: secret_env("SIGNING_KEY") };
     let tenants = DispatchNamespace("tenants") {};
     let backend = Worker("backend") { entrypoint: "./backend.js" };
+    let notes = D1Database("notes") { migrations: "./migrations" };
+    let events = AnalyticsEngineDataset("events") { dataset: "rust_worker_events" };
 
     let api = Worker("api") {
         name: "rust-worker-api",
@@ -40,6 +44,8 @@ infra! {
             SIGNING_KEY: signing,
             TENANTS: tenants,
             BACKEND: backend,
+            NOTES: notes,
+            EVENTS: events,
             TOKEN: secret_env("TOKEN"),
             DEBUG_MODE: true,
             MAX_ITEMS: 25,
@@ -58,6 +64,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
             let stub = counter.id_from_name("visits")?.get_stub()?;
             stub.fetch_with_str("https://counter/").await
         }
+        "/notes" => add_note(&env, req).await,
         "/backend" => {
             let backend: worker::Fetcher = env.backend()?;
             let mut answer = backend.fetch("https://backend/", None).await?;
@@ -65,6 +72,30 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         }
         _ => describe(&env).await,
     }
+}
+
+/// Adds the request's body as a note in D1, records the event in Analytics Engine, and answers
+/// how many notes there are.
+async fn add_note(env: &api::Env, mut req: Request) -> Result<Response> {
+    let text = req.text().await?;
+    let db: worker::D1Database = env.notes()?;
+    db.prepare("INSERT INTO notes (text) VALUES (?1)")
+        .bind(&[text.as_str().into()])?
+        .run()
+        .await?;
+    let count: Option<u32> = db
+        .prepare("SELECT count(*) AS n FROM notes")
+        .first(Some("n"))
+        .await?;
+    let events: worker::AnalyticsEngineDataset = env.events()?;
+    events.write_data_point(
+        &AnalyticsEngineDataPointBuilder::new()
+            .indexes(["notes"])
+            .add_blob("note added")
+            .add_double(text.len() as f64)
+            .build(),
+    )?;
+    Response::from_json(&serde_json::json!({ "notes": count.unwrap_or(0) }))
 }
 
 /// What every binding holds, read through the typed accessors, as JSON.

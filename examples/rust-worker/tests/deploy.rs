@@ -3,8 +3,9 @@
 //! it to an emulator started here, which runs it on workerd. Through its typed `Env` the Worker
 //! reads the value `deploy` seeded into its KV namespace, a Secrets Store secret, a secret, a JSON
 //! variable, a boolean and a number, lists an object written through the v4 API into its R2
-//! bucket, counts in a Durable Object written in Rust, and calls another Worker. A redeploy with
-//! nothing changed sends no request.
+//! bucket, counts in a Durable Object written in Rust, calls another Worker, writes to its D1
+//! database (migrated on deploy) and records an event in Analytics Engine, read back through the
+//! SQL API. A redeploy with nothing changed sends no request.
 
 use athanor_test_support::Fixture;
 use reqwest::Method;
@@ -81,6 +82,38 @@ async fn the_rust_worker_builds_deploys_and_reads_its_typed_env() {
             .await,
         (200, "backend says: backend".into())
     );
+
+    // D1 through the typed Env: each note lands in the database the deploy migrated.
+    for n in [1, 2] {
+        let added = fx
+            .worker(
+                Method::POST,
+                "rust-worker-api",
+                "/notes",
+                Some("from a test"),
+            )
+            .await;
+        assert_eq!(added, (200, format!(r#"{{"notes":{n}}}"#)));
+    }
+    // Analytics Engine: each note's event, through the SQL API (points arrive after the
+    // response, so the query waits for them).
+    let mut rows = Value::Null;
+    for _ in 0..100 {
+        let sql = "SELECT count() AS n, sum(double1) AS chars FROM rust_worker_events WHERE blob1 = 'note added'";
+        let resp = reqwest::Client::new()
+            .post(fx.emu.account_url("/analytics_engine/sql"))
+            .bearer_auth(fx.emu.token())
+            .body(sql)
+            .send()
+            .await
+            .unwrap();
+        rows = resp.json::<Value>().await.unwrap()["data"].clone();
+        if rows[0]["n"] == "2" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(rows, json!([{"n": "2", "chars": 22}]));
 
     // Nothing changed: the build runs, finds the same modules, and no request is sent.
     fx.emu.reset_stats();

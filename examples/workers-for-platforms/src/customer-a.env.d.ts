@@ -8,6 +8,7 @@ declare namespace Cloudflare {
 		USER_KV: KVNamespace;
 		STORAGE: R2Bucket;
 		DB: D1Database;
+		EVENTS: AnalyticsEngineDataset;
 	}
 }
 interface Env extends Cloudflare.Env {}

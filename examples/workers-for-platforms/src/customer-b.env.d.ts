@@ -7,6 +7,7 @@ declare namespace Cloudflare {
 	interface Env {
 		USER_KV: KVNamespace;
 		DB: D1Database;
+		EVENTS: AnalyticsEngineDataset;
 	}
 }
 interface Env extends Cloudflare.Env {}

@@ -1,8 +1,8 @@
 //! Workers for Platforms, from the "Bindings" guide of Cloudflare's docs, in Rust.
 //!
 //! Each user Worker lives in a dispatch namespace and sees only the bindings attached to it: here
-//! each customer has a KV namespace and a D1 database of its own (its schema from
-//! `migrations/`), and customer A also an R2 bucket, added while `keep_bindings` keeps the
+//! each customer has a KV namespace, a D1 database (its schema from `migrations/`) and an
+//! Analytics Engine dataset of its own, and customer A also an R2 bucket, added while `keep_bindings` keeps the
 //! bindings of the previous upload. A dispatch Worker routes requests to user Workers by name.
 
 use std::process::ExitCode;
@@ -24,6 +24,9 @@ infra! {
         name: "customer-a-db",
         migrations: "./migrations",
     };
+    let customer_events = AnalyticsEngineDataset("customer-a-events") {
+        dataset: "customer_a_events",
+    };
 
     let customer_a = Worker("customer-a") {
         name: "customer-a",
@@ -33,6 +36,7 @@ infra! {
             USER_KV: customer_kv,
             STORAGE: customer_files,
             DB: customer_db,
+            EVENTS: customer_events,
         },
         keep_bindings: [kv_namespace],
     };
@@ -46,12 +50,15 @@ infra! {
         name: "customer-b-db",
         migrations: "./migrations",
     };
+    let customer_b_events = AnalyticsEngineDataset("customer-b-events") {
+        dataset: "customer_b_events",
+    };
 
     let customer_b = Worker("customer-b") {
         name: "customer-b",
         namespace: customers,
         entrypoint: "./src/user-worker.js",
-        bindings: { USER_KV: customer_b_kv, DB: customer_b_db },
+        bindings: { USER_KV: customer_b_kv, DB: customer_b_db, EVENTS: customer_b_events },
     };
 
     // The dispatch Worker: `env.DISPATCHER.get("customer-a")` reaches the user Worker.

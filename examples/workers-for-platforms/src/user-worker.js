@@ -1,5 +1,6 @@
 // A customer's Worker, reached through the dispatcher at `/<customer>/<key>`: it reads and writes
-// its own USER_KV, records visits in its own D1 database (`/<customer>/_visits` counts them), and
+// its own USER_KV, records visits in its own D1 database and Analytics Engine dataset
+// (`/<customer>/_visits` counts them), and
 // sees only the bindings attached to it (`/<customer>/_bindings` lists them).
 export default {
   async fetch(request, env) {
@@ -10,6 +11,7 @@ export default {
     }
     if (key === "_visits") {
       await env.DB.prepare("INSERT INTO visits (path) VALUES (?)").bind(url.pathname).run();
+      env.EVENTS.writeDataPoint({ blobs: ["visit", url.pathname], doubles: [1], indexes: ["visits"] });
       const { n } = await env.DB.prepare("SELECT count(*) AS n FROM visits").first();
       return Response.json({ visits: n });
     }

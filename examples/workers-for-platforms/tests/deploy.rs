@@ -1,7 +1,8 @@
 //! The Workers for Platforms binary, end to end against an emulator started here that runs its
 //! Workers on workerd: each user Worker lands in its dispatch namespace with exactly its own
 //! bindings, the dispatcher reaches it, it reads and writes its own KV namespace and its own D1
-//! database (migrated on deploy) and sees no other customer's bindings; a redeploy sends nothing,
+//! database (migrated on deploy) and Analytics Engine dataset, and sees no other customer's
+//! bindings; a redeploy sends nothing,
 //! and destroy removes it all. (`keep_bindings`
 //! itself is covered by athanor-cloudflare's end-to-end tests.)
 
@@ -22,7 +23,7 @@ async fn user_workers_run_in_their_namespace_with_only_their_own_bindings() {
     assert_eq!(namespace["namespace_name"], "customers");
     assert_eq!(
         fx.binding_names(USER_WORKER).await,
-        ["DB", "STORAGE", "USER_KV"]
+        ["DB", "EVENTS", "STORAGE", "USER_KV"]
     );
 
     // The dispatcher reaches each customer, which reads the value seeded into its own namespace
@@ -38,11 +39,11 @@ async fn user_workers_run_in_their_namespace_with_only_their_own_bindings() {
     );
     assert_eq!(
         get("/customer-a/_bindings").await,
-        (200, r#"["DB","STORAGE","USER_KV"]"#.into())
+        (200, r#"["DB","EVENTS","STORAGE","USER_KV"]"#.into())
     );
     assert_eq!(
         get("/customer-b/_bindings").await,
-        (200, r#"["DB","USER_KV"]"#.into())
+        (200, r#"["DB","EVENTS","USER_KV"]"#.into())
     );
     // Each customer's visits land in its own database, migrated on deploy.
     assert_eq!(
@@ -59,6 +60,9 @@ async fn user_workers_run_in_their_namespace_with_only_their_own_bindings() {
     );
     let databases = fx.get("/d1/database").await;
     assert_eq!(databases.as_array().unwrap().len(), 2, "{databases}");
+    // And in its own dataset (points arrive after the response: the query waits for them).
+    assert_eq!(visits(&fx, "customer_a_events", 2).await, 2);
+    assert_eq!(visits(&fx, "customer_b_events", 1).await, 1);
     assert_eq!(get("/customer-z/").await.0, 404);
     // What customer A writes lands in its namespace, and only there.
     let stored = fx
@@ -100,4 +104,33 @@ async fn user_workers_run_in_their_namespace_with_only_their_own_bindings() {
     assert_eq!(databases.as_array().unwrap().len(), 0, "{databases}");
     let gone = fx.send(Method::GET, USER_WORKER, None).await;
     assert_eq!(gone.status(), 404);
+}
+
+/// The visits recorded in `dataset`, through the Analytics Engine SQL API, once there are
+/// `expected` of them (or after two seconds).
+async fn visits(fx: &Fixture, dataset: &str, expected: u64) -> u64 {
+    let sql = format!("SELECT count() AS n FROM {dataset} WHERE blob1 = 'visit'");
+    let mut n = 0;
+    for _ in 0..40 {
+        let answer: serde_json::Value = reqwest::Client::new()
+            .post(fx.emu.account_url("/analytics_engine/sql"))
+            .bearer_auth(fx.emu.token())
+            .body(sql.clone())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        n = answer["data"][0]["n"]
+            .as_str()
+            .unwrap_or("0")
+            .parse()
+            .unwrap();
+        if n == expected {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    n
 }

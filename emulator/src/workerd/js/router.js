@@ -2,15 +2,20 @@
 // first label of its Host header (`my-worker.localhost:8787`, `my-worker.<sub>.workers.dev`),
 // unchanged, and answers for names that serve nothing. `/cdn-cgi/handler/scheduled?cron=...`
 // runs the Worker's `scheduled()` handler instead, as a Cron Trigger would (the path wrangler dev
-// uses): 200 when it returns, 500 with the error when it throws.
+// uses), also for a Worker off workers.dev: 200 when it returns, 500 with the error when it throws. `/cdn-cgi/athanor/queue` leads
+// the emulator's queue deliveries to the queue dispatcher.
 export default {
   async fetch(request, env) {
+    // The emulator's delivery of queue batches, to the dispatcher (which checks its token).
+    if (env.QUEUES && new URL(request.url).pathname === "/cdn-cgi/athanor/queue") {
+      return env.QUEUES.fetch(request);
+    }
     const host = (request.headers.get("host") || new URL(request.url).host).toLowerCase();
     const label = host.split(":")[0].split(".")[0];
     const route = env.ROUTES.workers[label];
     if (route === undefined) {
       const served = Object.entries(env.ROUTES.workers)
-        .filter(([, r]) => r.binding)
+        .filter(([, r]) => r.binding && !r.unrouted)
         .map(([name]) => `  ${env.ROUTES.urls[name]}`);
       const list = served.length ? `Workers served here:\n${served.join("\n")}\n` : "No Worker is served here yet.\n";
       return new Response(`No Worker named "${label}" is served on workers.dev here (host ${host}).\n${list}`, {
@@ -34,6 +39,12 @@ export default {
       } catch (error) {
         return Response.json({ outcome: "exception", cron, message: String(error) }, { status: 500 });
       }
+    }
+    if (route.unrouted) {
+      return new Response(`${route.unrouted}\n`, {
+        status: 503,
+        headers: { "content-type": "text/plain; charset=utf-8" },
+      });
     }
     return env[route.binding].fetch(request);
   },

@@ -1,0 +1,7 @@
+use athanor::infra;
+
+infra! {
+    let jobs = Queue("jobs") { name: "Jobs_Queue" };
+}
+
+fn main() {}
