@@ -36,6 +36,14 @@ pub enum BindingValue {
     /// Another resource of the stack (`kv_namespace`, `r2_bucket`, `durable_object_namespace`,
     /// `secrets_store_secret`, `dispatch_namespace` or `service`, by the resource's kind).
     Resource(ResourceRef),
+    /// A named entrypoint (an exported `WorkerEntrypoint` class) of another Worker of the stack:
+    /// a `service` binding whose calls reach that class instead of the default export.
+    Entrypoint {
+        /// The Worker.
+        worker: ResourceRef,
+        /// The exported class's name.
+        entrypoint: String,
+    },
     /// A `plain_text` variable.
     PlainText(String),
     /// A `json` variable (a bool, a number, or any `json!` value).
@@ -49,9 +57,19 @@ impl BindingValue {
     pub fn fixed_type(&self) -> Option<&'static str> {
         match self {
             BindingValue::Resource(_) => None,
+            BindingValue::Entrypoint { .. } => Some("service"),
             BindingValue::PlainText(_) => Some("plain_text"),
             BindingValue::Json(_) => Some("json"),
             BindingValue::SecretText(_) => Some("secret_text"),
+        }
+    }
+
+    /// The resource of the stack this binding refers to, if any: the deploy orders the Worker
+    /// after it.
+    pub fn resource(&self) -> Option<&ResourceRef> {
+        match self {
+            BindingValue::Resource(r) | BindingValue::Entrypoint { worker: r, .. } => Some(r),
+            _ => None,
         }
     }
 }

@@ -263,9 +263,50 @@ pub fn check_binding_name(name: &str) -> Result<(), NameError> {
     })
 }
 
+/// The name of a Worker's named entrypoint: a class the module exports, so a JavaScript
+/// identifier, `[A-Za-z_$][A-Za-z0-9_$]*`.
+pub fn check_export_name(name: &str) -> Result<(), NameError> {
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '$';
+    let mut chars = name.chars();
+    let first_ok = chars.next().is_some_and(|c| word(c) && !c.is_ascii_digit());
+    if first_ok && chars.all(word) {
+        return Ok(());
+    }
+    let mut suggestion = String::new();
+    let mut upper = true;
+    for c in name.chars() {
+        if word(c) {
+            suggestion.push(if upper { c.to_ascii_uppercase() } else { c });
+            upper = false;
+        } else {
+            upper = true;
+        }
+    }
+    if suggestion.starts_with(|c: char| c.is_ascii_digit()) {
+        suggestion.insert(0, '_');
+    }
+    Err(NameError {
+        reason: "is not a name a module can export: an entrypoint is a class name, `[A-Za-z_$][A-Za-z0-9_$]*`".into(),
+        suggestion: (!suggestion.is_empty()).then_some(suggestion),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn entrypoints_are_export_names() {
+        assert!(check_export_name("AdminApi").is_ok());
+        assert!(check_export_name("$internal_2").is_ok());
+        let e = check_export_name("admin-api").unwrap_err();
+        assert_eq!(e.suggestion.as_deref(), Some("AdminApi"));
+        assert_eq!(
+            check_export_name("2fa").unwrap_err().suggestion.as_deref(),
+            Some("_2fa")
+        );
+        assert!(check_export_name("").unwrap_err().suggestion.is_none());
+    }
 
     #[test]
     fn physical_names_are_valid_everywhere() {

@@ -140,6 +140,9 @@ pub struct D1DatabaseOutput {
     /// changed after it was applied is refused.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub migrations: BTreeMap<String, String>,
+    /// SHA-256 of the seed file as last run: a changed file runs again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<String>,
 }
 
 /// A Workers Analytics Engine dataset.

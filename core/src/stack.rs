@@ -125,9 +125,7 @@ impl Resource {
             Props::Worker(w) => {
                 deps.extend(w.namespace.as_ref().map(|r| r.0.as_str()));
                 for b in &w.bindings {
-                    if let BindingValue::Resource(r) = &b.value {
-                        deps.insert(r.0.as_str());
-                    }
+                    deps.extend(b.value.resource().map(|r| r.0.as_str()));
                 }
             }
             _ => {}
@@ -162,6 +160,15 @@ impl ResourceRef {
     /// A reference to the resource with logical id `id`.
     pub fn new(id: impl Into<String>) -> Self {
         ResourceRef(id.into())
+    }
+
+    /// A `service` binding to the exported `WorkerEntrypoint` class `class` of the Worker this
+    /// refers to (`AUTH: auth.entrypoint("AdminApi")` in `infra!`).
+    pub fn entrypoint(self, class: impl Into<String>) -> BindingValue {
+        BindingValue::Entrypoint {
+            worker: self,
+            entrypoint: class.into(),
+        }
     }
 }
 
@@ -527,6 +534,11 @@ pub struct D1Database {
     /// wrangler does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub migrations: Option<PathBuf>,
+    /// A `.sql` file, relative to the stack root, run after the migrations on the first deploy
+    /// and again whenever it changes: the rows to start with. Write it so that running it twice
+    /// is harmless (`INSERT OR REPLACE`, `ON CONFLICT DO NOTHING`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<PathBuf>,
 }
 
 /// A Workers Analytics Engine dataset. Cloudflare has no call that creates one: it appears when a

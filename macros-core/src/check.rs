@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use athanor_core::{Kind, naming};
-use syn::Ident;
+use syn::{Ident, LitStr};
 
 use crate::ctxt::Ctxt;
 use crate::expand;
@@ -71,7 +71,7 @@ pub(crate) fn check(model: &Model, cx: &Ctxt) {
     for decl in &model.decls {
         references(model, decl, cx);
         names(decl, cx);
-        directories(decl, cx);
+        paths(decl, cx);
         match decl.def.kind {
             Kind::KvNamespace => kv_values(decl, cx),
             Kind::R2Bucket => bucket_rules(decl, cx),
@@ -175,6 +175,10 @@ fn references(model: &Model, decl: &Decl, cx: &Ctxt) {
         }
     }
     for binding in decl.bindings() {
+        if let BindingVal::Entrypoint { target, class } = &binding.value {
+            entrypoint(model, decl, &binding.name, target, class, cx);
+            continue;
+        }
         let BindingVal::Ref(target) = &binding.value else {
             continue;
         };
@@ -209,6 +213,48 @@ fn references(model: &Model, decl: &Decl, cx: &Ctxt) {
             ),
             _ => {}
         }
+    }
+}
+
+/// `target.entrypoint("Class")` bound in `decl`: `target` is another Worker of the account,
+/// `Class` a name JavaScript can export.
+fn entrypoint(
+    model: &Model,
+    decl: &Decl,
+    binding: &str,
+    target: &Ident,
+    class: &LitStr,
+    cx: &Ctxt,
+) {
+    if let Some(found) = resolve(model, target, cx) {
+        if found.def.kind != Kind::Worker {
+            cx.error(
+                target.span(),
+                format!(
+                    "binding `{binding}`: `.entrypoint(..)` names a class exported by a Worker, but `{target}` is a {}; bind `{target}` itself",
+                    found.def.kind
+                ),
+            );
+        } else if found.name == decl.name {
+            cx.error(
+                target.span(),
+                format!("binding `{binding}` binds {} to itself", decl.describe()),
+            );
+        } else if found.namespace().is_some() {
+            cx.error(
+                target.span(),
+                format!(
+                    "`{target}` is a user Worker inside a dispatch namespace and cannot be bound as a service; bind its DispatchNamespace instead"
+                ),
+            );
+        }
+    }
+    let name = class.value();
+    if let Err(why) = naming::check_export_name(&name) {
+        cx.error(
+            class.span(),
+            format!("binding `{binding}`: entrypoint {name:?} {why}"),
+        );
     }
 }
 
@@ -247,22 +293,26 @@ fn names(decl: &Decl, cx: &Ctxt) {
     }
 }
 
-/// Directory properties given as literals (a D1 database's `migrations`) name a directory,
-/// relative to the crate being compiled.
-fn directories(decl: &Decl, cx: &Ctxt) {
+/// Path properties given as literals (a D1 database's `migrations` and `seed`) name a directory
+/// or a file, as their type says, relative to the crate being compiled.
+fn paths(decl: &Decl, cx: &Ctxt) {
     let Some(manifest_dir) = std::env::var_os("CARGO_MANIFEST_DIR") else {
         return;
     };
     for prop in &decl.props {
-        let Typed::Dir(Text::Lit(lit)) = &prop.value else {
+        let Typed::Path(Text::Lit(lit)) = &prop.value else {
             continue;
         };
-        let dir = std::path::Path::new(&manifest_dir).join(lit.value());
-        if !dir.is_dir() {
+        let path = std::path::Path::new(&manifest_dir).join(lit.value());
+        let (found, noun) = match prop.def.ty {
+            kinds::Ty::Dir => (path.is_dir(), "a directory"),
+            _ => (path.is_file(), "a file"),
+        };
+        if !found {
             cx.error(
                 lit.span(),
                 format!(
-                    "`{}` of {} names {:?}, which is not a directory relative to the crate's `Cargo.toml`; create it, or fix the path",
+                    "`{}` of {} names {:?}, which is not {noun} relative to the crate's `Cargo.toml`; create it, or fix the path",
                     prop.def.name,
                     decl.describe(),
                     lit.value(),

@@ -101,6 +101,7 @@ fn usable_bindings<'a>(model: &Model, worker: &'a Decl) -> Vec<&'a BindingDecl> 
         .filter(|b| seen.insert(worker_env::accessor_name(&b.name)))
         .filter(|b| match &b.value {
             BindingVal::Ref(r) => model.find(r).is_some() || model::is_constant_like(r),
+            BindingVal::Entrypoint { target, .. } => model.find(target).is_some(),
             _ => true,
         })
         .collect()
@@ -215,7 +216,7 @@ fn field_value(model: &Model, prop: &crate::kinds::Prop, value: Option<&Typed>) 
     match value {
         Typed::Str(Text::Lit(s)) if !prop.required => quote!(__athanor::some_string(#s)),
         Typed::Str(text) => some(string_tokens(text)),
-        Typed::Dir(text) => some(path_tokens(text)),
+        Typed::Path(text) => some(path_tokens(text)),
         Typed::Bool(flag) => flag_tokens(flag),
         Typed::U64(n) => some(num_tokens(n)),
         Typed::StrList(items) => {
@@ -403,6 +404,10 @@ fn binding(model: &Model, b: &BindingDecl) -> TokenStream {
             }
             None => quote_spanned!(r.span()=> #c::IntoBinding::into_binding(#r)),
         },
+        BindingVal::Entrypoint { target, class } => {
+            let id = model.find(target).map(|t| t.id.value());
+            quote!(#c::ResourceRef::new(#id).entrypoint(#class))
+        }
         BindingVal::PlainText(s) => {
             quote!(#c::BindingValue::PlainText(__athanor::string(#s)))
         }

@@ -15,6 +15,8 @@ pub(crate) enum Ty {
     Date,
     /// A directory relative to the declaring crate (checked to exist when a literal).
     Dir,
+    /// A file relative to the declaring crate (checked to exist when a literal).
+    File,
     /// A bool literal or a Rust expression of type `bool`.
     Bool,
     /// A non-negative integer literal or a Rust expression that converts `Into<u64>`.
@@ -46,6 +48,7 @@ impl Ty {
             Ty::Str => "a string",
             Ty::Date => "a date string, `\"YYYY-MM-DD\"`",
             Ty::Dir => "a directory path, relative to the crate",
+            Ty::File => "a file path, relative to the crate",
             Ty::Bool => "`true` or `false`",
             Ty::U64 => "a non-negative integer",
             Ty::StrList => "a list of strings, `[\"a\", \"b\"]`",
@@ -328,6 +331,11 @@ pub(crate) static KINDS: &[KindDef] = &[
                 "migrations",
                 Ty::Dir,
                 "a directory of `.sql` files applied once each, in name order",
+            ),
+            prop(
+                "seed",
+                Ty::File,
+                "a `.sql` file run after the migrations, again whenever it changes: rows to start with, written so that running it twice is harmless",
             ),
             ADOPT,
             DELETE,

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
-use syn::{Ident, Lit, LitBool, LitStr};
+use syn::{Expr, Ident, Lit, LitBool, LitStr};
 
 use crate::ctxt::Ctxt;
 use crate::json;
@@ -208,7 +208,8 @@ pub(crate) enum Typed {
     Ref(Ident),
     KvValues(Vec<KvItem>),
     Records(Vec<RecordVal>),
-    Dir(Text),
+    /// A path relative to the crate: a directory or a file, as the property's type says.
+    Path(Text),
     Bindings(Vec<BindingDecl>),
     BindingTypes(Vec<(String, Span)>),
     KvPayload(Payload),
@@ -297,6 +298,13 @@ pub(crate) enum BindingVal {
     /// A resource of the block, by `let` name; or, when no declaration has that name and it
     /// starts with an uppercase letter, a Rust constant (see [`is_constant_like`]).
     Ref(Ident),
+    /// `worker.entrypoint("Class")`: a `service` binding to an exported class of a Worker.
+    Entrypoint {
+        /// The Worker, by `let` name.
+        target: Ident,
+        /// The class's name.
+        class: LitStr,
+    },
     /// A string literal: `plain_text`.
     PlainText(LitStr),
     /// A bool or number literal, or `json!`: `json`.
@@ -312,6 +320,36 @@ pub(crate) enum BindingVal {
 pub(crate) fn is_constant_like(name: &Ident) -> bool {
     name.to_string()
         .starts_with(|c: char| c.is_ascii_uppercase())
+}
+
+/// The bare name `expr` is, if it is one.
+fn receiver_name(expr: &Expr) -> Option<&Ident> {
+    match expr {
+        Expr::Path(p) if p.qself.is_none() => p.path.get_ident(),
+        _ => None,
+    }
+}
+
+/// `worker.entrypoint("Class")`, whose receiver [`receiver_name`] has found.
+fn entrypoint(call: syn::ExprMethodCall, binding: &str, cx: &Ctxt) -> Option<BindingVal> {
+    let target = receiver_name(&call.receiver)?.clone();
+    let class = match call.args.iter().collect::<Vec<_>>().as_slice() {
+        [
+            Expr::Lit(syn::ExprLit {
+                lit: Lit::Str(s), ..
+            }),
+        ] => s.clone(),
+        _ => {
+            cx.error(
+                call.method.span(),
+                format!(
+                    "binding `{binding}`: `.entrypoint(..)` takes the name of the class the Worker exports, as one string literal: `{target}.entrypoint(\"AdminApi\")`"
+                ),
+            );
+            return None;
+        }
+    };
+    Some(BindingVal::Entrypoint { target, class })
 }
 
 /// Types the raw block, recording every mistake in `cx`.
@@ -482,7 +520,7 @@ fn typed(value: Value, prop: &kinds::Prop, what: &str, cx: &Ctxt) -> Option<Type
     };
     match prop.ty {
         Ty::Str => text(value, name, what, cx).map(Typed::Str),
-        Ty::Dir => text(value, name, what, cx).map(Typed::Dir),
+        Ty::Dir | Ty::File => text(value, name, what, cx).map(Typed::Path),
         Ty::Date => {
             let date = text(value, name, what, cx)?;
             if let Text::Lit(lit) = &date
@@ -830,6 +868,12 @@ fn binding(field: Field, what: &str, cx: &Ctxt) -> Option<BindingDecl> {
         }
         Value::Json(m) => BindingVal::Json(json_val(&m)),
         Value::SecretCall { func, args, span } => BindingVal::Secret(secret(func, args, span, cx)?),
+        Value::Expr(Expr::MethodCall(call))
+            if call.method == "entrypoint"
+                && receiver_name(&call.receiver).is_some_and(|r| !is_constant_like(r)) =>
+        {
+            entrypoint(call, &name, cx)?
+        }
         value @ Value::Expr(_) => BindingVal::Expr(value.to_tokens(), value.span()),
         other => {
             cx.error(

@@ -12,10 +12,8 @@ use syn::LitStr;
 
 /// The declaration of `worker`'s `Env`.
 pub(crate) fn declaration(model: &Model, worker: &Decl) -> String {
-    let module = match worker.code() {
-        Some(CodeSource::Entrypoint(Text::Lit(e))) => Some(module_path(&e.value())),
-        _ => None,
-    };
+    let entry = js_entrypoint(worker);
+    let module = entry.as_deref().map(module_path);
     let mut out = String::new();
     out.push_str("/* eslint-disable */\n");
     let _ = writeln!(
@@ -32,7 +30,7 @@ pub(crate) fn declaration(model: &Model, worker: &Decl) -> String {
     }
     out.push_str("\tinterface Env {\n");
     for binding in worker.bindings() {
-        let ty = binding_type(model, module.as_deref(), &binding.value);
+        let ty = binding_type(model, entry.as_deref(), &binding.value);
         let _ = writeln!(out, "\t\t{}: {ty};", binding.name);
     }
     out.push_str("\t}\n}\ninterface Env extends Cloudflare.Env {}\n");
@@ -44,17 +42,80 @@ pub(crate) fn declaration(model: &Model, worker: &Decl) -> String {
 fn module_path(entrypoint: &str) -> String {
     let path = entrypoint.replace('\\', "/");
     let file = path.rsplit('/').next().unwrap_or(&path);
-    let stem = [".ts", ".mts", ".tsx", ".js", ".mjs", ".jsx", ".cjs"]
-        .iter()
-        .find_map(|ext| file.strip_suffix(ext))
-        .unwrap_or(file);
-    format!("./{stem}")
+    format!("./{}", without_extension(file))
 }
 
-fn binding_type(model: &Model, module: Option<&str>, value: &BindingVal) -> String {
+/// The main module of a JavaScript or TypeScript Worker, as declared (relative to the crate).
+fn js_entrypoint(worker: &Decl) -> Option<String> {
+    match worker.code() {
+        Some(CodeSource::Entrypoint(Text::Lit(e))) => Some(e.value()),
+        _ => None,
+    }
+}
+
+/// The module specifier of `to` seen from a module in the directory of `from`, both relative to
+/// the crate (`src/api.js`, `src/jobs/runner.ts` -> `./jobs/runner`); `None` when `from` climbs
+/// out of the crate, where the directories cannot be related.
+fn relative_module(from: &str, to: &str) -> Option<String> {
+    fn parts(path: &str) -> Option<Vec<&str>> {
+        let mut out = Vec::new();
+        for part in path.split(['/', '\\']) {
+            match part {
+                "" | "." => {}
+                ".." => {
+                    out.pop()?;
+                }
+                p => out.push(p),
+            }
+        }
+        Some(out)
+    }
+    let from = parts(from)?;
+    let to = parts(to)?;
+    let from_dir = &from[..from.len().saturating_sub(1)];
+    let common = from_dir.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut spec = match from_dir.len() - common {
+        0 => "./".to_owned(),
+        ups => "../".repeat(ups),
+    };
+    spec.push_str(&to[common..].join("/"));
+    Some(without_extension(&spec).to_owned())
+}
+
+/// `path` without its script extension (`.ts`, `.js`, ...), as TypeScript imports a module.
+fn without_extension(path: &str) -> &str {
+    SCRIPT_EXTENSIONS
+        .iter()
+        .find_map(|ext| path.strip_suffix(ext))
+        .unwrap_or(path)
+}
+
+/// The extensions of the modules a Worker's entrypoint can be.
+const SCRIPT_EXTENSIONS: &[&str] = &[".ts", ".mts", ".tsx", ".js", ".mjs", ".jsx", ".cjs"];
+
+fn binding_type(model: &Model, entry: Option<&str>, value: &BindingVal) -> String {
     match value {
         BindingVal::Ref(name) => match model.find(name) {
-            Some(target) => resource_type(module, target),
+            Some(target) => resource_type(entry.map(module_path).as_deref(), target),
+            None => "unknown".into(),
+        },
+        // A JavaScript target: typed by its class, so its RPC methods are; otherwise as
+        // `wrangler types` writes a named entrypoint of another script.
+        BindingVal::Entrypoint { target, class } => match model.find(target) {
+            Some(t) => match (
+                entry
+                    .zip(js_entrypoint(t))
+                    .and_then(|(from, to)| relative_module(from, &to)),
+                t.script_name(),
+            ) {
+                (Some(module), _) => format!("Service<import({module:?}).{}>", class.value()),
+                (None, Some(script)) => format!(
+                    "Service /* entrypoint {} from {} */",
+                    class.value(),
+                    script.value()
+                ),
+                _ => format!("Service /* entrypoint {} */", class.value()),
+            },
             None => "unknown".into(),
         },
         BindingVal::PlainText(s) => serde_json::Value::String(s.value()).to_string(),
@@ -105,5 +166,25 @@ mod tests {
         assert_eq!(module_path("src/index.mjs"), "./index");
         assert_eq!(module_path("../shared/w.js"), "./w");
         assert_eq!(module_path("main.js"), "./main");
+    }
+
+    #[test]
+    fn another_workers_module_is_imported_relative_to_this_one() {
+        let r = |from, to| relative_module(from, to);
+        assert_eq!(
+            r("./src/api.js", "./src/runner.js").as_deref(),
+            Some("./runner")
+        );
+        assert_eq!(
+            r("src/api.ts", "src/jobs/runner.ts").as_deref(),
+            Some("./jobs/runner")
+        );
+        assert_eq!(
+            r("src/api/index.ts", "src/runner.mjs").as_deref(),
+            Some("../runner")
+        );
+        assert_eq!(r("a/b/c.js", "d/e.js").as_deref(), Some("../../d/e"));
+        assert_eq!(r("./api.js", "../shared/w.js"), None);
+        assert_eq!(r("../x/api.js", "w.js"), None);
     }
 }

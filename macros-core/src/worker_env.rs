@@ -90,6 +90,18 @@ fn accessor(model: &Model, binding: &BindingDecl) -> Option<TokenStream> {
             let what = format!("{what} `{}` ({:?})", target.name, target.id.value());
             (kind, what)
         }
+        BindingVal::Entrypoint { target, class } => {
+            let target = model.find(target)?;
+            (
+                quote!(service),
+                format!(
+                    "the entrypoint `{}` of the Worker `{}` ({:?})",
+                    class.value(),
+                    target.name,
+                    target.id.value()
+                ),
+            )
+        }
         BindingVal::PlainText(_) => (quote!(var), "a plain-text variable".to_owned()),
         BindingVal::Secret(_) => (
             quote!(secret),

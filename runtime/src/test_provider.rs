@@ -65,6 +65,7 @@ impl MemoryProvider {
                 id,
                 name,
                 migrations: Default::default(),
+                seed: None,
             }),
             Props::DurableObjectNamespace(p) => {
                 Output::DurableObjectNamespace(DurableObjectNamespaceOutput {

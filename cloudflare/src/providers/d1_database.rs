@@ -9,6 +9,10 @@
 //! each file as applied: a file changed after it was applied is refused, since applying it again
 //! is not what its author can have meant. The files' digest is the resource's fingerprint, so
 //! a deploy with no new or changed file sends nothing.
+//!
+//! The seed file runs after the migrations, in one `query` call, on the first deploy and again
+//! whenever its content changes (its digest is in the output and the fingerprint): the rows a
+//! database starts with, written to be run again.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -51,22 +55,32 @@ fn database_path(client: &Client, id: &str) -> String {
     client.account_path(&format!("/d1/database/{id}"))
 }
 
-/// The digest of the migration files (names and contents), so that a new or edited file is a
-/// change; `None` without a migrations directory.
+/// The digest of the migration files (names and contents) and of the seed file, so that a new
+/// or edited file is a change; `None` with neither.
 pub(crate) fn fingerprint(
     d: &Desired<'_>,
     p: &D1Database,
 ) -> Result<Option<String>, ProviderError> {
-    let Some(dir) = &p.migrations else {
+    if p.migrations.is_none() && p.seed.is_none() {
         return Ok(None);
-    };
+    }
     let what = describe(Kind::D1Database, &d.resource.id, d.name);
     let mut hash = Sha256::new();
-    for m in read_migrations(&d.root.join(dir), &what)? {
-        hash.update(m.name.as_bytes());
-        hash.update([0]);
-        hash.update(m.digest.as_bytes());
-        hash.update([0]);
+    if let Some(dir) = &p.migrations {
+        for m in read_migrations(&d.root.join(dir), &what)? {
+            hash.update(m.name.as_bytes());
+            hash.update([0]);
+            hash.update(m.digest.as_bytes());
+            hash.update([0]);
+        }
+    }
+    if let Some(file) = &p.seed {
+        hash.update(b"seed\0");
+        hash.update(
+            read_sql(&d.root.join(file), "seed", &what)?
+                .digest
+                .as_bytes(),
+        );
     }
     Ok(Some(hex::encode(hash.finalize())))
 }
@@ -92,30 +106,35 @@ fn read_migrations(dir: &Path, what: &str) -> Result<Vec<Migration>, ProviderErr
     paths.sort();
     paths
         .into_iter()
-        .map(|path| {
-            let bytes = std::fs::read(&path).map_err(|e| {
-                local(format!(
-                    "{what}: cannot read the migration {}: {e}",
-                    path.display()
-                ))
-            })?;
-            let sql = String::from_utf8(bytes.clone()).map_err(|_| {
-                local(format!(
-                    "{what}: the migration {} is not UTF-8 text",
-                    path.display()
-                ))
-            })?;
-            Ok(Migration {
-                name: path
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .unwrap_or_default()
-                    .to_owned(),
-                sql,
-                digest: hex::encode(Sha256::digest(&bytes)),
-            })
-        })
+        .map(|path| read_sql(&path, "migration", what))
         .collect()
+}
+
+/// One `.sql` file (a migration or the seed, as `role` says).
+fn read_sql(path: &Path, role: &str, what: &str) -> Result<Migration, ProviderError> {
+    let local = |message: String| ProviderError::Local { message };
+    let bytes = std::fs::read(path).map_err(|e| {
+        local(format!(
+            "{what}: cannot read the {role} {}: {e}",
+            path.display()
+        ))
+    })?;
+    let digest = hex::encode(Sha256::digest(&bytes));
+    let sql = String::from_utf8(bytes).map_err(|_| {
+        local(format!(
+            "{what}: the {role} {} is not UTF-8 text",
+            path.display()
+        ))
+    })?;
+    Ok(Migration {
+        name: path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_owned(),
+        sql,
+        digest,
+    })
 }
 
 /// Creates the database (or adopts it, found by name, with `adopt`), then applies its
@@ -156,9 +175,11 @@ pub(crate) async fn create(
         id: db.uuid,
         name: db.name,
         migrations: BTreeMap::new(),
+        seed: None,
     };
     // A database this call made has applied nothing; one adopted may have.
     migrate(client, d, p, &mut out, adopted, &what).await?;
+    seed(client, d, p, &mut out, &what).await?;
     Ok(Output::D1Database(out))
 }
 
@@ -173,7 +194,32 @@ pub(crate) async fn update(
     let what = describe(Kind::D1Database, &d.resource.id, d.name);
     let mut out = e.output.clone();
     migrate(client, d, p, &mut out, false, &what).await?;
+    seed(client, d, p, &mut out, &what).await?;
     Ok(Output::D1Database(out))
+}
+
+/// Runs the seed file when it has not run in its present content.
+async fn seed(
+    client: &Client,
+    d: &Desired<'_>,
+    p: &D1Database,
+    out: &mut D1DatabaseOutput,
+    what: &str,
+) -> Result<(), ProviderError> {
+    let Some(file) = &p.seed else {
+        return Ok(());
+    };
+    let seed = read_sql(&d.root.join(file), "seed", what)?;
+    if out.seed.as_deref() == Some(seed.digest.as_str()) {
+        return Ok(());
+    }
+    let query = format!("{}/query", database_path(client, &out.id));
+    client
+        .call(Request::post(&query).json(json!({ "sql": terminated(&seed.sql) })))
+        .await
+        .map_err(|e| e.context(what, &format!("running the seed {} in", seed.name)))?;
+    out.seed = Some(seed.digest);
+    Ok(())
 }
 
 /// Applies the migrations not yet applied, in order; refuses a file changed since it was
@@ -303,6 +349,7 @@ pub(crate) async fn read(
             id: db.uuid,
             name: db.name,
             migrations: e.output.migrations.clone(),
+            seed: e.output.seed.clone(),
         })
     }))
 }

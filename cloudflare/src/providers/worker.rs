@@ -253,14 +253,24 @@ pub(crate) fn bindings_json(
                 })?;
                 json!({"type": ty, "name": name, "text": value.expose_secret()})
             }
-            BindingValue::Resource(r) => {
-                let Some(dep) = deps.get(&r.0) else {
+            BindingValue::Entrypoint { worker, entrypoint } => match deps.get(&worker.0) {
+                Some(Output::Worker(o)) => json!({
+                    "type": ty, "name": name, "service": o.name, "entrypoint": entrypoint,
+                }),
+                Some(dep) => {
                     return Err(ProviderError::Local {
                         message: format!(
-                            "{what}: the binding `{name}` refers to `{}`, which has no output yet (it must be deployed first)",
-                            r.0
+                            "{what}: the binding `{name}` names the entrypoint `{entrypoint}` of `{}`, a {}; only a Worker has entrypoints",
+                            worker.0,
+                            dep.kind()
                         ),
                     });
+                }
+                None => return Err(missing_output(what, name, &worker.0)),
+            },
+            BindingValue::Resource(r) => {
+                let Some(dep) = deps.get(&r.0) else {
+                    return Err(missing_output(what, name, &r.0));
                 };
                 resource_binding(worker_name, name, dep).ok_or_else(|| ProviderError::Local {
                     message: format!(
@@ -274,6 +284,16 @@ pub(crate) fn bindings_json(
         out.push(binding);
     }
     Ok(out)
+}
+
+/// A binding whose resource has no output: the graph deploys dependencies first, so this is a
+/// plan built by hand that skipped one.
+fn missing_output(what: &str, name: &str, id: &str) -> ProviderError {
+    ProviderError::Local {
+        message: format!(
+            "{what}: the binding `{name}` refers to `{id}`, which has no output yet (it must be deployed first)"
+        ),
+    }
 }
 
 /// The binding of `name` to the resource whose output is `dep`, of the type core names for its
@@ -972,6 +992,7 @@ mod tests {
                 Binding::new("SIGNING_KEY", r("signing")),
                 Binding::new("TENANTS", r("tenants")),
                 Binding::new("AUTH", r("auth")),
+                Binding::new("ADMIN", ResourceRef::new("auth").entrypoint("AdminApi")),
                 Binding::new("VERSION", "1.0.0"),
                 Binding::new("DEBUG_MODE", true),
                 Binding::new("TOKEN", SecretSource::env("TOKEN")),
@@ -996,11 +1017,25 @@ mod tests {
                 {"type": "secrets_store_secret", "name": "SIGNING_KEY", "store_id": "st", "secret_name": "SIGNING_KEY"},
                 {"type": "dispatch_namespace", "name": "TENANTS", "namespace": "customers"},
                 {"type": "service", "name": "AUTH", "service": "auth-worker"},
+                {"type": "service", "name": "ADMIN", "service": "auth-worker", "entrypoint": "AdminApi"},
                 {"type": "plain_text", "name": "VERSION", "text": "1.0.0"},
                 {"type": "json", "name": "DEBUG_MODE", "json": true},
                 {"type": "secret_text", "name": "TOKEN", "text": "tok"},
             ])
         );
+    }
+
+    #[test]
+    fn an_entrypoint_of_something_else_than_a_worker_is_refused() {
+        let mut w = worker();
+        w.bindings = vec![Binding::new(
+            "ADMIN",
+            ResourceRef::new("sessions").entrypoint("AdminApi"),
+        )];
+        let err = bindings_json("w", &w, &deps(), &BTreeMap::new(), "Worker \"w\"").unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("`AdminApi` of `sessions`"), "{text}");
+        assert!(text.contains("only a Worker has entrypoints"), "{text}");
     }
 
     #[test]

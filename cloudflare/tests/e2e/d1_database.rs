@@ -1,6 +1,7 @@
 //! D1Database against the emulator: create with its migrations applied and recorded as wrangler
 //! records them, a new migration applied alone, an edited applied one refused, adoption that
-//! reads what the database already recorded, a Worker binding, delete.
+//! reads what the database already recorded, a seed file run again only when it changes, a
+//! Worker binding, delete.
 
 use athanor_core::output::D1DatabaseOutput;
 use athanor_core::stack::D1Database;
@@ -152,6 +153,92 @@ async fn migrations_are_applied_once_in_order_and_an_edited_one_is_refused() {
     fx.provider.delete(first.existing(&out)).await.unwrap();
     assert_eq!(fx.provider.read(first.existing(&out)).await.unwrap(), None);
     fx.provider.delete(first.existing(&out)).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_seed_runs_after_the_migrations_and_again_only_when_it_changes() {
+    let fx = start().await;
+    let root = fx.dir.path().to_path_buf();
+    std::fs::create_dir_all(root.join("migrations")).unwrap();
+    std::fs::write(
+        root.join("migrations/0001_plans.sql"),
+        "CREATE TABLE plans (name TEXT PRIMARY KEY, price INTEGER);",
+    )
+    .unwrap();
+    let seed = root.join("seed.sql");
+    std::fs::write(
+        &seed,
+        "INSERT OR REPLACE INTO plans VALUES ('free', 0), ('pro', 20)",
+    )
+    .unwrap();
+    let decl = Decl::new(
+        "db",
+        "seeded-db",
+        D1Database {
+            migrations: Some("migrations".into()),
+            seed: Some("seed.sql".into()),
+            ..D1Database::default()
+        },
+    )
+    .root(&root);
+    let fingerprint = fx.provider.fingerprint(&decl.desired()).await.unwrap();
+    fx.reset();
+    let out = fx.provider.create(&decl.desired()).await.unwrap();
+    // Create, read what is recorded, the migration, the seed.
+    assert_eq!(count(&fx.stats(), QUERY), 3, "{:?}", fx.stats());
+    let id = d1(&out).id.clone();
+    let plans = "SELECT name, price FROM plans ORDER BY name";
+    assert_eq!(
+        rows(&fx, &id, plans).await,
+        [
+            json!({"name": "free", "price": 0}),
+            json!({"name": "pro", "price": 20})
+        ]
+    );
+
+    // Unchanged: nothing sent.
+    fx.reset();
+    let same = fx
+        .provider
+        .update(&decl.desired(), decl.existing(&out))
+        .await
+        .unwrap();
+    assert_eq!((fx.stats().total, &same), (0, &out));
+
+    // Changed: the fingerprint moves and the seed runs again, alone.
+    std::fs::write(
+        &seed,
+        "INSERT OR REPLACE INTO plans VALUES ('free', 0), ('pro', 25)",
+    )
+    .unwrap();
+    assert_ne!(
+        fx.provider.fingerprint(&decl.desired()).await.unwrap(),
+        fingerprint
+    );
+    fx.reset();
+    let out = fx
+        .provider
+        .update(&decl.desired(), decl.existing(&out))
+        .await
+        .unwrap();
+    assert_eq!(count(&fx.stats(), QUERY), 1, "{:?}", fx.stats());
+    assert_eq!(
+        rows(&fx, &id, "SELECT price FROM plans WHERE name = 'pro'").await,
+        [json!({"price": 25})]
+    );
+
+    // A seed that fails names the file and keeps the last good digest.
+    std::fs::write(&seed, "INSERT INTO missing_table VALUES (1)").unwrap();
+    let err = fx
+        .provider
+        .update(&decl.desired(), decl.existing(&out))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("running the seed seed.sql"),
+        "{err}"
+    );
+    fx.provider.delete(decl.existing(&out)).await.unwrap();
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@ declare namespace Cloudflare {
 	interface Env {
 		JOBS: Queue;
 		RESULTS: KVNamespace;
+		REPORTS: Service<import("./runner").Reports>;
 	}
 }
 interface Env extends Cloudflare.Env {}

@@ -1,12 +1,13 @@
 //! Background work on Cloudflare, declared in Rust: an `api` Worker takes jobs over HTTP and
 //! sends them to a queue; a `runner` Worker consumes the queue in batches (its retries spent, a
 //! job lands in a dead-letter queue), writes each result to KV and a report to an R2 bucket, and
-//! runs on a schedule too. The bucket serves its reports at a public `r2.dev` address, with a
+//! runs on a schedule too; the api Worker reads the reports through the runner's `Reports`
+//! entrypoint (a service binding to a named entrypoint, called over RPC). The bucket serves its reports at a public `r2.dev` address, with a
 //! CORS policy for the app's origin and a lifecycle rule that expires scratch files.
 //!
 //! `cargo run -p background-jobs -- deploy`, then, with `dev`: `curl -X POST
 //! http://api.localhost:8787/jobs -d 21` answers a job id, and `GET /jobs/<id>` its result once
-//! the runner has it.
+//! the runner has it, `GET /jobs/<id>/report` its report.
 
 use std::process::ExitCode;
 
@@ -29,7 +30,11 @@ infra! {
         name: "api",
         entrypoint: "./src/api.js",
         url: true,
-        bindings: { JOBS: jobs, RESULTS: results },
+        compatibility_flags: ["nodejs_compat"],
+        observability: true,
+        placement: "smart",
+        cpu_ms: 50,
+        bindings: { JOBS: jobs, RESULTS: results, REPORTS: runner.entrypoint("Reports") },
     };
     let runner = Worker("runner") {
         name: "runner",

@@ -52,6 +52,28 @@ async fn jobs_flow_through_the_queue_and_the_stack_redeploys_nothing_and_destroy
         )
         .await;
     assert_eq!(report.status(), 200);
+    // The same report through the runner's `Reports` entrypoint, with an ETag from node:crypto.
+    let port = fx.emu.workers_port().unwrap();
+    let through_api = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}/jobs/{id}/report"))
+        .header("host", format!("api.localhost:{port}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(through_api.status(), 200);
+    assert_eq!(through_api.headers()["etag"].len(), 18);
+    let body: Value = through_api.json().await.unwrap();
+    assert_eq!(
+        body,
+        json!({"id": id, "n": 21, "doubled": 42, "attempts": 1})
+    );
+
+    // The api Worker's settings, as uploaded.
+    let settings = fx.get("/workers/scripts/api/settings").await;
+    assert_eq!(settings["compatibility_flags"], json!(["nodejs_compat"]));
+    assert_eq!(settings["observability"]["enabled"], true);
+    assert_eq!(settings["placement"]["mode"], "smart");
+    assert_eq!(settings["limits"]["cpu_ms"], 50);
 
     // A job that fails: after its two retries it waits in the dead-letter queue.
     let (status, _) = fx.worker(Method::POST, "api", "/jobs", Some("-1")).await;

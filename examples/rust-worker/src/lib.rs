@@ -7,7 +7,7 @@
 //!
 //! `GET /` answers what the bindings hold, `GET /count` counts in the `Counter` Durable Object
 //! (written in Rust below), `GET /backend` calls the `backend` Worker, `POST /notes` adds a note
-//! to its D1 database (migrated on deploy) and records the event in Analytics Engine.
+//! to its D1 database (migrated and seeded on deploy) and records the event in Analytics Engine.
 
 use athanor::infra;
 // `#[durable_object]` names `wasm_bindgen` in the code it writes.
@@ -29,7 +29,7 @@ infra! {
     let signing = Secret("signing-key") { value: secret_env("SIGNING_KEY") };
     let tenants = DispatchNamespace("tenants") {};
     let backend = Worker("backend") { entrypoint: "./backend.js" };
-    let notes = D1Database("notes") { migrations: "./migrations" };
+    let notes = D1Database("notes") { migrations: "./migrations", seed: "./seed.sql" };
     let events = AnalyticsEngineDataset("events") { dataset: "rust_worker_events" };
 
     let api = Worker("api") {

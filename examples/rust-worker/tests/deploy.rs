@@ -83,8 +83,9 @@ async fn the_rust_worker_builds_deploys_and_reads_its_typed_env() {
         (200, "backend says: backend".into())
     );
 
-    // D1 through the typed Env: each note lands in the database the deploy migrated.
-    for n in [1, 2] {
+    // D1 through the typed Env: each note lands in the database the deploy migrated and seeded
+    // with one note.
+    for n in [2, 3] {
         let added = fx
             .worker(
                 Method::POST,
