@@ -1,7 +1,7 @@
 //! athanor: infrastructure-as-Rust for Cloudflare.
 //!
-//! Declare KV namespaces, R2 buckets, Durable Objects, Secrets Store secrets, dispatch namespaces
-//! and Workers with [`infra!`]; run the generated `stack()` with [`cli::run`] to plan, deploy and
+//! Declare KV namespaces, R2 buckets, D1 databases, Analytics Engine datasets, queues, Durable
+//! Objects, Secrets Store secrets, dispatch namespaces and Workers with [`infra!`]; run the generated `stack()` with [`cli::run`] to plan, deploy and
 //! destroy them, against Cloudflare or, with no credentials, an embedded local emulator.
 //!
 //! ```no_run
@@ -35,7 +35,11 @@
 //! | kind | properties (**required** in bold) |
 //! |---|---|
 //! | `KvNamespace` | `title`, `values: [{ `**`key`**`, `**`value`**` (string or `json!`), expiration, expiration_ttl, metadata }]`, `adopt`, `delete` |
-//! | `R2Bucket` | `name`, `location_hint`, `storage_class`, `jurisdiction`, `adopt`, `delete` |
+//! | `R2Bucket` | `name`, `location_hint`, `storage_class`, `jurisdiction`, `public` (its `r2.dev` address), `cors: [{ `**`origins`**`, `**`methods`**`, headers, expose_headers, max_age }]`, `lifecycle: [{ `**`id`**`, prefix, expire_after_days, abort_uploads_after_days, infrequent_access_after_days }]`, `adopt`, `delete` |
+//! | `D1Database` | `name`, `location_hint`, `jurisdiction`, `migrations` (a directory of `.sql` files), `seed` (a `.sql` file), `adopt`, `delete` |
+//! | `AnalyticsEngineDataset` | `dataset` |
+//! | `Queue` | `name`, `delivery_delay`, `message_retention_period`, `adopt`, `delete` |
+//! | `QueueConsumer` | **`queue`**, **`worker`**, `batch_size`, `max_retries`, `max_wait_time_ms`, `max_concurrency`, `retry_delay`, `dead_letter_queue` |
 //! | `DurableObjectNamespace` | **`class_name`**, `script_name`, `environment`, `sqlite` |
 //! | `SecretsStore` | `name` (default `default_secrets_store`), `adopt`, `delete` |
 //! | `Secret` | **`value`** (`secret_env("VAR")` or `secret_file("path")`), `name`, `store`, `scopes` |
@@ -56,10 +60,11 @@
 //! `worker-build` and nothing downloaded; its handlers read their bindings through the typed `Env`
 //! below.
 //!
-//! A binding value is a resource (KV, R2, Durable Object, Secret/SecretRef, dispatch namespace,
-//! or a Worker as a service), a string literal (`plain_text`), a bool, a number or `json!`
-//! (`json`), `secret_env`/`secret_file` (`secret_text`), or a Rust expression whose type
-//! implements [`model::IntoBinding`].
+//! A binding value is a resource (KV, R2, D1, Analytics Engine dataset, queue, Durable Object,
+//! Secret/SecretRef, dispatch namespace, or a Worker as a service), a named entrypoint of another
+//! Worker (`AUTH: auth.entrypoint("AdminApi")`, a service binding to that exported class), a
+//! string literal (`plain_text`), a bool, a number or `json!` (`json`), `secret_env`/`secret_file`
+//! (`secret_text`), or a Rust expression whose type implements [`model::IntoBinding`].
 //!
 //! # What `infra!` generates
 //!
@@ -98,8 +103,8 @@ pub mod cli {
 /// on (a `cfg` in generated code would test the user's crate features instead).
 ///
 /// Input: the `Env` doc, then one `accessor "BINDING" "doc" => kind;` per binding, where kind is
-/// `kv`, `bucket`, `durable_object`, `secret_store`, `dispatcher`, `service`, `var`, `secret`,
-/// `json(Type)` or `json_value`.
+/// `kv`, `bucket`, `d1`, `analytics_engine`, `queue`, `durable_object`, `secret_store`,
+/// `dispatcher`, `service`, `var`, `secret`, `json(Type)` or `json_value`.
 #[cfg(feature = "worker")]
 #[doc(hidden)]
 #[macro_export]

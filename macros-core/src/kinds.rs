@@ -758,6 +758,60 @@ pub(crate) const BINDING_TYPES: &[&str] = &[
 mod tests {
     use super::*;
 
+    /// The row of `kind` in a Markdown table of `doc` (a line starting `| \`Kind\``), if any.
+    fn row<'a>(doc: &'a str, kind: &str) -> Option<&'a str> {
+        let start = format!("| `{kind}`");
+        doc.lines()
+            .map(|l| l.trim_start_matches("//! "))
+            .find(|l| l.starts_with(&start))
+    }
+
+    #[test]
+    fn the_docs_list_every_kind_with_its_properties_and_types() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+        let facade = std::fs::read_to_string(format!("{root}/src/lib.rs")).unwrap();
+        let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
+        for def in KINDS {
+            let kind = def.kind.as_str();
+            let props = row(&facade, kind)
+                .unwrap_or_else(|| panic!("the crate docs' table of kinds has no row for {kind}"));
+            for p in def.props {
+                assert!(
+                    props.contains(&format!("`{}", p.name)) || props.contains(p.name),
+                    "the crate docs' row of {kind} does not name `{}`",
+                    p.name
+                );
+            }
+            for record in def.props.iter().filter_map(|p| match p.ty {
+                Ty::Records(r) => Some(r),
+                _ => None,
+            }) {
+                for p in record.props {
+                    assert!(
+                        props.contains(p.name),
+                        "the crate docs' row of {kind} does not name `{}`",
+                        p.name
+                    );
+                }
+            }
+            let bound = readme
+                .lines()
+                .find(|l| {
+                    l.starts_with(&format!("| `{kind}`")) || l.contains(&format!(", `{kind}` |"))
+                })
+                .unwrap_or_else(|| {
+                    panic!("the README's table of kinds and bindings has no row for {kind}")
+                });
+            if let Some(b) = &def.binding {
+                assert!(
+                    bound.contains(&format!("`{}", b.typescript)),
+                    "the README's row of {kind} does not give its TypeScript type {}",
+                    b.typescript
+                );
+            }
+        }
+    }
+
     #[test]
     fn every_core_kind_has_one_row() {
         for kind in Kind::ALL {

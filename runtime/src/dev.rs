@@ -80,6 +80,9 @@ pub(crate) async fn run(stack: Stack, options: DevOptions) -> Result<ExitCode> {
             println!("Deployed: {}", plan.summary());
             print!("{}", outputs::render(&outputs));
             print_status(emulator, &status);
+            for line in schedule_lines(session.stack(), &outputs, emulator) {
+                println!("{line}");
+            }
             println!("Watching the Workers' code; Ctrl-C to stop.");
             watch(session, emulator).await
         }
@@ -163,6 +166,32 @@ fn print_status(emulator: &Emulator, status: &athanor_emulator::WorkersStatus) {
     for note in &status.notes {
         eprintln!("[dev] note: {note}");
     }
+}
+
+/// For each account Worker with Cron Triggers, the request that runs its `scheduled()` handler
+/// now, as each trigger would.
+fn schedule_lines(stack: &Stack, outputs: &outputs::Outputs, emulator: &Emulator) -> Vec<String> {
+    let mut lines = Vec::new();
+    for r in &stack.resources {
+        let Props::Worker(w) = &r.props else { continue };
+        let Some(athanor_core::Output::Worker(o)) = outputs.get(&r.id) else {
+            continue;
+        };
+        if w.namespace.is_some() {
+            continue;
+        }
+        let Some(url) = emulator.worker_url(&o.name) else {
+            continue;
+        };
+        for cron in &w.crons {
+            lines.push(format!(
+                "  {}  cron \"{cron}\": curl \"{url}/cdn-cgi/handler/scheduled?cron={}\"",
+                o.name,
+                cron.replace(' ', "+")
+            ));
+        }
+    }
+    lines
 }
 
 /// Prints Worker logs and exceptions (stdout) and workerd's own messages (stderr).

@@ -4,8 +4,8 @@
 //! reads the value `deploy` seeded into its KV namespace, a Secrets Store secret, a secret, a JSON
 //! variable, a boolean and a number, lists an object written through the v4 API into its R2
 //! bucket, counts in a Durable Object written in Rust, calls another Worker, writes to its D1
-//! database (migrated on deploy) and records an event in Analytics Engine, read back through the
-//! SQL API. A redeploy with nothing changed sends no request.
+//! database (migrated and seeded on deploy) and records an event in Analytics Engine, read back through the
+//! SQL API. A redeploy with nothing changed sends no request; destroy leaves nothing.
 
 use athanor_test_support::Fixture;
 use reqwest::Method;
@@ -120,4 +120,15 @@ async fn the_rust_worker_builds_deploys_and_reads_its_typed_env() {
     fx.emu.reset_stats();
     fx.run(BIN, &["deploy"], ENV).await;
     assert_eq!(fx.emu.stats().total, 0, "{:?}", fx.emu.stats().by_route);
+
+    // Destroy leaves nothing of it (once the object the test wrote is gone: R2 deletes only
+    // empty buckets).
+    let object = "/r2/buckets/rust-worker-storage-test/objects/reports/today.txt";
+    assert_eq!(fx.send(Method::DELETE, object, None).await.status(), 200);
+    fx.run(BIN, &["destroy", "--yes"], ENV).await;
+    assert_eq!(fx.get("/workers/scripts").await, json!([]));
+    assert_eq!(fx.get("/d1/database").await, json!([]));
+    assert_eq!(fx.get("/r2/buckets").await["buckets"], json!([]));
+    assert_eq!(fx.get("/workers/dispatch/namespaces").await, json!([]));
+    assert!(fx.kv_titles().await.is_empty());
 }

@@ -1,7 +1,8 @@
 //! A stack binary declared by hand, as `infra!` would generate one, for the command-line tests in
 //! `tests/`: a KV namespace, a Secrets Store secret and a Worker binding both, a plain variable
 //! (`ATHANOR_TEST_VERSION` at run time, default `1`) and a secret read from `ATHANOR_TEST_SECRET`
-//! when deploying, never at build time. Its Worker's module is `worker/index.js` under
+//! when deploying, never at build time; with `ATHANOR_TEST_CRON` set, the Worker has that Cron
+//! Trigger. Its Worker's module is `worker/index.js` under
 //! `ATHANOR_TEST_ROOT` (default: this crate's `fixtures/`), where `types` and `deploy` also write
 //! the Worker's TypeScript `Env` declaration.
 //!
@@ -71,6 +72,7 @@ fn stack() -> Stack {
                     Binding::new("VERSION", version),
                     Binding::new("TOKEN", SecretSource::env("ATHANOR_TEST_SECRET")),
                 ],
+                crons: std::env::var("ATHANOR_TEST_CRON").into_iter().collect(),
                 ..Worker::default()
             },
         ))

@@ -1,5 +1,6 @@
 //! `dev` through the stack binary, as a user runs it: it deploys to the local emulator, serves the
-//! Worker on workerd, redeploys when its code is saved so that the next request meets the change,
+//! Worker on workerd, prints how to run its Cron Trigger (which then runs), redeploys when its code
+//! is saved so that the next request meets the change,
 //! prints what the Worker logs with its name, and stops cleanly on SIGTERM with its data kept.
 //!
 //! workerd comes from `ATHANOR_WORKERD` or the pinned copy in `emulator/tests/workerd` (`npm ci
@@ -69,13 +70,18 @@ fn wait_for(rx: &mpsc::Receiver<String>, what: &str, wanted: impl Fn(&str) -> bo
 
 /// GET / of the Worker `name` on `port`: status and body.
 fn get(port: u16, name: &str) -> (u16, String) {
+    request(port, name, "/")
+}
+
+/// GET `path` of the Worker `name` on `port`: status and body.
+fn request(port: u16, name: &str, path: &str) -> (u16, String) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     runtime.block_on(async {
         let r = reqwest::Client::new()
-            .get(format!("http://127.0.0.1:{port}/"))
+            .get(format!("http://127.0.0.1:{port}{path}"))
             .header("host", format!("{name}.localhost:{port}"))
             .send()
             .await
@@ -93,7 +99,7 @@ fn dev_serves_reloads_on_save_prints_logs_and_stops_cleanly() {
     let entry = root.join("worker/index.js");
     std::fs::write(
         &entry,
-        "export default { fetch(r, env) { return new Response(`version ${env.VERSION}`); } };\n",
+        "export default { fetch(r, env) { return new Response(`version ${env.VERSION}`); },\n  scheduled(c) { console.log('scheduled', c.cron); } };\n",
     )
     .unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_athanor-test-stack"));
@@ -104,6 +110,7 @@ fn dev_serves_reloads_on_save_prints_logs_and_stops_cleanly() {
         .env("ATHANOR_PASSWORD", "dev password")
         .env("ATHANOR_TEST_SECRET", "dev-secret-value")
         .env("ATHANOR_WORKERD", &workerd)
+        .env("ATHANOR_TEST_CRON", "*/5 * * * *")
         .env_remove("ATHANOR_TEST_VERSION")
         .env_remove("CLOUDFLARE_API_TOKEN")
         .env_remove("CLOUDFLARE_API_KEY")
@@ -123,6 +130,19 @@ fn dev_serves_reloads_on_save_prints_logs_and_stops_cleanly() {
         .and_then(|p| p.trim().parse().ok())
         .unwrap_or_else(|| panic!("no port in {url_line:?}"));
     assert_eq!(get(port, "bin-api"), (200, "version 1".into()));
+
+    // The Cron Trigger: dev prints the request that runs it, and that request runs it.
+    let cron_line = wait_for(&stdout, "cron line", |l| l.contains("cron \"*/5 * * * *\""));
+    let path = cron_line
+        .split(&format!("localhost:{port}"))
+        .nth(1)
+        .and_then(|rest| rest.strip_suffix('"'))
+        .unwrap_or_else(|| panic!("no scheduled URL in {cron_line:?}"));
+    assert_eq!(path, "/cdn-cgi/handler/scheduled?cron=*/5+*+*+*+*");
+    assert_eq!(request(port, "bin-api", path).0, 200);
+    wait_for(&stdout, "scheduled log line", |l| {
+        l == "[bin-api] scheduled */5 * * * *"
+    });
 
     // Save a new version of the code: the next request that follows the reload meets it.
     std::fs::write(
