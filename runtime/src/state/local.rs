@@ -9,12 +9,17 @@
 //! lock                     the stage lock while a deploy or destroy runs (`local_lock`)
 //! ```
 //!
+//! A stage holds state while `resources/` holds a record: [`list_stages`] lists those. A destroy
+//! that removed every record also removes `state.json` and `resources/`, leaving the stage
+//! directory empty (or holding the lock while the destroy runs).
+//!
 //! Every file is readable, pretty-printed JSON. Every write is atomic: a temporary file in the
 //! same directory, fsync, rename over the old file, fsync of the directory; so a crash at any
 //! instant leaves either the old or the new file, never a torn one. One file per resource lets
 //! concurrent steps write without rewriting everything. The lock file is the only guard against
 //! a second writer: on one machine it is exact (see `local_lock`).
 
+use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -144,6 +149,62 @@ impl Local {
     }
 }
 
+/// The stages of `app` under `base` that hold at least one record, sorted. A directory whose name
+/// [`file_name`] does not make (another tool's) is not a stage.
+pub(crate) async fn list_stages(base: &Path, app: &str) -> Result<Vec<String>> {
+    let app_dir = base.join(file_name(app));
+    blocking(move || stages_in(&app_dir)).await
+}
+
+fn stages_in(app_dir: &Path) -> Result<Vec<String>> {
+    let entries = match fs::read_dir(app_dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io("read", app_dir, e)),
+    };
+    let mut stages = BTreeSet::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io("read", app_dir, e))?;
+        let Some(stage) = entry.file_name().to_str().and_then(name_of_file) else {
+            continue;
+        };
+        if has_records(&entry.path().join("resources"))? {
+            stages.insert(stage);
+        }
+    }
+    Ok(stages.into_iter().collect())
+}
+
+/// Whether the resources directory `dir` holds a record (a missing one, or a file where a stage
+/// directory was expected, holds none).
+fn has_records(dir: &Path) -> Result<bool> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+            ) =>
+        {
+            return Ok(false);
+        }
+        Err(e) => return Err(Error::io("read", dir, e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io("read", dir, e))?;
+        if is_record_file(&entry.path()) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Whether `path`, in a resources directory, is a record: `<id>.json`, not a temporary file of an
+/// interrupted write.
+fn is_record_file(path: &Path) -> bool {
+    path.extension().and_then(|e| e.to_str()) == Some("json")
+}
+
 /// Runs blocking file work off the async threads.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     tokio::task::spawn_blocking(f)
@@ -166,8 +227,8 @@ fn load_dir(meta_path: &Path, dir: &Path) -> Result<Snapshot> {
     for entry in entries {
         let entry = entry.map_err(|e| Error::io("read", dir, e))?;
         let path = entry.path();
-        if path.extension().and_then(|e| e.to_str()) != Some("json") {
-            continue; // temporary files of an interrupted write
+        if !is_record_file(&path) {
+            continue;
         }
         let record: Record = read_json(&path)?;
         check_version(&path.display().to_string(), record.schema_version)?;
@@ -251,14 +312,114 @@ pub(crate) fn file_name(id: &str) -> String {
     out
 }
 
+/// The id [`file_name`] made `file` from; `None` for a name it does not make (so that no name
+/// read back stands for another's file).
+pub(crate) fn name_of_file(file: &str) -> Option<String> {
+    let mut bytes = Vec::with_capacity(file.len());
+    let mut rest = file.as_bytes();
+    while let Some((&b, tail)) = rest.split_first() {
+        if b == b'%' {
+            let hex = std::str::from_utf8(tail.get(..2)?).ok()?;
+            bytes.push(u8::from_str_radix(hex, 16).ok()?);
+            rest = &tail[2..];
+        } else {
+            bytes.push(b);
+            rest = tail;
+        }
+    }
+    let name = String::from_utf8(bytes).ok()?;
+    (file_name(&name) == file).then_some(name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::sample_record;
 
     #[test]
     fn file_names_cannot_collide_or_escape() {
         assert_eq!(file_name("my-kv_1"), "my-kv_1");
         assert_ne!(file_name("a.b"), file_name("a_b"));
         assert!(!file_name("../x").contains('/'));
+    }
+
+    #[test]
+    fn file_names_read_back_as_the_names_they_were_made_from() {
+        for name in ["tenant-acme", "a.b", "../x", "ünï", "a%2Eb"] {
+            assert_eq!(name_of_file(&file_name(name)).as_deref(), Some(name));
+        }
+        // Names file_name never makes: not read as another name's.
+        for file in ["a.b", "%2e", "%+1", "%2", "%", "%FF"] {
+            assert_eq!(name_of_file(file), None, "{file}");
+        }
+    }
+
+    /// Writes a record to `app`/`stage` under `base`; returns the store.
+    async fn deployed(base: &Path, app: &str, stage: &str) -> Local {
+        let store = Local::new(base, app, stage);
+        store
+            .write_record(&sample_record("kv", "app-kv"))
+            .await
+            .unwrap();
+        store
+    }
+
+    #[tokio::test]
+    async fn the_stages_with_records_are_listed_sorted() {
+        let tmp = tempfile::tempdir().unwrap();
+        let base = tmp.path();
+        assert!(list_stages(base, "app").await.unwrap().is_empty());
+        for stage in ["tenant-b", "tenant-a", "tenant.c", "Zed"] {
+            deployed(base, "app", stage).await;
+        }
+        // Another app's stages, and an app whose name starts like this one's.
+        deployed(base, "other", "tenant-x").await;
+        deployed(base, "app2", "tenant-y").await;
+        // Not stages: a file, a directory file_name does not make, one with only temporary files.
+        fs::write(base.join("app").join("notes.txt"), b"").unwrap();
+        let foreign = base.join("app").join("a.b").join("resources");
+        fs::create_dir_all(&foreign).unwrap();
+        fs::write(foreign.join("kv.json"), b"{}").unwrap();
+        let torn = base.join("app").join("torn").join("resources");
+        fs::create_dir_all(&torn).unwrap();
+        fs::write(torn.join(".kv.json.tmp-1-0"), b"{").unwrap();
+        assert_eq!(
+            list_stages(base, "app").await.unwrap(),
+            ["Zed", "tenant-a", "tenant-b", "tenant.c"]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_destroyed_or_emptied_stage_is_not_listed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let base = tmp.path();
+        deployed(base, "app", "kept").await;
+        // Destroyed: every record removed, then the stage-wide file (`remove_if_empty`).
+        let destroyed = deployed(base, "app", "destroyed").await;
+        destroyed
+            .write_meta(&Meta {
+                schema_version: super::super::SCHEMA_VERSION,
+                app: "app".into(),
+                stage: "destroyed".into(),
+                secrets: None,
+                account: None,
+            })
+            .await
+            .unwrap();
+        destroyed.remove_record("kv").await.unwrap();
+        destroyed.remove_meta().await.unwrap();
+        // Its records removed without the stage-wide file (`state forget` of the last one).
+        let forgotten = deployed(base, "app", "forgotten").await;
+        forgotten.remove_record("kv").await.unwrap();
+        // Locked, nothing written yet.
+        let locking = Local::new(base, "app", "locking");
+        let me = Holder::me();
+        locking
+            .try_lock(&me, Duration::from_secs(30), false)
+            .await
+            .unwrap();
+        assert!(destroyed.dir().exists(), "the emptied directory stays");
+        assert_eq!(list_stages(base, "app").await.unwrap(), ["kept"]);
+        locking.unlock().await.unwrap();
     }
 }

@@ -175,6 +175,26 @@ pub fn base_dir(stack_root: &Path) -> PathBuf {
     }
 }
 
+/// The stage a shared store that lists an app's stages is named by in messages: all of them.
+const ALL_STAGES: &str = "*";
+
+/// The stages of `app` at `location` that hold state, sorted, each once: how a platform that
+/// keeps one stage per tenant finds its tenants. A stage holds state while it has a record; one
+/// whose records a destroy removed is not listed. The local and Postgres stores tell exactly;
+/// the S3 store lists by keys alone, so it also lists a stage whose state is only its stage-wide
+/// part (see `s3::stages`).
+#[allow(
+    dead_code,
+    reason = "called by the tenants feature once lib.rs exposes it; remove this then"
+)]
+pub(crate) async fn list_stages(location: &StateLocation, app: &str) -> Result<Vec<String>> {
+    match location {
+        StateLocation::Local(base) => local::list_stages(base, app).await,
+        StateLocation::S3 { bucket, prefix, r2 } => s3::list_stages(bucket, prefix, *r2, app).await,
+        StateLocation::Postgres(url) => postgres::list_stages(url, app).await,
+    }
+}
+
 /// The store behind a [`StateStore`].
 #[derive(Debug)]
 enum Backend {
@@ -541,6 +561,29 @@ mod tests {
         changed.name = "renamed".into();
         store.write_record(&changed).await.unwrap();
         assert_eq!(store.load().await.unwrap().records["kv"].name, "renamed");
+    }
+
+    #[tokio::test]
+    async fn a_stage_is_listed_until_a_destroy_empties_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let location = StateLocation::Local(tmp.path().to_owned());
+        let store = StateStore::new(&location, "app", "tenant-acme");
+        store.write_record(&record("kv")).await.unwrap();
+        StateStore::new(&location, "app", "tenant-beta")
+            .write_record(&record("kv"))
+            .await
+            .unwrap();
+        assert_eq!(
+            list_stages(&location, "app").await.unwrap(),
+            ["tenant-acme", "tenant-beta"]
+        );
+        store.remove_record("kv").await.unwrap();
+        store.remove_if_empty().await.unwrap();
+        assert_eq!(
+            list_stages(&location, "app").await.unwrap(),
+            ["tenant-beta"]
+        );
+        assert!(list_stages(&location, "other").await.unwrap().is_empty());
     }
 
     #[tokio::test]

@@ -11,7 +11,8 @@
 //! A stage's state is its rows in `athanor_state`: the stage-wide part ([`Meta`]) is the row
 //! whose id is `''` (logical ids are never empty), each [`Record`] a row of its own; `body` is the
 //! same pretty JSON the local store writes, so `psql` shows what a file would. `load` reads them
-//! with one query.
+//! with one query. The stages of an app that hold state are those with a record row: one query
+//! too (`list_stages`); a destroy that removed every record and the stage-wide row leaves none.
 //!
 //! **Writes are fenced twice**, each in one statement (its own transaction):
 //!
@@ -63,7 +64,7 @@ pub(crate) use settings::checked_sslmode;
 use settings::{Settings, Tls};
 
 use super::lease::{Acquired, Holder};
-use super::{Meta, Record, Snapshot, check_version, parse_json, to_json};
+use super::{ALL_STAGES, Meta, Record, Snapshot, check_version, parse_json, to_json};
 use crate::error::{Error, Result};
 
 /// How long one statement may take before the connection is taken for lost.
@@ -99,6 +100,9 @@ const TABLES_EXIST: &str =
     "SELECT to_regclass('athanor_state') IS NOT NULL AND to_regclass('athanor_lock') IS NOT NULL";
 
 const LOAD: &str = "SELECT id, body, version FROM athanor_state WHERE app = $1 AND stage = $2";
+
+/// `$1` app, `$2` the stage-wide row's id: the stages with a record row.
+const STAGES: &str = "SELECT DISTINCT stage FROM athanor_state WHERE app = $1 AND id <> $2";
 
 /// A write fenced on the lease: `$1` app, `$2` stage, `$3` this run's token. The lock row is read
 /// `FOR SHARE`, so that a takeover waits for this write and a write after it sees the new token.
@@ -206,6 +210,12 @@ pub(crate) struct Postgres {
     statements: std::sync::atomic::AtomicUsize,
 }
 
+/// The stages of `app` in the database `url` names that hold at least one record, sorted (by
+/// bytes, whatever the database's collation): one statement.
+pub(crate) async fn list_stages(url: &SecretString, app: &str) -> Result<Vec<String>> {
+    Postgres::new(url.clone(), app, ALL_STAGES).stages().await
+}
+
 impl fmt::Debug for Postgres {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Postgres")
@@ -307,6 +317,23 @@ impl Postgres {
         }
         *guard(&self.versions) = versions;
         Ok(snapshot)
+    }
+
+    /// The stages of this store's app that have a record row, sorted; this store's own stage
+    /// plays no part.
+    async fn stages(&self) -> Result<Vec<String>> {
+        let rows = self
+            .query(
+                "list the stages in",
+                STAGES,
+                &[(&self.app, Type::TEXT), (&META_ID, Type::TEXT)],
+                Retry::Once,
+                STATEMENT_TIMEOUT,
+            )
+            .await?;
+        let mut stages: Vec<String> = rows.iter().map(|row| row.get(0)).collect();
+        stages.sort();
+        Ok(stages)
     }
 
     pub(crate) async fn write_record(&self, record: &Record) -> Result<()> {
@@ -1007,6 +1034,74 @@ mod tests {
             .get(0);
         assert_eq!(body.as_bytes(), to_json(&record("kv")));
         store.unlock().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_stages_with_records_are_listed_with_one_statement() {
+        let url = test_url!();
+        let app = app();
+        let url_secret = SecretString::from(url);
+        let stage = |app: &str, stage: &str| Postgres::with_env(&url_secret, app, stage, |_| None);
+        let lister = || Postgres::with_env(&url_secret, &app, ALL_STAGES, |_| None);
+        assert!(lister().stages().await.unwrap().is_empty());
+        for name in ["tenant-b", "tenant-a", "Zed", "tenant.c"] {
+            let s = stage(&app, name);
+            s.try_lock(&holder(1, "here"), LEASE, false).await.unwrap();
+            s.write_meta(&meta(&app)).await.unwrap();
+            s.write_record(&record("kv")).await.unwrap();
+        }
+        // Destroyed: its records, then its stage-wide row, removed (`remove_if_empty`).
+        let gone = stage(&app, "tenant-gone");
+        gone.try_lock(&holder(1, "here"), LEASE, false)
+            .await
+            .unwrap();
+        gone.write_meta(&meta(&app)).await.unwrap();
+        gone.write_record(&record("kv")).await.unwrap();
+        gone.remove_record("kv").await.unwrap();
+        gone.remove_meta().await.unwrap();
+        // Only the stage-wide row, and only a lock: no record.
+        let bare = stage(&app, "tenant-bare");
+        bare.try_lock(&holder(1, "here"), LEASE, false)
+            .await
+            .unwrap();
+        bare.write_meta(&meta(&app)).await.unwrap();
+        // Another app's stage.
+        let other = stage(&format!("{app}-other"), "tenant-x");
+        other
+            .try_lock(&holder(1, "here"), LEASE, false)
+            .await
+            .unwrap();
+        other.write_record(&record("kv")).await.unwrap();
+
+        let lister = lister();
+        assert_eq!(
+            lister.stages().await.unwrap(),
+            ["Zed", "tenant-a", "tenant-b", "tenant.c"],
+            "sorted by bytes, whatever the database's collation"
+        );
+        assert_eq!(lister.statements.load(Ordering::Relaxed), 1);
+        assert!(lister.describe().ends_with(&format!("({app}/*)")));
+        // Through the module's entry point too.
+        assert_eq!(list_stages(&url_secret, &app).await.unwrap().len(), 4);
+    }
+
+    #[tokio::test]
+    async fn a_listing_that_fails_names_the_server_without_the_password() {
+        let url = test_url!();
+        let real: Config = url.parse().unwrap();
+        let user = real.get_user().unwrap();
+        let db = real.get_dbname().unwrap();
+        let secret = "hunter2-not-the-password";
+        // Nothing listens on port 1.
+        let url = SecretString::from(format!("postgres://{user}:{secret}@127.0.0.1:1/{db}"));
+        let err = list_stages(&url, "app").await.unwrap_err();
+        let shown = err.to_string();
+        assert!(!shown.contains(secret), "{shown}");
+        assert!(
+            shown.contains("127.0.0.1:1") && shown.contains("(app/*)"),
+            "{shown}"
+        );
+        assert!(shown.contains("check the host and port"), "{shown}");
     }
 
     #[tokio::test]

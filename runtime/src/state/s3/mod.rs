@@ -14,7 +14,8 @@
 //!
 //! The state is the snapshot with every log entry newer than it (by `seq`) applied in order.
 //! Entries at or below the snapshot's `seq` are already in it (a run stopped between writing
-//! the snapshot and deleting them) and are ignored.
+//! the snapshot and deleting them) and are ignored. A stage holds state while it has a snapshot
+//! or a log entry: one list of the app's keys finds such stages (`stages`).
 //!
 //! # Why a log and a snapshot
 //!
@@ -82,6 +83,7 @@
 mod lock;
 mod log;
 mod requests;
+mod stages;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -97,8 +99,10 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use super::lease::{Acquired, Holder, now_ms};
+use super::local::name_of_file;
 use super::{
-    Meta, Record, SCHEMA_VERSION, Snapshot, check_version, file_name, parse_json, to_json,
+    ALL_STAGES, Meta, Record, SCHEMA_VERSION, Snapshot, check_version, file_name, parse_json,
+    to_json,
 };
 use crate::error::{Error, Result};
 
@@ -290,13 +294,8 @@ impl S3 {
     /// the environment (see the module documentation). Nothing is sent until a call; a setting
     /// that cannot work is reported by every call.
     pub(crate) fn new(bucket: &str, prefix: &str, r2: bool, app: &str, stage: &str) -> S3 {
-        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        let builder = if r2 {
-            r2_builder(&env)
-        } else {
-            Ok(AmazonS3Builder::from_env())
-        };
-        S3::with_builder(builder, masks(&env), bucket, prefix, r2, app, stage)
+        let (builder, masks) = from_env(r2);
+        S3::with_builder(builder, masks, bucket, prefix, r2, app, stage)
     }
 
     fn with_builder(
@@ -309,6 +308,33 @@ impl S3 {
         stage: &str,
     ) -> S3 {
         let dir = stage_dir(prefix, app, stage);
+        S3::under(builder, masks, bucket, prefix, r2, dir, stage)
+    }
+
+    /// A store over every stage of `app`, its keys under the app's prefix: it lists the stages
+    /// (see `stages`) and is never locked or written.
+    fn of_app(
+        builder: std::result::Result<AmazonS3Builder, String>,
+        masks: Vec<SecretString>,
+        bucket: &str,
+        prefix: &str,
+        r2: bool,
+        app: &str,
+    ) -> S3 {
+        let dir = app_dir(prefix, app);
+        S3::under(builder, masks, bucket, prefix, r2, dir, ALL_STAGES)
+    }
+
+    /// The store of the keys under `dir` (from `prefix`), named `stage` in messages.
+    fn under(
+        builder: std::result::Result<AmazonS3Builder, String>,
+        masks: Vec<SecretString>,
+        bucket: &str,
+        prefix: &str,
+        r2: bool,
+        dir: String,
+        stage: &str,
+    ) -> S3 {
         let conn = builder.and_then(|builder| {
             let store = builder
                 .with_bucket_name(bucket)
@@ -545,6 +571,37 @@ impl S3 {
     }
 }
 
+/// The stages of `app` in `bucket` under `prefix` that hold state, sorted: one list of the app's
+/// keys (see `stages`). Credentials and endpoint come from the environment, as for a stage.
+pub(crate) async fn list_stages(
+    bucket: &str,
+    prefix: &str,
+    r2: bool,
+    app: &str,
+) -> Result<Vec<String>> {
+    let (builder, masks) = from_env(r2);
+    S3::of_app(builder, masks, bucket, prefix, r2, app)
+        .stages()
+        .await
+}
+
+/// The builder `s3://` (the `AWS_*` variables) or `r2://` takes from the environment, and the
+/// key values to mask in messages.
+fn from_env(
+    r2: bool,
+) -> (
+    std::result::Result<AmazonS3Builder, String>,
+    Vec<SecretString>,
+) {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let builder = if r2 {
+        r2_builder(&env)
+    } else {
+        Ok(AmazonS3Builder::from_env())
+    };
+    (builder, masks(&env))
+}
+
 /// The builder of an `r2://` store: the account's endpoint, region `auto`, R2's keys (or the
 /// AWS ones). `env` reads a variable (unset or empty: `None`).
 fn r2_builder(
@@ -599,12 +656,17 @@ fn masks(env: &dyn Fn(&str) -> Option<String>) -> Vec<SecretString> {
 
 /// The stage's key prefix: `<prefix>/<app>/<stage>`, app and stage escaped.
 fn stage_dir(prefix: &str, app: &str, stage: &str) -> String {
+    format!("{}/{}", app_dir(prefix, app), file_name(stage))
+}
+
+/// The app's key prefix, above its stages': `<prefix>/<app>`, the app escaped.
+fn app_dir(prefix: &str, app: &str) -> String {
     let prefix = prefix.trim_matches('/');
-    let (app, stage) = (file_name(app), file_name(stage));
+    let app = file_name(app);
     if prefix.is_empty() {
-        format!("{app}/{stage}")
+        app
     } else {
-        format!("{prefix}/{app}/{stage}")
+        format!("{prefix}/{app}")
     }
 }
 
@@ -751,6 +813,31 @@ mod tests {
                 false,
                 "app",
                 "dev",
+            )
+        }
+
+        /// A store of stage `app`/`stage` here.
+        fn stage(&self, app: &str, stage: &str) -> S3 {
+            S3::with_builder(
+                Ok(self.builder()),
+                Vec::new(),
+                &self.bucket,
+                &self.prefix,
+                false,
+                app,
+                stage,
+            )
+        }
+
+        /// The store that lists `app`'s stages here.
+        fn app(&self, app: &str) -> S3 {
+            S3::of_app(
+                Ok(self.builder()),
+                Vec::new(),
+                &self.bucket,
+                &self.prefix,
+                false,
+                app,
             )
         }
 
@@ -1047,6 +1134,92 @@ mod tests {
         fresh.write_meta(&meta()).await.unwrap();
         fresh.settle().await.unwrap();
         assert_eq!(place.store().load().await.unwrap().meta, Some(meta()));
+    }
+
+    #[tokio::test]
+    async fn the_stages_with_state_are_listed_with_one_request() {
+        let Some(place) = Place::new() else { return };
+        let lister = place.app("app");
+        assert!(lister.stages().await.unwrap().is_empty());
+        assert_eq!(lister.requests(), 1);
+        let lease = Duration::from_secs(30);
+        // Compacted, with escaped names.
+        for stage in ["tenant-b", "tenant.c", "Zed"] {
+            let s = place.stage("app", stage);
+            s.write_record(&record("kv", "v1")).await.unwrap();
+            s.settle().await.unwrap();
+        }
+        // Uncompacted: only log entries.
+        let s = place.stage("app", "tenant-a");
+        s.write_meta(&meta()).await.unwrap();
+        s.write_record(&record("kv", "v1")).await.unwrap();
+        // Destroyed: only the released lock is left.
+        let gone = place.stage("app", "tenant-gone");
+        assert!(matches!(
+            gone.try_lock(&Holder::me(), lease, false).await.unwrap(),
+            Acquired::Held
+        ));
+        gone.write_meta(&meta()).await.unwrap();
+        gone.write_record(&record("kv", "v1")).await.unwrap();
+        gone.settle().await.unwrap();
+        gone.remove_record("kv").await.unwrap();
+        gone.remove_meta().await.unwrap();
+        gone.unlock().await.unwrap();
+        // Locked and released, never written.
+        let idle = place.stage("app", "tenant-idle");
+        assert!(matches!(
+            idle.try_lock(&Holder::me(), lease, false).await.unwrap(),
+            Acquired::Held
+        ));
+        idle.unlock().await.unwrap();
+        // Another app, one whose name starts like this one's, and keys the store does not make.
+        for app in ["other", "app2"] {
+            let s = place.stage(app, "tenant-x");
+            s.write_record(&record("kv", "v1")).await.unwrap();
+            s.settle().await.unwrap();
+        }
+        let raw = place.raw();
+        for key in [
+            "app/notes.txt",
+            "app/a.b/snapshot.json",
+            "app/tenant-z/x.json",
+        ] {
+            let key = Path::parse(format!("{}/{key}", place.prefix)).unwrap();
+            raw.put(&key, PutPayload::from_static(b"{}")).await.unwrap();
+        }
+
+        let lister = place.app("app");
+        assert_eq!(
+            lister.stages().await.unwrap(),
+            ["Zed", "tenant-a", "tenant-b", "tenant.c"]
+        );
+        assert_eq!(lister.requests(), 1, "one list, no get");
+        assert_eq!(
+            lister.describe(),
+            format!("s3://{}/{}/app", place.bucket, place.prefix)
+        );
+    }
+
+    #[tokio::test]
+    async fn listing_a_bucket_that_does_not_exist_says_what_to_check() {
+        let Some(place) = Place::new() else { return };
+        let lister = S3::of_app(
+            Ok(place.builder()),
+            Vec::new(),
+            "athanor-no-such-bucket",
+            "p",
+            false,
+            "app",
+        );
+        let err = lister.stages().await.unwrap_err();
+        let Error::StateStore {
+            location, message, ..
+        } = &err
+        else {
+            panic!("{err}")
+        };
+        assert_eq!(location, "s3://athanor-no-such-bucket/p/app");
+        assert!(message.contains("does not exist"), "{message}");
     }
 
     #[tokio::test]
