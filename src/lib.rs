@@ -45,7 +45,7 @@
 //! | `Secret` | **`value`** (`secret_env("VAR")` or `secret_file("path")`), `name`, `store`, `scopes` |
 //! | `SecretRef` | **`name`**, `store` |
 //! | `DispatchNamespace` | `name`, `adopt`, `delete` |
-//! | `Worker` | **`entrypoint`** (JavaScript or TypeScript) or **`crate`** (Rust), `name`, `compatibility_date`, `compatibility_flags`, `url`, `bindings: { NAME: value }`, `namespace`, `keep_bindings: [types]`, `crons: ["*/5 * * * *"]` (checked as Cloudflare reads them), `observability`, `placement: "smart"`, `cpu_ms`, `adopt`, `delete` |
+//! | `Worker` | **`entrypoint`** (JavaScript or TypeScript), **`crate`** (Rust) or **`code`** (an `InlineCode`: modules given at run time), `name`, `compatibility_date`, `compatibility_flags`, `url`, `bindings: { NAME: value }`, `namespace`, `keep_bindings: [types]`, `crons: ["*/5 * * * *"]` (checked as Cloudflare reads them), `observability`, `placement: "smart"`, `cpu_ms`, `adopt`, `delete` |
 //!
 //! A property value is a literal (checked at compile time), `json!(...)`, `secret_env`/
 //! `secret_file` (read when deploying: a secret is never compiled into the binary), a reference to
@@ -65,6 +65,33 @@
 //! Worker (`AUTH: auth.entrypoint("AdminApi")`, a service binding to that exported class), a
 //! string literal (`plain_text`), a bool, a number or `json!` (`json`), `secret_env`/`secret_file`
 //! (`secret_text`), or a Rust expression whose type implements [`model::IntoBinding`].
+//!
+//! # Tenant templates
+//!
+//! A platform provisions each customer at run time from one checked declaration. A block with
+//! `tenant(params);` is a tenant template: instead of `stack()` it generates
+//! `pub fn tenant(tenant: &TenantId, params...) -> Stack`, its expressions read the parameters,
+//! and `{tenant}` in its strings is the tenant's id. The macro checks every name with `{tenant}`
+//! against Cloudflare's rules for any [`model::TenantId`] (up to 32 of `a-z`, `0-9`, `-`), and
+//! refuses a unique name without it unless the resource is adopted (the platform's dispatch
+//! namespace, shared by all tenants). Apply the stacks with [`runtime::Tenants`]: one stage per
+//! tenant on the configured state backend, one client (and rate limit) for all of them.
+//!
+//! ```ignore
+//! infra! {
+//!     app "platform";
+//!     tenant(plan: &str, code: InlineCode);
+//!
+//!     let customers = DispatchNamespace("customers") { name: "customers", adopt: true, delete: false };
+//!     let kv = KvNamespace("kv") { title: "{tenant}-kv", values: [{ key: "plan", value: plan }] };
+//!     let worker = Worker("worker") {
+//!         name: "{tenant}",
+//!         namespace: customers,
+//!         code: code,
+//!         bindings: { KV: kv, PLAN: plan },
+//!     };
+//! }
+//! ```
 //!
 //! # What `infra!` generates
 //!
@@ -265,6 +292,14 @@ pub mod __private {
             outputs.get(id).and_then(T::from_output)
         }
     }
+
+    /// A string property of a tenant template, `{tenant}` replaced by the tenant's id.
+    pub fn tenant_string(template: &str, tenant: &athanor_core::TenantId) -> String {
+        template.replace(TENANT_PLACEHOLDER, tenant.as_str())
+    }
+
+    /// What a tenant template's strings write for the tenant's id.
+    pub const TENANT_PLACEHOLDER: &str = "{tenant}";
 
     /// A literal string property, as the core model holds it.
     pub fn string(value: &str) -> String {

@@ -13,14 +13,17 @@
 
 pub mod binding;
 pub mod cron;
+pub mod inline_code;
 pub mod naming;
 pub mod output;
 pub mod provider;
 pub mod secret;
 pub mod stack;
+pub mod tenant;
 
 pub use binding::{Binding, BindingValue, IntoBinding};
 pub use output::Output;
 pub use provider::{ApiError, Provider, ProviderError};
 pub use secret::SecretSource;
 pub use stack::{Kind, Props, Resource, ResourceRef, Stack};
+pub use tenant::TenantId;

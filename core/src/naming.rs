@@ -235,6 +235,21 @@ pub fn check_class_name(name: &str) -> Result<(), NameError> {
     })
 }
 
+/// The rule Cloudflare applies to the name of a resource of `kind` (its [`crate::Props::declared_name`]),
+/// for the kinds that have one: what the macro checks at compile time, and the runtime before any
+/// request for a name made at run time.
+pub fn check_name(kind: crate::Kind, name: &str) -> Result<(), NameError> {
+    use crate::Kind;
+    match kind {
+        Kind::R2Bucket => check_bucket_name(name),
+        Kind::AnalyticsEngineDataset => check_dataset_name(name),
+        Kind::Queue => check_queue_name(name),
+        Kind::DurableObjectNamespace => check_class_name(name),
+        Kind::Worker => check_worker_name(name),
+        _ => Ok(()),
+    }
+}
+
 /// A binding name: a valid identifier, `[A-Za-z_][A-Za-z0-9_]*`.
 pub fn check_binding_name(name: &str) -> Result<(), NameError> {
     let mut chars = name.chars();

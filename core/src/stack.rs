@@ -657,6 +657,8 @@ pub enum WorkerCode {
     /// The directory of a Rust crate written with workers-rs (a `cdylib`), relative to
     /// [`Stack::root`]; athanor builds it to wasm and writes its JavaScript entry.
     Crate(PathBuf),
+    /// Modules given as bytes at run time (a platform tenant's upload), uploaded as given.
+    Inline(crate::inline_code::InlineCode),
 }
 
 impl Default for WorkerCode {
@@ -666,10 +668,11 @@ impl Default for WorkerCode {
 }
 
 impl WorkerCode {
-    /// The path it names, relative to [`Stack::root`].
-    pub fn path(&self) -> &Path {
+    /// The path it names, relative to [`Stack::root`]; `None` for inline code.
+    pub fn path(&self) -> Option<&Path> {
         match self {
-            WorkerCode::Entrypoint(p) | WorkerCode::Crate(p) => p,
+            WorkerCode::Entrypoint(p) | WorkerCode::Crate(p) => Some(p),
+            WorkerCode::Inline(_) => None,
         }
     }
 }

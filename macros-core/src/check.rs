@@ -4,6 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use athanor_core::{Kind, naming};
+use proc_macro2::Span;
+use syn::spanned::Spanned;
 use syn::{Ident, LitStr};
 
 use crate::ctxt::Ctxt;
@@ -19,6 +21,20 @@ use crate::worker_env;
 /// The code of a Worker: one source, and a Rust crate that is one (checked on disk, relative to
 /// the crate being compiled).
 fn worker_code(decl: &Decl, what: &str, cx: &Ctxt) {
+    if let [first, second, ..] = decl.code_sources().as_slice() {
+        let span = decl
+            .props
+            .iter()
+            .find(|p| p.def.name == *second)
+            .map_or_else(Span::call_site, |p| p.key_span);
+        cx.error(
+            span,
+            format!(
+                "{what} gives both `{first}` and `{second}`: a Worker has one code source; keep `entrypoint` for JavaScript or TypeScript, `crate` for Rust, or `code` for modules given at run time"
+            ),
+        );
+        return;
+    }
     let Some(CodeSource::Crate(text)) = decl.code() else {
         return;
     };
@@ -26,15 +42,6 @@ fn worker_code(decl: &Decl, what: &str, cx: &Ctxt) {
         Text::Lit(lit) => lit.span(),
         Text::Expr(_, span) => *span,
     };
-    if decl.has_two_code_sources() {
-        cx.error(
-            span,
-            format!(
-                "{what} gives both `entrypoint` and `crate`: a Worker has one code source; keep `entrypoint` for JavaScript or TypeScript, or `crate` for Rust"
-            ),
-        );
-        return;
-    }
     let (Text::Lit(lit), Some(manifest_dir)) = (text, std::env::var_os("CARGO_MANIFEST_DIR"))
     else {
         return;
@@ -67,9 +74,11 @@ const MIN_KV_TTL: u64 = 60;
 /// Checks the model, recording every problem in `cx`.
 pub(crate) fn check(model: &Model, cx: &Ctxt) {
     unique_let_names_and_ids(model, cx);
+    template_params(model, cx);
     unique_physical_names(model, cx);
     for decl in &model.decls {
         references(model, decl, cx);
+        tenant_strings(model, decl, cx);
         names(decl, cx);
         paths(decl, cx);
         match decl.def.kind {
@@ -276,18 +285,114 @@ fn resolve<'a>(model: &'a Model, name: &Ident, cx: &Ctxt) -> Option<&'a Decl> {
     None
 }
 
-/// Names Cloudflare would refuse.
+/// Names Cloudflare would refuse. A template's name with `{tenant}` is checked for tenant ids
+/// of every length and character a [`TenantId`](athanor_core::TenantId) allows.
 fn names(decl: &Decl, cx: &Ctxt) {
-    if let Some(rule) = &decl.def.name_rule
-        && let Some(name) = decl.lit_str(rule.prop)
-        && let Err(e) = (rule.check)(&name.value())
+    let Some(rule) = &decl.def.name_rule else {
+        return;
+    };
+    let Some(name) = decl.lit_str(rule.prop) else {
+        return;
+    };
+    let prop = rule.prop;
+    let template = name.value();
+    if !template.contains(expand::TENANT) {
+        if let Err(e) = naming::check_name(decl.def.kind, &template) {
+            cx.error(
+                name.span(),
+                format!(
+                    "Cloudflare would refuse `{prop}` of {}: {e}",
+                    decl.describe()
+                ),
+            );
+        }
+        return;
+    }
+    for sample in athanor_core::tenant::SAMPLE_TENANT_IDS {
+        let resolved = template.replace(expand::TENANT, sample);
+        if let Err(e) = naming::check_name(decl.def.kind, &resolved) {
+            cx.error(
+                name.span(),
+                format!(
+                    "Cloudflare would refuse `{prop}` of {} for some tenants: for the tenant id {sample:?} it is {resolved:?}, and {}; a tenant id is up to {} of `a-z`, `0-9` and `-`",
+                    decl.describe(),
+                    e.reason,
+                    athanor_core::tenant::MAX_TENANT_ID
+                ),
+            );
+            return;
+        }
+    }
+}
+
+/// A tenant template's parameters are plain names, none of them `tenant` (the id, given first)
+/// or a resource's `let` name (a bare name would be ambiguous).
+fn template_params(model: &Model, cx: &Ctxt) {
+    let Some(tenant) = &model.tenant else {
+        return;
+    };
+    for param in &tenant.params {
+        let syn::Pat::Ident(p) = &*param.pat else {
+            cx.error(
+                param.pat.span(),
+                "a tenant template's parameter is a plain name: `plan: &str`",
+            );
+            continue;
+        };
+        if p.ident == "tenant" {
+            cx.error(
+                p.ident.span(),
+                "`tenant` is the tenant's id, which the generated `fn tenant(tenant: &TenantId, ...)` takes first; name this parameter otherwise",
+            );
+        } else if model.find(&p.ident).is_some() {
+            cx.error(
+                p.ident.span(),
+                format!(
+                    "the parameter `{}` has the name of a resource of the template; rename one of them",
+                    p.ident
+                ),
+            );
+        }
+    }
+}
+
+/// `{tenant}` in strings: only a tenant template knows it; in a template, a name Cloudflare keeps
+/// unique holds it, unless the resource is adopted (one the tenants share, such as the
+/// platform's dispatch namespace), or every tenant would fight over the same resource.
+fn tenant_strings(model: &Model, decl: &Decl, cx: &Ctxt) {
+    if model.tenant.is_none() {
+        for prop in &decl.props {
+            if let Typed::Str(Text::Lit(s)) = &prop.value
+                && s.value().contains(expand::TENANT)
+            {
+                cx.error(
+                    s.span(),
+                    format!(
+                        "`{}` of {} uses `{{tenant}}`, which only a tenant template knows: declare the block's parameters with `tenant(...);`, or write the name out",
+                        prop.def.name,
+                        decl.describe()
+                    ),
+                );
+            }
+        }
+        return;
+    }
+    let Some(unique) = &decl.def.unique_name else {
+        return;
+    };
+    let adopted = decl.lit_bool("adopt").is_some_and(|b| b.value);
+    if let Some(name) = decl.lit_str(unique.prop)
+        && !name.value().contains(expand::TENANT)
+        && !adopted
     {
-        let prop = rule.prop;
         cx.error(
             name.span(),
             format!(
-                "Cloudflare would refuse `{prop}` of {}: {e}",
-                decl.describe()
+                "every tenant would create the {} {:?} of {}: put `{{tenant}}` in it (`\"{{tenant}}-{}\"`), leave it out for a name made from the tenant's stage, or `adopt: true` for a resource the tenants share",
+                unique.what,
+                name.value(),
+                decl.describe(),
+                name.value()
             ),
         );
     }

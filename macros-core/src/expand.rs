@@ -107,13 +107,33 @@ fn usable_bindings<'a>(model: &Model, worker: &'a Decl) -> Vec<&'a BindingDecl> 
         .collect()
 }
 
+/// What a tenant template's strings write for the tenant's id.
+pub(crate) const TENANT: &str = "{tenant}";
+
 fn stack_fn(model: &Model, valid: bool) -> TokenStream {
     let c = core();
-    let doc = " The stack this `infra!` block declares: every resource with its desired properties and references, for the runtime (`athanor::cli::run(stack())`).";
+    let (doc, signature) = match &model.tenant {
+        Some(t) => {
+            // A parameter named `tenant` is refused (check.rs); left out, it cannot also clash.
+            let params = t
+                .params
+                .iter()
+                .filter(|p| !matches!(&*p.pat, syn::Pat::Ident(i) if i.ident == "tenant"));
+            (
+                " The stack of one tenant, from this `infra!` template: `{tenant}` in its strings is `tenant`, and its expressions read the parameters. Apply it with `athanor::runtime::Tenants`.",
+                quote!(tenant(tenant: &::athanor::__private::athanor_core::TenantId, #(#params),*)),
+            )
+        }
+        None => (
+            " The stack this `infra!` block declares: every resource with its desired properties and references, for the runtime (`athanor::cli::run(stack())`).",
+            quote!(stack()),
+        ),
+    };
     if !valid {
         return quote! {
             #[doc = #doc]
-            pub fn stack() -> ::athanor::__private::athanor_core::Stack {
+            #[allow(unused_variables)]
+            pub fn #signature -> ::athanor::__private::athanor_core::Stack {
                 ::core::unreachable!("the infra! block has errors")
             }
         };
@@ -135,7 +155,7 @@ fn stack_fn(model: &Model, valid: bool) -> TokenStream {
     let aliases = aliases();
     quote! {
         #[doc = #doc]
-        pub fn stack() -> ::athanor::__private::athanor_core::Stack {
+        pub fn #signature -> ::athanor::__private::athanor_core::Stack {
             #aliases
             #c::Stack::new(#app, ::core::env!("CARGO_MANIFEST_DIR"))
                 #(.with(#resources))*
@@ -214,6 +234,9 @@ fn field_value(model: &Model, prop: &crate::kinds::Prop, value: Option<&Typed>) 
         }
     };
     match value {
+        Typed::Str(Text::Lit(s)) if model.tenant.is_some() && s.value().contains(TENANT) => {
+            some(quote!(__athanor::tenant_string(#s, tenant)))
+        }
         Typed::Str(Text::Lit(s)) if !prop.required => quote!(__athanor::some_string(#s)),
         Typed::Str(text) => some(string_tokens(text)),
         Typed::Path(text) => some(path_tokens(text)),
@@ -249,6 +272,8 @@ fn field_value(model: &Model, prop: &crate::kinds::Prop, value: Option<&Typed>) 
         }
         Typed::KvPayload(p) => payload_tokens(p),
         Typed::Json(j) => some(json_tokens(j)),
+        // A code source: `worker_code` makes the `code` field.
+        Typed::Inline(tokens, _) => tokens.clone(),
     }
 }
 
@@ -277,10 +302,13 @@ fn string_tokens(text: &Text) -> TokenStream {
 /// `include_bytes!`d, so that editing it checks the declaration again.
 fn worker_code(decl: &Decl) -> TokenStream {
     let c = core();
+    if let Some(CodeSource::Inline(tokens, span)) = decl.code() {
+        return quote_spanned!(span=> code: #c::stack::WorkerCode::Inline(#tokens));
+    }
     let (variant, text) = match decl.code() {
         Some(CodeSource::Crate(text)) => (format_ident!("Crate"), Some(text)),
         Some(CodeSource::Entrypoint(text)) => (format_ident!("Entrypoint"), Some(text)),
-        None => (format_ident!("Entrypoint"), None),
+        Some(CodeSource::Inline(..)) | None => (format_ident!("Entrypoint"), None),
     };
     let path = match text {
         Some(text) => path_tokens(text),

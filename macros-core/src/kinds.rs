@@ -4,7 +4,7 @@
 //! and the generated code all read this table, so adding a property is one row here plus its
 //! field in `athanor_core`.
 
-use athanor_core::{Kind, naming};
+use athanor_core::Kind;
 
 /// What a property's value must be.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -37,6 +37,8 @@ pub(crate) enum Ty {
     KvPayload,
     /// `json!(...)` or a Rust expression of type `serde_json::Value`.
     Json,
+    /// A Rust expression of type `InlineCode`: a Worker's modules given at run time.
+    Inline,
     /// `[ { ... }, ... ]`: a list of records, each with the properties of its table.
     Records(&'static Records),
 }
@@ -48,6 +50,7 @@ impl Ty {
             Ty::Str => "a string",
             Ty::Date => "a date string, `\"YYYY-MM-DD\"`",
             Ty::Dir => "a directory path, relative to the crate",
+            Ty::Inline => "a Rust expression of type `InlineCode` (the modules, given at run time)",
             Ty::File => "a file path, relative to the crate",
             Ty::Bool => "`true` or `false`",
             Ty::U64 => "a non-negative integer",
@@ -195,10 +198,8 @@ pub(crate) struct UniqueName {
 /// A property Cloudflare checks the form of, with `athanor_core::naming`'s rule for it.
 #[derive(Debug)]
 pub(crate) struct NameRule {
-    /// The property.
+    /// The property; the rule is core's, [`athanor_core::naming::check_name`], shared with the runtime.
     pub prop: &'static str,
-    /// The rule.
-    pub check: fn(&str) -> Result<(), naming::NameError>,
 }
 
 /// One kind of resource: its name in the DSL, its properties, and every fact the macro uses
@@ -308,10 +309,7 @@ pub(crate) static KINDS: &[KindDef] = &[
             what: "bucket name",
             scope: Some("jurisdiction"),
         }),
-        name_rule: Some(NameRule {
-            prop: "name",
-            check: naming::check_bucket_name,
-        }),
+        name_rule: Some(NameRule { prop: "name" }),
     },
     KindDef {
         kind: Kind::D1Database,
@@ -369,10 +367,7 @@ pub(crate) static KINDS: &[KindDef] = &[
             typescript: "AnalyticsEngineDataset",
         }),
         unique_name: None,
-        name_rule: Some(NameRule {
-            prop: "dataset",
-            check: naming::check_dataset_name,
-        }),
+        name_rule: Some(NameRule { prop: "dataset" }),
     },
     KindDef {
         kind: Kind::Queue,
@@ -405,10 +400,7 @@ pub(crate) static KINDS: &[KindDef] = &[
             what: "queue name",
             scope: None,
         }),
-        name_rule: Some(NameRule {
-            prop: "name",
-            check: naming::check_queue_name,
-        }),
+        name_rule: Some(NameRule { prop: "name" }),
     },
     KindDef {
         kind: Kind::QueueConsumer,
@@ -476,10 +468,7 @@ pub(crate) static KINDS: &[KindDef] = &[
             typescript: "DurableObjectNamespace",
         }),
         unique_name: None,
-        name_rule: Some(NameRule {
-            prop: "class_name",
-            check: naming::check_class_name,
-        }),
+        name_rule: Some(NameRule { prop: "class_name" }),
     },
     KindDef {
         kind: Kind::SecretsStore,
@@ -564,6 +553,14 @@ pub(crate) static KINDS: &[KindDef] = &[
                 "crate",
                 "the crate of a Rust (workers-rs) Worker, relative to the crate; `\".\"` is the crate itself",
             ),
+            Prop {
+                role: Role::Code,
+                ..prop(
+                    "code",
+                    Ty::Inline,
+                    "the modules of a Worker given at run time, as bytes (`InlineCode`): a tenant's upload",
+                )
+            },
             prop("name", Ty::Str, "the script name"),
             prop("compatibility_date", Ty::Date, "`YYYY-MM-DD`"),
             prop("compatibility_flags", Ty::StrList, "compatibility flags"),
@@ -619,10 +616,7 @@ pub(crate) static KINDS: &[KindDef] = &[
             what: "Worker name",
             scope: Some("namespace"),
         }),
-        name_rule: Some(NameRule {
-            prop: "name",
-            check: naming::check_worker_name,
-        }),
+        name_rule: Some(NameRule { prop: "name" }),
     },
 ];
 

@@ -14,12 +14,14 @@ use crate::ctxt::Ctxt;
 use crate::json;
 use crate::kinds::{self, KindDef, Ty};
 use crate::suggest;
-use crate::syntax::{Block, Field, Key, RawDecl, Value};
+use crate::syntax::{Block, Field, Key, RawDecl, TenantDecl, Value};
 
 /// A whole declaration block, typed.
 pub(crate) struct Model {
     /// `app "name";`, if given (default: the crate name).
     pub app: Option<LitStr>,
+    /// `tenant(...);`, if given: the block is a tenant template.
+    pub tenant: Option<TenantDecl>,
     /// The declarations that parsed, in order.
     pub decls: Vec<Decl>,
     /// `let` names whose declaration was refused (an unknown kind): references to them are not
@@ -84,16 +86,22 @@ impl Decl {
     /// A Worker's code source: its `crate` when given (both given is an error already
     /// reported), else its `entrypoint`.
     pub(crate) fn code(&self) -> Option<CodeSource<'_>> {
-        match (self.get("entrypoint"), self.get("crate")) {
-            (_, Some(Typed::Str(text))) => Some(CodeSource::Crate(text)),
-            (Some(Typed::Str(text)), None) => Some(CodeSource::Entrypoint(text)),
+        match (self.get("entrypoint"), self.get("crate"), self.get("code")) {
+            (_, Some(Typed::Str(text)), _) => Some(CodeSource::Crate(text)),
+            (Some(Typed::Str(text)), None, _) => Some(CodeSource::Entrypoint(text)),
+            (None, None, Some(Typed::Inline(tokens, span))) => {
+                Some(CodeSource::Inline(tokens, *span))
+            }
             _ => None,
         }
     }
 
-    /// Whether a Worker gives both code sources.
-    pub(crate) fn has_two_code_sources(&self) -> bool {
-        self.get("entrypoint").is_some() && self.get("crate").is_some()
+    /// The code sources a Worker gives, by property name (one is right).
+    pub(crate) fn code_sources(&self) -> Vec<&'static str> {
+        ["entrypoint", "crate", "code"]
+            .into_iter()
+            .filter(|p| self.get(p).is_some())
+            .collect()
     }
 
     /// The dispatch namespace a Worker is a user Worker of.
@@ -186,6 +194,8 @@ pub(crate) enum CodeSource<'a> {
     Entrypoint(&'a Text),
     /// `crate: "..."`: the directory of a Rust Worker's crate.
     Crate(&'a Text),
+    /// `code: expr`: modules given at run time.
+    Inline(&'a TokenStream, Span),
 }
 
 /// One property of a declaration.
@@ -210,6 +220,8 @@ pub(crate) enum Typed {
     Records(Vec<RecordVal>),
     /// A path relative to the crate: a directory or a file, as the property's type says.
     Path(Text),
+    /// A Rust expression of type `InlineCode`.
+    Inline(TokenStream, Span),
     Bindings(Vec<BindingDecl>),
     BindingTypes(Vec<(String, Span)>),
     KvPayload(Payload),
@@ -352,15 +364,51 @@ fn entrypoint(call: syn::ExprMethodCall, binding: &str, cx: &Ctxt) -> Option<Bin
     Some(BindingVal::Entrypoint { target, class })
 }
 
+/// The names a tenant template's expressions read: `tenant` (the id) and each parameter.
+fn template_params(tenant: &TenantDecl) -> Vec<Ident> {
+    let mut names = vec![Ident::new("tenant", Span::call_site())];
+    for p in &tenant.params {
+        if let syn::Pat::Ident(i) = &*p.pat {
+            names.push(i.ident.clone());
+        }
+    }
+    names
+}
+
+/// Makes each bare name of a template parameter a Rust expression (a bare name is otherwise a
+/// reference to a resource): `PLAN: plan` binds the parameter's value.
+fn rust_params(value: &mut Value, params: &[Ident]) {
+    match value {
+        Value::Ident(i) if params.contains(i) => {
+            let i = i.clone();
+            *value = Value::Expr(syn::parse_quote!(#i));
+        }
+        Value::List { items, .. } => items.iter_mut().for_each(|v| rust_params(v, params)),
+        Value::Object { fields, .. } => fields
+            .iter_mut()
+            .for_each(|f| rust_params(&mut f.value, params)),
+        _ => {}
+    }
+}
+
 /// Types the raw block, recording every mistake in `cx`.
 pub(crate) fn build(block: Block, cx: &Ctxt) -> Model {
     let mut model = Model {
         app: block.app,
+        tenant: block.tenant,
         decls: Vec::new(),
         broken: Vec::new(),
         index: HashMap::new(),
     };
-    for raw in block.decls {
+    let params = model
+        .tenant
+        .as_ref()
+        .map(template_params)
+        .unwrap_or_default();
+    for mut raw in block.decls {
+        for field in &mut raw.fields {
+            rust_params(&mut field.value, &params);
+        }
         match build_decl(raw, cx) {
             Ok(decl) => {
                 model
@@ -424,7 +472,7 @@ fn build_decl(raw: RawDecl, cx: &Ctxt) -> Result<Decl, Ident> {
         cx.error(
             raw.brace,
             format!(
-                "{what} is missing its code: `entrypoint: \"./src/worker.ts\"` for a JavaScript or TypeScript Worker, or `crate: \".\"` for a Rust one"
+                "{what} is missing its code: `entrypoint: \"./src/worker.ts\"` for a JavaScript or TypeScript Worker, `crate: \".\"` for a Rust one, or `code: InlineCode::javascript(..)` for modules given at run time"
             ),
         );
     }
@@ -625,6 +673,12 @@ fn typed(value: Value, prop: &kinds::Prop, what: &str, cx: &Ctxt) -> Option<Type
                 value.to_tokens(),
                 value.span(),
             )))),
+            other => wrong(&other),
+        },
+        Ty::Inline => match value {
+            Value::Ident(_) | Value::Expr(_) => {
+                Some(Typed::Inline(value.to_tokens(), value.span()))
+            }
             other => wrong(&other),
         },
         Ty::Json => match value {

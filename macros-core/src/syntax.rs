@@ -16,8 +16,17 @@ use crate::ctxt::Ctxt;
 pub(crate) struct Block {
     /// `app "name";`, if given.
     pub app: Option<LitStr>,
+    /// `tenant(params);`, if given: the block is a tenant template.
+    pub tenant: Option<TenantDecl>,
     /// The `let` declarations, in order.
     pub decls: Vec<RawDecl>,
+}
+
+/// `tenant(plan: &str, ...);`: the block declares one tenant's stack, built at run time by a
+/// generated `fn tenant(tenant: &TenantId, plan: &str, ...) -> Stack`.
+pub(crate) struct TenantDecl {
+    /// The parameters after the tenant id, as Rust writes them.
+    pub params: Vec<syn::PatType>,
 }
 
 /// `let NAME = Kind("id") { fields };`
@@ -128,6 +137,7 @@ pub(crate) fn parse_block(tokens: TokenStream, cx: &Ctxt) -> Block {
     let parser = |input: ParseStream| {
         let mut block = Block {
             app: None,
+            tenant: None,
             decls: Vec::new(),
         };
         while !input.is_empty() {
@@ -144,6 +154,7 @@ pub(crate) fn parse_block(tokens: TokenStream, cx: &Ctxt) -> Block {
             cx.push(e);
             Block {
                 app: None,
+                tenant: None,
                 decls: Vec::new(),
             }
         }
@@ -173,10 +184,21 @@ fn parse_statement(input: ParseStream, cx: &Ctxt, block: &mut Block) -> syn::Res
             block.app = Some(name);
             return Ok(());
         }
+        if word == "tenant" {
+            let tenant = parse_tenant(input)?;
+            if block.tenant.is_some() {
+                cx.error(
+                    word.span(),
+                    "`tenant(...)` is given twice; a block is one tenant template",
+                );
+            }
+            block.tenant = Some(tenant);
+            return Ok(());
+        }
         return Err(syn::Error::new(
             word.span(),
             format!(
-                "expected `let NAME = Kind(\"id\") {{ ... }};` or `app \"name\";`, found `{word}`"
+                "expected `let NAME = Kind(\"id\") {{ ... }};`, `app \"name\";` or `tenant(...);`, found `{word}`"
             ),
         ));
     }
@@ -184,6 +206,38 @@ fn parse_statement(input: ParseStream, cx: &Ctxt, block: &mut Block) -> syn::Res
         input.span(),
         "expected `let NAME = Kind(\"id\") { ... };` or `app \"name\";`",
     ))
+}
+
+/// `(name: Type, ...);` after `tenant`.
+fn parse_tenant(input: ParseStream) -> syn::Result<TenantDecl> {
+    let args;
+    parenthesized!(args in input);
+    let params = syn::punctuated::Punctuated::<syn::PatType, Token![,]>::parse_terminated_with(
+        &args,
+        |p| {
+            let pat = syn::Pat::parse_single(p)?;
+            let colon: Token![:] = p.parse()?;
+            let ty: syn::Type = p.parse()?;
+            Ok(syn::PatType {
+                attrs: Vec::new(),
+                pat: Box::new(pat),
+                colon_token: colon,
+                ty: Box::new(ty),
+            })
+        },
+    )
+    .map_err(|e| {
+        syn::Error::new(
+            e.span(),
+            "expected the template's parameters, as a function takes them: `tenant(plan: &str, code: InlineCode);`",
+        )
+    })?;
+    input
+        .parse::<Token![;]>()
+        .map_err(|e| syn::Error::new(e.span(), "expected `;` after `tenant(...)`"))?;
+    Ok(TenantDecl {
+        params: params.into_iter().collect(),
+    })
 }
 
 fn parse_decl(input: ParseStream, cx: &Ctxt) -> syn::Result<RawDecl> {

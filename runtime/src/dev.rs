@@ -275,7 +275,7 @@ impl Watched {
 }
 
 /// The files of a Worker's code: a JavaScript or TypeScript module graph, or a Rust crate's
-/// manifest and sources (read without building). A graph that cannot be read (a syntax error) is
+/// manifest and sources (read without building); none for inline code. A graph that cannot be read (a syntax error) is
 /// watched through its entrypoint, so that the save that mends it is seen.
 fn watched_sources(stack: &Stack, code: &WorkerCode) -> Vec<PathBuf> {
     match code {
@@ -285,6 +285,8 @@ fn watched_sources(stack: &Stack, code: &WorkerCode) -> Vec<PathBuf> {
                 .unwrap_or_else(|_| vec![stack.root.join(entry)])
         }
         WorkerCode::Crate(dir) => athanor_cloudflare::modules::crate_sources(&stack.root.join(dir)),
+        // Given as bytes: no file to watch.
+        WorkerCode::Inline(_) => Vec::new(),
     }
 }
 

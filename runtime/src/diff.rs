@@ -11,7 +11,9 @@ use serde_json::Value;
 
 use athanor_core::naming::{physical_name, secret_name};
 use athanor_core::stack::DEFAULT_SECRETS_STORE;
-use athanor_core::{Kind, Props, Resource};
+use athanor_core::{Kind, Props, Resource, Stack};
+
+use crate::error::Error;
 
 /// One property that changes.
 #[derive(Debug, Clone, PartialEq)]
@@ -92,6 +94,31 @@ pub fn resolved_name(app: &str, stage: &str, resource: &Resource) -> String {
             .map(str::to_owned)
             .unwrap_or_else(|| physical_name(app, &resource.id, stage)),
     }
+}
+
+/// Refuses, before any request, a resource whose name Cloudflare would refuse: names given as
+/// Rust expressions (a tenant's, built at run time) are not checked at compile time.
+pub(crate) fn check_names(stack: &Stack, stage: &str) -> Result<(), Error> {
+    for resource in &stack.resources {
+        let kind = resource.props.kind();
+        let name = match kind {
+            // A class name, not a name Cloudflare keeps unique: declared or nothing.
+            Kind::DurableObjectNamespace => match resource.props.declared_name() {
+                Some(n) => n.to_owned(),
+                None => continue,
+            },
+            _ => resolved_name(&stack.app, stage, resource),
+        };
+        if let Err(reason) = athanor_core::naming::check_name(kind, &name) {
+            return Err(Error::InvalidName {
+                kind,
+                id: resource.id.clone(),
+                name,
+                reason,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The field of a kind's properties that holds its declared name (compared resolved instead).
@@ -232,6 +259,25 @@ mod tests {
     use athanor_core::binding::{Binding, BindingValue};
     use athanor_core::stack::{KvNamespace, KvValue, R2Bucket, Worker};
     use athanor_core::{ResourceRef, SecretSource};
+
+    #[test]
+    fn a_name_cloudflare_would_refuse_is_found_before_any_request() {
+        let bucket = |name: &str| R2Bucket {
+            name: Some(name.into()),
+            ..R2Bucket::default()
+        };
+        let good = Stack::new("app", ".")
+            .with(Resource::new("files", bucket("acme-files")))
+            .with(Resource::new("default-named", R2Bucket::default()));
+        assert!(check_names(&good, "tenant-acme").is_ok());
+        let bad = Stack::new("app", ".").with(Resource::new("files", bucket("Acme_Files")));
+        let err = check_names(&bad, "tenant-acme").unwrap_err().to_string();
+        assert!(
+            err.starts_with("R2Bucket `files`: Cloudflare would refuse the name \"Acme_Files\""),
+            "{err}"
+        );
+        assert!(err.contains("try `acme-files`"), "{err}");
+    }
 
     #[test]
     fn an_unchanged_resource_has_no_changes() {

@@ -30,6 +30,31 @@ pub enum Error {
         .0.join(" -> ")
     )]
     Cycle(Vec<String>),
+    /// A name made at run time (a tenant's, say) that Cloudflare would refuse; found before any
+    /// request.
+    #[error("{kind} `{id}`: Cloudflare would refuse the name {name:?}: {reason}; nothing was sent")]
+    InvalidName {
+        /// The resource's kind.
+        kind: athanor_core::Kind,
+        /// Its logical id.
+        id: String,
+        /// The name.
+        name: String,
+        /// The rule it breaks, with a suggestion.
+        reason: athanor_core::naming::NameError,
+    },
+    /// A tenant's stack is not of the platform's app (another template's).
+    #[error(
+        "tenant `{tenant}`: its stack is of the app `{stack_app}`, but these tenants are `{app}`'s: build it with `{app}`'s tenant template"
+    )]
+    TenantApp {
+        /// The tenant.
+        tenant: String,
+        /// The stack's app.
+        stack_app: String,
+        /// The platform's app.
+        app: String,
+    },
     /// Two resources share a logical id.
     #[error("two resources share the logical id `{0}`: give each a distinct id")]
     DuplicateId(String),

@@ -8,6 +8,8 @@
 //! - [`Outputs`], [`DestroyReport`], [`Error`] and [`Failure`];
 //! - [`Observer`] and its [`Event`]s, to show progress ([`Silent`], [`Recorder`]);
 //! - [`Target`]: Cloudflare, or the embedded emulator when no credentials are set;
+//! - [`Tenants`]: a platform's customers applied at run time, one stage each, from an `infra!`
+//!   tenant template;
 //! - [`cli::run`]: the command line every stack binary gets.
 //!
 //! The engine itself (graph, diff, apply, destroy, state, lock, secrets at rest) is private.
@@ -31,6 +33,7 @@ mod secrets;
 mod session;
 mod state;
 mod target;
+mod tenants;
 mod terminal;
 mod types;
 
@@ -43,6 +46,7 @@ pub use progress::{Event, Observer, Recorder, Silent};
 pub use session::{DEFAULT_CONCURRENCY, Session, SessionOptions};
 pub use state::StateLocation;
 pub use target::{Target, TargetKind};
+pub use tenants::{Applied, DEFAULT_TENANTS_AT_ONCE, Tenants, TenantsOptions};
 
 /// Engine internals for this crate's benchmarks and tests; not part of the API.
 #[doc(hidden)]

@@ -301,6 +301,7 @@ impl Session {
 
     /// Loads state, reads secrets, checks the password, fingerprints, refreshes and plans.
     async fn prepare(&self) -> Result<Prepared> {
+        crate::diff::check_names(&self.stack, self.stage())?;
         let state = self.store.load().await?;
         self.check_account(&state)?;
         let secrets = secrets::read_values(&self.stack)?;

@@ -18,6 +18,7 @@ mod tools;
 
 use std::path::{Path, PathBuf};
 
+use athanor_core::inline_code::InlineCode;
 use athanor_core::stack::WorkerCode;
 use sha2::{Digest, Sha256};
 
@@ -84,7 +85,56 @@ pub fn collect(root: &Path, code: &WorkerCode, log: &dyn Fn(&str)) -> Result<Wor
     match code {
         WorkerCode::Entrypoint(entry) => javascript::collect(root, entry),
         WorkerCode::Crate(dir) => rust::build(root, dir, log),
+        WorkerCode::Inline(code) => inline(code),
     }
+}
+
+/// Modules given as bytes, typed by their extension and uploaded as given (no TypeScript is
+/// stripped and nothing is bundled: the caller hands over what runs).
+fn inline(code: &InlineCode) -> Result<WorkerModules, Error> {
+    if code.modules().is_empty() {
+        return Err(Error::Local(
+            "the Worker's inline code has no modules (code read back from state has only its digest: give the code again)".into(),
+        ));
+    }
+    if !code
+        .modules()
+        .iter()
+        .any(|(name, _)| name == code.main_module())
+    {
+        let names: Vec<&str> = code.modules().iter().map(|(n, _)| n.as_str()).collect();
+        return Err(Error::Local(format!(
+            "the Worker's main module {:?} is not among its modules ({})",
+            code.main_module(),
+            names.join(", ")
+        )));
+    }
+    let mut modules = Vec::new();
+    for (name, bytes) in code.modules() {
+        let ext = name.rsplit_once('.').map_or("", |(_, ext)| ext);
+        let content_type = match ext {
+            "js" | "mjs" => ES_MODULE,
+            "cjs" => COMMONJS,
+            "wasm" => WASM,
+            "txt" | "html" | "json" | "sql" => TEXT,
+            "ts" | "mts" | "tsx" => {
+                return Err(Error::Local(format!(
+                    "the inline module {name:?} is TypeScript, which is uploaded as given: compile it to JavaScript first"
+                )));
+            }
+            _ => DATA,
+        };
+        modules.push(Module {
+            name: name.clone(),
+            content_type,
+            bytes: bytes.clone(),
+        });
+    }
+    Ok(WorkerModules {
+        main_module: code.main_module().to_owned(),
+        modules,
+        sources: Vec::new(),
+    })
 }
 
 /// The files of the Rust crate in `dir` whose change means a new build (its manifest, build

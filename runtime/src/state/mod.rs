@@ -183,10 +183,6 @@ const ALL_STAGES: &str = "*";
 /// whose records a destroy removed is not listed. The local and Postgres stores tell exactly;
 /// the S3 store lists by keys alone, so it also lists a stage whose state is only its stage-wide
 /// part (see `s3::stages`).
-#[allow(
-    dead_code,
-    reason = "called by the tenants feature once lib.rs exposes it; remove this then"
-)]
 pub(crate) async fn list_stages(location: &StateLocation, app: &str) -> Result<Vec<String>> {
     match location {
         StateLocation::Local(base) => local::list_stages(base, app).await,

@@ -1,0 +1,183 @@
+//! Tenants at run time through the public API, against the emulator in this process: tenants
+//! onboarded together, one re-applied with no request, one whose plan changes alone, one whose
+//! name Cloudflare would refuse failing alone before any request, one removed with nothing of it
+//! left while the platform's shared namespace stays. The stacks are built here as an `infra!`
+//! tenant template builds them (`examples/platform` declares one with the macro).
+
+mod common;
+
+use athanor_core::binding::{Binding, BindingValue};
+use athanor_core::inline_code::InlineCode;
+use athanor_core::stack::{DispatchNamespace, KvNamespace, KvValue, R2Bucket, Worker, WorkerCode};
+use athanor_core::{Resource, ResourceRef, Stack, TenantId};
+use athanor_runtime::{Error, Tenants, TenantsOptions};
+use common::*;
+
+const APP: &str = "platform";
+
+/// One tenant's stack: the platform's namespace (adopted, kept), a seeded KV namespace, a
+/// bucket, and the tenant's Worker uploaded as bytes into the namespace.
+fn tenant(id: &TenantId, plan: &str, bucket: &str) -> Stack {
+    let code = InlineCode::javascript(format!(
+        "export default {{ async fetch(r, env) {{ return new Response(await env.KV.get('welcome') + ' on ' + env.PLAN); }} }};\n// {id}\n"
+    ));
+    let r = |id: &str| BindingValue::Resource(ResourceRef::new(id));
+    Stack::new(APP, fixtures())
+        .with(
+            Resource::new(
+                "customers",
+                DispatchNamespace {
+                    name: Some("customers".into()),
+                },
+            )
+            .adopt(true)
+            .delete(false),
+        )
+        .with(Resource::new(
+            "kv",
+            KvNamespace {
+                title: Some(format!("{id}-kv")),
+                values: vec![KvValue::new("welcome", format!("Welcome, {id}"))],
+            },
+        ))
+        .with(Resource::new(
+            "files",
+            R2Bucket {
+                name: Some(bucket.to_owned()),
+                ..R2Bucket::default()
+            },
+        ))
+        .with(Resource::new(
+            "worker",
+            Worker {
+                code: WorkerCode::Inline(code),
+                name: Some(id.to_string()),
+                namespace: Some(ResourceRef::new("customers")),
+                compatibility_date: Some("2025-09-01".into()),
+                bindings: vec![
+                    Binding::new("KV", r("kv")),
+                    Binding::new("FILES", r("files")),
+                    Binding::new("PLAN", plan),
+                ],
+                ..Worker::default()
+            },
+        ))
+}
+
+/// How many user Workers the platform's namespace holds.
+async fn scripts_in_namespace(env: &Env) -> u64 {
+    env.get("/workers/dispatch/namespaces/customers").await["script_count"]
+        .as_u64()
+        .unwrap()
+}
+
+fn id(s: &str) -> TenantId {
+    TenantId::new(s).unwrap()
+}
+
+#[tokio::test]
+async fn tenants_are_applied_apart_through_one_client() {
+    let env = Env::start().await;
+    let tenants = Tenants::new(
+        APP,
+        env.provider.clone(),
+        TenantsOptions::new(athanor_runtime::StateLocation::Local(env.state_dir()))
+            .tenants_at_once(4),
+    );
+    // The platform's own stack made the namespace.
+    let platform = Stack::new(APP, fixtures()).with(Resource::new(
+        "customers",
+        DispatchNamespace {
+            name: Some("customers".into()),
+        },
+    ));
+    env.session(platform).deploy().await.unwrap();
+
+    // Onboard three together.
+    let (acme, globex, initech) = (id("acme"), id("globex"), id("initech"));
+    let results = tenants
+        .apply_all([
+            (acme.clone(), tenant(&acme, "free", "acme-files")),
+            (globex.clone(), tenant(&globex, "free", "globex-files")),
+            (initech.clone(), tenant(&initech, "free", "initech-files")),
+        ])
+        .await;
+    for (tenant, result) in &results {
+        let applied = result.as_ref().unwrap_or_else(|e| panic!("{tenant}: {e}"));
+        assert_eq!(applied.summary.create, 4, "{tenant}");
+    }
+    assert_eq!(
+        tenants.list().await.unwrap(),
+        [acme.clone(), globex.clone(), initech.clone()]
+    );
+    assert_eq!(scripts_in_namespace(&env).await, 3);
+    let outputs = tenants.outputs(&acme).await.unwrap();
+    assert_eq!(outputs["kv"].name(), "acme-kv");
+
+    // Unchanged: not one request.
+    env.emulator.reset_stats();
+    let again = tenants
+        .apply(&acme, tenant(&acme, "free", "acme-files"))
+        .await
+        .unwrap();
+    assert_eq!(again.summary.keep, 4);
+    assert_eq!(
+        env.emulator.stats().total,
+        0,
+        "{:?}",
+        env.emulator.stats().by_route
+    );
+
+    // globex moves to the pro plan: its Worker alone is uploaded again.
+    env.emulator.reset_stats();
+    let moved = tenants
+        .apply(&globex, tenant(&globex, "pro", "globex-files"))
+        .await
+        .unwrap();
+    assert_eq!((moved.summary.update, moved.summary.keep), (1, 3));
+    let stats = env.emulator.stats();
+    assert!(
+        stats
+            .by_route
+            .keys()
+            .all(|r| r.contains("/workers/dispatch/namespaces/")),
+        "{:?}",
+        stats.by_route
+    );
+
+    // A name Cloudflare would refuse fails that tenant before any request; the other onboards.
+    let (hooli, bad) = (id("hooli"), id("bad"));
+    env.emulator.reset_stats();
+    let results = tenants
+        .apply_all([
+            (bad.clone(), tenant(&bad, "free", "Bad_Files")),
+            (hooli.clone(), tenant(&hooli, "free", "hooli-files")),
+        ])
+        .await;
+    let err = results[0].1.as_ref().unwrap_err();
+    assert!(matches!(err, Error::InvalidName { .. }), "{err}");
+    assert!(err.to_string().contains("try `bad-files`"), "{err}");
+    assert!(results[1].1.is_ok(), "{:?}", results[1].1);
+    assert!(!tenants.list().await.unwrap().contains(&bad));
+
+    // Offboard acme: nothing of it is left, the shared namespace stays.
+    tenants.remove(&acme).await.unwrap();
+    assert!(!env.kv_titles().await.contains(&"acme-kv".to_owned()));
+    let buckets = env.get("/r2/buckets").await;
+    assert!(!buckets.to_string().contains("acme-files"), "{buckets}");
+    let gone = athanor_test_support::call(
+        &env.emulator,
+        reqwest::Method::GET,
+        "/workers/dispatch/namespaces/customers/scripts/acme",
+    )
+    .await;
+    assert_eq!(gone["success"], false, "{gone}");
+    assert_eq!(scripts_in_namespace(&env).await, 3);
+    assert_eq!(tenants.list().await.unwrap(), [globex, hooli, initech]);
+    assert!(tenants.outputs(&acme).await.unwrap().is_empty());
+
+    // A stack of another app is refused.
+    let other = Stack::new("other", fixtures());
+    let err = tenants.apply(&acme, other).await.unwrap_err();
+    assert!(matches!(err, Error::TenantApp { .. }), "{err}");
+}

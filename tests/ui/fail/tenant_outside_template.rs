@@ -1,0 +1,7 @@
+use athanor::infra;
+
+infra! {
+    let files = R2Bucket("files") { name: "{tenant}-files" };
+}
+
+fn main() {}

@@ -1,0 +1,40 @@
+use athanor::infra;
+use athanor::model::inline_code::InlineCode;
+use athanor::model::stack::{Props, WorkerCode};
+use athanor::model::{BindingValue, TenantId};
+
+infra! {
+    app "platform";
+    tenant(plan: &str, code: InlineCode);
+
+    let customers = DispatchNamespace("customers") { name: "customers", adopt: true, delete: false };
+    let kv = KvNamespace("kv") {
+        title: "{tenant}-kv",
+        values: [{ key: "welcome", value: format!("Welcome, {tenant}") }],
+    };
+    let files = R2Bucket("files") { name: "{tenant}-files" };
+    let events = AnalyticsEngineDataset("events");
+    let worker = Worker("worker") {
+        name: "{tenant}",
+        namespace: customers,
+        code: code,
+        bindings: { KV: kv, FILES: files, EVENTS: events, PLAN: plan, TENANT: tenant.as_str() },
+    };
+}
+
+fn main() {
+    let id = TenantId::new("acme").unwrap();
+    let stack = tenant(&id, "pro", InlineCode::javascript("export default {};"));
+    assert_eq!(stack.app, "platform");
+    let Props::KvNamespace(kv) = &stack.get("kv").unwrap().props else { panic!() };
+    assert_eq!(kv.title.as_deref(), Some("acme-kv"));
+    let Props::R2Bucket(files) = &stack.get("files").unwrap().props else { panic!() };
+    assert_eq!(files.name.as_deref(), Some("acme-files"));
+    let Props::Worker(w) = &stack.get("worker").unwrap().props else { panic!() };
+    assert_eq!(w.name.as_deref(), Some("acme"));
+    assert!(matches!(&w.code, WorkerCode::Inline(c) if c.main_module() == "index.js"));
+    let plan = w.bindings.iter().find(|b| b.name == "PLAN").unwrap();
+    assert_eq!(plan.value, BindingValue::PlainText("pro".into()));
+    let tenant_binding = w.bindings.iter().find(|b| b.name == "TENANT").unwrap();
+    assert_eq!(tenant_binding.value, BindingValue::PlainText("acme".into()));
+}
