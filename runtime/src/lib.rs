@@ -46,7 +46,7 @@ pub use progress::{Event, Observer, Recorder, Silent};
 pub use session::{DEFAULT_CONCURRENCY, Session, SessionOptions};
 pub use state::StateLocation;
 pub use target::{Target, TargetKind};
-pub use tenants::{Applied, DEFAULT_TENANTS_AT_ONCE, Tenants, TenantsOptions};
+pub use tenants::{Applied, DEFAULT_TENANTS_AT_ONCE, TenantObservers, Tenants, TenantsOptions};
 
 /// Engine internals for this crate's benchmarks and tests; not part of the API.
 #[doc(hidden)]

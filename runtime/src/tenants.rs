@@ -20,6 +20,7 @@ use crate::destroy::DestroyReport;
 use crate::error::{Error, Result};
 use crate::outputs::Outputs;
 use crate::plan::Summary;
+use crate::progress::Observer;
 use crate::session::{DEFAULT_CONCURRENCY, Session, SessionOptions};
 use crate::state::{StateLocation, list_stages};
 
@@ -82,11 +83,16 @@ pub struct Applied {
     pub outputs: Outputs,
 }
 
+/// Where a tenant's progress goes: the [`Observer`] of each tenant's steps, so that a backend
+/// can tag every event with the tenant it belongs to.
+pub type TenantObservers = Arc<dyn Fn(&TenantId) -> Arc<dyn Observer> + Send + Sync>;
+
 /// The tenants of one platform app, applied through one provider.
 pub struct Tenants {
     app: String,
     provider: Arc<dyn Provider>,
     options: TenantsOptions,
+    observers: Option<TenantObservers>,
 }
 
 impl std::fmt::Debug for Tenants {
@@ -110,7 +116,14 @@ impl Tenants {
             app: app.into(),
             provider,
             options,
+            observers: None,
         }
+    }
+
+    /// Reports each tenant's steps to the observer `observers` gives for it, builder style.
+    pub fn with_observers(mut self, observers: TenantObservers) -> Tenants {
+        self.observers = Some(observers);
+        self
     }
 
     /// The platform app.
@@ -132,7 +145,11 @@ impl Tenants {
             .concurrency(self.options.concurrency)
             .lock_timeout(self.options.lock_timeout);
         options.password = self.options.password.clone();
-        Ok(Session::new(stack, self.provider.clone(), options))
+        let session = Session::new(stack, self.provider.clone(), options);
+        Ok(match &self.observers {
+            Some(observers) => session.with_observer(observers(tenant)),
+            None => session,
+        })
     }
 
     /// A session that only reads or removes `tenant`'s state (no stack needed).

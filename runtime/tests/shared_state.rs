@@ -2,7 +2,7 @@
 //! an S3-compatible server and Postgres (`.ci/services` starts both; see
 //! `athanor_test_support::shared_stores`). Deploys, no-op plans from a fresh session, destroy;
 //! the lock admitting one run at a time among 20; 20 concurrent deploys of one stage leaving one
-//! consistent state and no duplicate.
+//! consistent state and no duplicate; tenants, a stage each, listed from every store.
 
 mod common;
 
@@ -216,4 +216,45 @@ async fn futures_join<T: Send + 'static>(
         out.push(h.await.unwrap());
     }
     out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_store_keeps_tenants_apart_and_lists_them() {
+    let env = Env::start().await;
+    for (store, location) in stores(&env) {
+        let app = app();
+        let tenants = athanor_runtime::Tenants::new(
+            app.clone(),
+            env.provider.clone(),
+            athanor_runtime::TenantsOptions::new(location),
+        );
+        let ids: Vec<athanor_core::TenantId> = ["acme", "globex"]
+            .iter()
+            .map(|t| athanor_core::TenantId::new(*t).unwrap())
+            .collect();
+        let stacks = ids.iter().map(|id| {
+            let title = format!("{app}-{store}-{id}");
+            let kv = Resource::new(
+                "kv",
+                KvNamespace {
+                    title: Some(title),
+                    values: vec![KvValue::new("tenant", id.to_string())],
+                },
+            );
+            (id.clone(), stack_of(&app, vec![kv]))
+        });
+        for (id, result) in tenants.apply_all(stacks.collect::<Vec<_>>()).await {
+            result.unwrap_or_else(|e| panic!("{store}, {id}: {}", e.report()));
+        }
+        assert_eq!(tenants.list().await.unwrap(), ids, "{store}");
+        assert_eq!(
+            tenants.outputs(&ids[1]).await.unwrap()["kv"].name(),
+            format!("{app}-{store}-globex"),
+            "{store}"
+        );
+        tenants.remove(&ids[0]).await.unwrap();
+        assert_eq!(tenants.list().await.unwrap(), &ids[1..], "{store}");
+        tenants.remove(&ids[1]).await.unwrap();
+        assert!(tenants.list().await.unwrap().is_empty(), "{store}");
+    }
 }

@@ -10,7 +10,10 @@ use athanor_core::binding::{Binding, BindingValue};
 use athanor_core::inline_code::InlineCode;
 use athanor_core::stack::{DispatchNamespace, KvNamespace, KvValue, R2Bucket, Worker, WorkerCode};
 use athanor_core::{Resource, ResourceRef, Stack, TenantId};
-use athanor_runtime::{Error, Tenants, TenantsOptions};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use athanor_runtime::{Error, Event, Observer, Recorder, Tenants, TenantsOptions};
 use common::*;
 
 const APP: &str = "platform";
@@ -78,12 +81,25 @@ fn id(s: &str) -> TenantId {
 #[tokio::test]
 async fn tenants_are_applied_apart_through_one_client() {
     let env = Env::start().await;
+    let recorders: Arc<Mutex<BTreeMap<String, Arc<Recorder>>>> = Arc::default();
+    let observers = {
+        let recorders = recorders.clone();
+        move |t: &TenantId| -> Arc<dyn Observer> {
+            recorders
+                .lock()
+                .unwrap()
+                .entry(t.to_string())
+                .or_default()
+                .clone()
+        }
+    };
     let tenants = Tenants::new(
         APP,
         env.provider.clone(),
         TenantsOptions::new(athanor_runtime::StateLocation::Local(env.state_dir()))
             .tenants_at_once(4),
-    );
+    )
+    .with_observers(Arc::new(observers));
     // The platform's own stack made the namespace.
     let platform = Stack::new(APP, fixtures()).with(Resource::new(
         "customers",
@@ -158,6 +174,17 @@ async fn tenants_are_applied_apart_through_one_client() {
     assert!(matches!(err, Error::InvalidName { .. }), "{err}");
     assert!(err.to_string().contains("try `bad-files`"), "{err}");
     assert!(results[1].1.is_ok(), "{:?}", results[1].1);
+    // Each tenant's progress reached its own observer; the refused one started nothing.
+    let recorders = recorders.lock().unwrap().clone();
+    let started = |t: &str| {
+        recorders.get(t).map_or(0, |r| {
+            r.events()
+                .iter()
+                .filter(|e| matches!(e, Event::Started { .. }))
+                .count()
+        })
+    };
+    assert_eq!((started("bad"), started("hooli")), (0, 4));
     assert!(!tenants.list().await.unwrap().contains(&bad));
 
     // Offboard acme: nothing of it is left, the shared namespace stays.
