@@ -5,12 +5,12 @@ use athanor::model::{BindingValue, TenantId};
 
 infra! {
     app "platform";
-    tenant(plan: &str, code: InlineCode);
+    tenant(plan: &str, code: InlineCode, page: &str);
 
     let customers = DispatchNamespace("customers") { name: "customers", adopt: true, delete: false };
     let kv = KvNamespace("kv") {
         title: "{tenant}-kv",
-        values: [{ key: "welcome", value: format!("Welcome, {tenant}") }],
+        values: [{ key: "welcome", value: format!("Welcome, {tenant}") }, { key: "plan", value: plan }],
     };
     let files = R2Bucket("files") { name: "{tenant}-files" };
     let events = AnalyticsEngineDataset("events");
@@ -20,11 +20,12 @@ infra! {
         code: code,
         bindings: { KV: kv, FILES: files, EVENTS: events, PLAN: plan, TENANT: tenant.as_str() },
     };
+    let landing = Worker("landing") { name: "{tenant}-landing", namespace: customers, entrypoint: page };
 }
 
 fn main() {
     let id = TenantId::new("acme").unwrap();
-    let stack = tenant(&id, "pro", InlineCode::javascript("export default {};"));
+    let stack = tenant(&id, "pro", InlineCode::javascript("export default {};"), "pages/acme.js");
     assert_eq!(stack.app, "platform");
     let Props::KvNamespace(kv) = &stack.get("kv").unwrap().props else { panic!() };
     assert_eq!(kv.title.as_deref(), Some("acme-kv"));
@@ -35,6 +36,10 @@ fn main() {
     assert!(matches!(&w.code, WorkerCode::Inline(c) if c.main_module() == "index.js"));
     let plan = w.bindings.iter().find(|b| b.name == "PLAN").unwrap();
     assert_eq!(plan.value, BindingValue::PlainText("pro".into()));
+    let Props::Worker(landing) = &stack.get("landing").unwrap().props else { panic!() };
+    assert_eq!(landing.code, WorkerCode::Entrypoint("pages/acme.js".into()));
+    let Props::KvNamespace(kv) = &stack.get("kv").unwrap().props else { panic!() };
+    assert_eq!(kv.values.len(), 2);
     let tenant_binding = w.bindings.iter().find(|b| b.name == "TENANT").unwrap();
     assert_eq!(tenant_binding.value, BindingValue::PlainText("acme".into()));
 }
