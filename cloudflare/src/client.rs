@@ -273,8 +273,10 @@ impl Client {
         let mut lost = false;
         loop {
             attempt += 1;
-            self.inner.limiter.acquire().await;
+            let slot = self.inner.limiter.acquire().await;
             let result = self.build(req)?.send().await;
+            // The answer's head has arrived (or the request failed): the request counts from now.
+            drop(slot);
             let (retry_after, failure) = match result {
                 Ok(resp) => {
                     let status = resp.status().as_u16();

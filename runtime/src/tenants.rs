@@ -174,14 +174,18 @@ impl Tenants {
         &self,
         tenants: impl IntoIterator<Item = (TenantId, Stack)>,
     ) -> Vec<(TenantId, Result<Applied>)> {
-        futures_util::stream::iter(tenants)
-            .map(|(id, stack)| async move {
-                let result = self.apply(&id, stack).await;
-                (id, result)
-            })
-            .buffered(self.options.tenants_at_once)
-            .collect()
-            .await
+        // Unordered, so that a slow tenant holds one place and not the ones after it.
+        let mut done: Vec<(usize, (TenantId, Result<Applied>))> =
+            futures_util::stream::iter(tenants.into_iter().enumerate())
+                .map(|(i, (id, stack))| async move {
+                    let result = self.apply(&id, stack).await;
+                    (i, (id, result))
+                })
+                .buffer_unordered(self.options.tenants_at_once)
+                .collect()
+                .await;
+        done.sort_by_key(|(i, _)| *i);
+        done.into_iter().map(|(_, r)| r).collect()
     }
 
     /// The outputs recorded for `tenant` (empty for a tenant never applied).

@@ -28,9 +28,22 @@ fn namespace_path(client: &Client, name: &str) -> String {
     client.account_path(&format!("/workers/dispatch/namespaces/{name}"))
 }
 
-/// Creates the namespace, or adopts it with `adopt`.
+/// Creates the namespace, or adopts it with `adopt`. With `adopt` the namespace is looked up
+/// first: a platform's tenants all adopt the namespace the platform made, so one read each
+/// instead of a refused create and a read.
 pub(crate) async fn create(client: &Client, d: &Desired<'_>) -> Result<Output, ProviderError> {
     let what = describe(Kind::DispatchNamespace, &d.resource.id, d.name);
+    if d.resource.adopt {
+        let found = read_if_exists::<Namespace>(
+            client,
+            Request::get(namespace_path(client, d.name)),
+            &what,
+        )
+        .await?;
+        if let Some(ns) = found {
+            return Ok(output(ns));
+        }
+    }
     let req = Request::post(client.account_path("/workers/dispatch/namespaces"))
         .json(json!({"name": d.name}));
     match client.call_as::<Namespace>(req).await {

@@ -57,8 +57,18 @@ async fn an_existing_namespace_is_an_error_unless_adopted() {
     let err = fx.provider.create(&decl.desired()).await.unwrap_err();
     assert!(matches!(err, ProviderError::AlreadyExists { .. }), "{err}");
     let decl = decl.adopt();
+    fx.reset();
     let out = fx.provider.create(&decl.desired()).await.unwrap();
     assert_eq!(out.id(), created["result"]["namespace_id"].as_str());
+    // Adopted with one read, as each tenant of a platform adopts the platform's namespace.
+    assert_eq!((fx.stats().total, fx.stats().mutating), (1, 0));
+    // Adopting a namespace that does not exist yet creates it.
+    let fresh = Decl::new("tenants", "fresh", DispatchNamespace::default()).adopt();
+    let out = fx.provider.create(&fresh.desired()).await.unwrap();
+    assert_eq!(
+        fx.api_get("/workers/dispatch/namespaces/fresh").await.1["namespace_id"].as_str(),
+        out.id()
+    );
 }
 
 #[tokio::test]

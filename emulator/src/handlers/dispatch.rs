@@ -61,7 +61,7 @@ pub(crate) fn require_namespace(c: &Connection, name: &str) -> Result<Value, Api
 fn view(c: &Connection, doc: &Value) -> Result<Value, ApiError> {
     let name = doc["namespace_name"].as_str().unwrap_or("");
     let mut v = doc.clone();
-    v["script_count"] = json!(scripts::list(c, &Scope::Namespace(name.to_owned()))?.len());
+    v["script_count"] = json!(scripts::count(c, &Scope::Namespace(name.to_owned()))?);
     Ok(v)
 }
 

@@ -97,6 +97,12 @@ pub(crate) fn list(c: &Connection, scope: &Scope) -> Result<Vec<Script>, ApiErro
         .collect()
 }
 
+/// How many scripts `scope` holds, without reading them (a namespace's `script_count`, read on
+/// every namespace GET).
+pub(crate) fn count(c: &Connection, scope: &Scope) -> Result<usize, ApiError> {
+    docs::count_prefixed(c, SCRIPT, &scope.prefix())
+}
+
 /// Every script of every scope.
 pub(crate) fn list_all(c: &Connection) -> Result<Vec<Script>, ApiError> {
     docs::list(c, SCRIPT, "")?.into_iter().map(parse).collect()

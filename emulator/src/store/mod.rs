@@ -177,6 +177,15 @@ pub(crate) mod docs {
         )? as usize)
     }
 
+    /// How many documents of a kind have an id starting with `prefix` (none is parsed).
+    pub fn count_prefixed(c: &Connection, kind: &str, prefix: &str) -> Result<usize, ApiError> {
+        Ok(c.query_row(
+            "SELECT COUNT(*) FROM docs WHERE kind = ?1 AND substr(id, 1, ?2) = ?3",
+            params![kind, prefix.len() as i64, prefix],
+            |r| r.get::<_, i64>(0),
+        )? as usize)
+    }
+
     /// The id of a document of a kind whose top-level string `field` equals `value`, if any.
     pub fn find(
         c: &Connection,

@@ -1,0 +1,467 @@
+//! Onboarding 1,000 tenants under Cloudflare's API rate limit
+//! (`cargo bench -p athanor-runtime --bench tenants`).
+//!
+//! What: a platform onboards [`TENANTS`] tenants with [`Tenants::apply_all`], each a stage of its
+//! own with the shape of `tests/tenants.rs`: the platform's dispatch namespace (adopted and kept;
+//! the platform's own stack creates it once first), a KV namespace seeded with one value, an R2
+//! bucket, and the tenant's Worker uploaded as `InlineCode` into the dispatch namespace. State is
+//! in a temporary directory; the bounds are the defaults a platform gets ([`TENANTS_AT_ONCE`]
+//! tenants at once, [`CONCURRENCY`] requests in flight each).
+//!
+//! How: the emulator runs in this process and enforces Cloudflare's global limit of 1,200
+//! requests per sliding window, past which it answers 429 for a whole window. The window is
+//! scaled down from 5 minutes to [`WINDOW`] so that the run takes seconds, and the client gets the
+//! same scaled limit through `ClientConfig::rate_limit`, as a user on Cloudflare runs with the
+//! real one. The figure is the ratio of the wall time to the bound, not the seconds: with the real
+//! window the waits grow 75-fold and the rest does not. At 1,200 per 4 s (300/s) the limit binds
+//! throughout: unlimited, athanor and the emulator go about four times as fast.
+//!
+//! The bound is the earliest finish the limit allows at athanor's own pace. The pace is measured,
+//! not modelled: the same onboarding runs again with no limit anywhere, on a fresh emulator and
+//! state, the emulator's request count sampled every millisecond; that run goes second, so warm,
+//! which can only tighten the bound. Then request `i` is sent no sooner than one window after
+//! request `i - 1,200` (the sliding window) nor sooner after request `i - 1` than the unlimited run
+//! sent it, and the run ends as long after its last request as the unlimited run did. With R
+//! requests that is at least `(ceil(R / 1,200) - 1) * W` plus the unlimited run's time to send its
+//! first `R - (ceil(R / 1,200) - 1) * 1,200` requests and its time after the last one (the limit
+//! alone, printed beside it), and at least the unlimited run's time. Target: wall / bound ≤ 1.10.
+//!
+//! Counted: the requests the emulator received (its `stats()`), and those answered 429. The
+//! emulator counts by route, not by status, so 429s are counted on the client side: the client
+//! retries every 429 (as it retries 408, 5xx and lost connections, none of which is injected here)
+//! and logs each retry at debug level, which a `tracing` layer here counts; a 429 the client gives
+//! up on fails its tenant. The emulator's count beyond the unlimited run's is the same number.
+//!
+//! Memory: the process's peak resident memory (VmHWM, the emulator included), its growth during
+//! the limited run per tenant, and, from a counting allocator, the peak of live heap (sampled every
+//! millisecond) and the heap still held per tenant once every tenant is applied (the results
+//! included). Resident memory is mostly freed heap that glibc's per-thread arenas keep, not live
+//! data.
+//!
+//! The e2e test's shape is kept, not a leaner one: it is what a platform onboards, and its 6
+//! requests a tenant (one of them the read that adopts the shared namespace) are what the limit
+//! spends. The platform's own deploy goes through a client of its own, as `platform deploy` runs
+//! in another process. The whole bench takes about 30 s on 2 shared cores, more when 429s block
+//! it. It also prints when the first and last request of each window's worth arrived.
+//!
+//! Exits non-zero when any request was answered 429 or any tenant failed.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use athanor_cloudflare::{Auth, Client, ClientConfig, CloudflareProvider};
+use athanor_core::binding::{Binding, BindingValue};
+use athanor_core::inline_code::InlineCode;
+use athanor_core::stack::{DispatchNamespace, KvNamespace, KvValue, R2Bucket, Worker, WorkerCode};
+use athanor_core::{Provider, Resource, ResourceRef, Stack, TenantId};
+use athanor_emulator::{Config, Emulator, Faults, RateLimit};
+use athanor_runtime::{
+    DEFAULT_CONCURRENCY, DEFAULT_TENANTS_AT_ONCE, Session, SessionOptions, StateLocation, Tenants,
+    TenantsOptions,
+};
+use secrecy::SecretString;
+use tracing_subscriber::layer::SubscriberExt;
+
+const APP: &str = "platform";
+/// Tenants onboarded.
+const TENANTS: usize = 1000;
+/// Cloudflare's budget per window, kept.
+const BUDGET: u32 = 1200;
+/// Cloudflare's 5-minute window, scaled down.
+const WINDOW: Duration = Duration::from_secs(4);
+/// Tenants applied at once.
+const TENANTS_AT_ONCE: usize = DEFAULT_TENANTS_AT_ONCE;
+/// Requests in flight per tenant.
+const CONCURRENCY: usize = DEFAULT_CONCURRENCY;
+
+/// The system allocator, counting the bytes live (one atomic add per call; the peak is sampled).
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+fn grew(bytes: usize) {
+    LIVE.fetch_add(bytes, Ordering::Relaxed);
+}
+
+// SAFETY: every call goes to `System` unchanged; only counters are updated beside it.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller's contract is passed on as is.
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            grew(layout.size());
+        }
+        p
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller's contract is passed on as is.
+        let p = unsafe { System.alloc_zeroed(layout) };
+        if !p.is_null() {
+            grew(layout.size());
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: the caller's contract is passed on as is.
+        unsafe { System.dealloc(ptr, layout) };
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: the caller's contract is passed on as is.
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+            grew(new_size);
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// The platform's dispatch namespace.
+fn namespace() -> Resource {
+    Resource::new(
+        "customers",
+        DispatchNamespace {
+            name: Some("customers".into()),
+        },
+    )
+}
+
+/// One tenant's stack: the platform's namespace (adopted, kept), a seeded KV namespace, a bucket
+/// and the tenant's Worker uploaded as bytes into the namespace.
+fn tenant(id: &TenantId) -> Stack {
+    let code = InlineCode::javascript(format!(
+        "export default {{ async fetch(r, env) {{ return new Response(await env.KV.get('welcome') + ' on ' + env.PLAN); }} }};\n// {id}\n"
+    ));
+    let r = |id: &str| BindingValue::Resource(ResourceRef::new(id));
+    Stack::new(APP, root())
+        .with(namespace().adopt(true).delete(false))
+        .with(Resource::new(
+            "kv",
+            KvNamespace {
+                title: Some(format!("{id}-kv")),
+                values: vec![KvValue::new("welcome", format!("Welcome, {id}"))],
+            },
+        ))
+        .with(Resource::new(
+            "files",
+            R2Bucket {
+                name: Some(format!("{id}-files")),
+                ..R2Bucket::default()
+            },
+        ))
+        .with(Resource::new(
+            "worker",
+            Worker {
+                code: WorkerCode::Inline(code),
+                name: Some(id.to_string()),
+                namespace: Some(ResourceRef::new("customers")),
+                compatibility_date: Some("2025-09-01".into()),
+                bindings: vec![
+                    Binding::new("KV", r("kv")),
+                    Binding::new("FILES", r("files")),
+                    Binding::new("PLAN", "free"),
+                ],
+                ..Worker::default()
+            },
+        ))
+}
+
+/// Counts the client's retries: its debug event at each one (target `athanor_cloudflare::client`,
+/// with an `attempt` field).
+struct RetryCounter(Arc<AtomicU64>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for RetryCounter {
+    fn on_event(
+        &self,
+        event: &tracing::Event<'_>,
+        _ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        let meta = event.metadata();
+        if meta.target() == "athanor_cloudflare::client" && meta.fields().field("attempt").is_some()
+        {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A kB figure of `/proc/self/status` (`VmHWM`, `VmRSS`); 0 where there is none.
+fn status_kb(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+/// What one onboarding run measured.
+struct Run {
+    wall: Duration,
+    /// Requests the emulator received.
+    requests: u64,
+    /// Requests the client sent again (every one answered 429 here).
+    retries: u64,
+    failed: Vec<String>,
+    /// (time since the start, requests the emulator had received), about every millisecond.
+    samples: Vec<(Duration, u64)>,
+    rss_before_kb: u64,
+    heap_before: usize,
+    heap_peak: usize,
+    heap_after: usize,
+}
+
+impl Run {
+    /// The time the run had taken when the emulator had received `n` requests.
+    fn time_to(&self, n: u64) -> Duration {
+        let i = self.samples.partition_point(|(_, count)| *count < n);
+        self.samples.get(i).map_or(self.wall, |(t, _)| *t)
+    }
+
+    /// Requests received in each `slice` of the run.
+    fn per_slice(&self, slice: Duration) -> Vec<u64> {
+        let mut out = Vec::new();
+        let (mut last, mut edge) = (0, slice);
+        for (t, count) in &self.samples {
+            while *t >= edge {
+                out.push(count - last);
+                last = *count;
+                edge += slice;
+            }
+        }
+        out.push(self.requests - last);
+        out
+    }
+}
+
+/// The earliest a run of `free`'s requests can end under `budget` requests per `window`: request
+/// `i` goes no sooner after request `i - 1` than it did in `free` (unlimited) nor sooner than one
+/// window after request `i - budget`; the run ends as long after its last request as `free` did.
+fn earliest_finish(free: &Run, budget: u64, window: Duration) -> Duration {
+    let budget = usize::try_from(budget).unwrap();
+    let mut sent: Vec<Duration> = Vec::new();
+    let mut before = Duration::ZERO;
+    for i in 1..=free.requests {
+        let unlimited = free.time_to(i);
+        let mut at = sent.last().copied().unwrap_or_default() + (unlimited - before);
+        if sent.len() >= budget {
+            at = at.max(sent[sent.len() - budget] + window);
+        }
+        sent.push(at);
+        before = unlimited;
+    }
+    let tail = free.wall.saturating_sub(free.time_to(free.requests));
+    sent.last().copied().unwrap_or_default() + tail
+}
+
+/// Starts an emulator in `dir` and the platform's namespace, then onboards every tenant with the
+/// emulator and the client limited to `limit` (`None`: no limit anywhere).
+async fn onboard(dir: &Path, limit: Option<RateLimit>, retries: &AtomicU64) -> Run {
+    let emulator = Emulator::start(Config::new(dir.join("emulator")))
+        .await
+        .unwrap();
+    let mut config = ClientConfig::new(
+        emulator.base_url(),
+        Auth::Token(SecretString::from(emulator.token().to_owned())),
+    );
+    config.account_id = Some(emulator.account_id().to_owned());
+    config.rate_limit = match limit {
+        Some(l) => athanor_cloudflare::RateLimit {
+            requests: l.requests,
+            window: l.window,
+        },
+        None => athanor_cloudflare::RateLimit {
+            requests: u32::MAX,
+            window: Duration::from_secs(1),
+        },
+    };
+    let state = dir.join("state");
+
+    // The platform's own stack makes the namespace, once, earlier and on its own (`platform
+    // deploy` is another process): its request is not in the tenants' client's budget.
+    let platform: Arc<dyn Provider> = Arc::new(CloudflareProvider::new(
+        Client::connect(config.clone()).await.unwrap(),
+    ));
+    Session::new(
+        Stack::new(APP, root()).with(namespace()),
+        platform,
+        SessionOptions::new("prod").state_dir(&state),
+    )
+    .deploy()
+    .await
+    .unwrap();
+    let provider: Arc<dyn Provider> = Arc::new(CloudflareProvider::new(
+        Client::connect(config).await.unwrap(),
+    ));
+
+    let tenants = Tenants::new(
+        APP,
+        provider,
+        TenantsOptions::new(StateLocation::Local(state))
+            .tenants_at_once(TENANTS_AT_ONCE)
+            .concurrency(CONCURRENCY),
+    );
+    let stacks: Vec<(TenantId, Stack)> = (0..TENANTS)
+        .map(|i| {
+            let id = TenantId::new(format!("tenant-{i:04}")).unwrap();
+            let stack = tenant(&id);
+            (id, stack)
+        })
+        .collect();
+
+    emulator.set_faults(Faults {
+        rate_limit: limit,
+        ..Faults::default()
+    });
+    emulator.reset_stats();
+    let retries_before = retries.load(Ordering::Relaxed);
+    let rss_before_kb = status_kb("VmRSS");
+    let heap_before = LIVE.load(Ordering::Relaxed);
+    let done = AtomicBool::new(false);
+    let started = Instant::now();
+    let sample = async {
+        let mut samples = Vec::with_capacity(1 << 16);
+        let mut heap_peak = heap_before;
+        while !done.load(Ordering::Relaxed) {
+            samples.push((started.elapsed(), emulator.stats().total));
+            heap_peak = heap_peak.max(LIVE.load(Ordering::Relaxed));
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        (samples, heap_peak)
+    };
+    let apply = async {
+        let results = tenants.apply_all(stacks).await;
+        let wall = started.elapsed();
+        done.store(true, Ordering::Relaxed);
+        (results, wall)
+    };
+    let ((samples, heap_peak), (results, wall)) = tokio::join!(sample, apply);
+    let heap_after = LIVE.load(Ordering::Relaxed);
+    let mut failed = Vec::new();
+    for (id, result) in &results {
+        match result {
+            Ok(applied) => assert_eq!(applied.summary.create, 4, "{id}"),
+            Err(e) => failed.push(format!("{id}: {e}")),
+        }
+    }
+    let run = Run {
+        wall,
+        requests: emulator.stats().total,
+        retries: retries.load(Ordering::Relaxed) - retries_before,
+        failed,
+        samples,
+        rss_before_kb,
+        heap_before,
+        heap_peak,
+        heap_after,
+    };
+    drop(results);
+    emulator.shutdown().await;
+    run
+}
+
+fn main() -> std::process::ExitCode {
+    let retries = Arc::new(AtomicU64::new(0));
+    let only_client = tracing_subscriber::filter::Targets::new()
+        .with_target("athanor_cloudflare::client", tracing::Level::DEBUG);
+    tracing::subscriber::set_global_default(tracing_subscriber::registry().with(
+        tracing_subscriber::Layer::with_filter(RetryCounter(retries.clone()), only_client),
+    ))
+    .unwrap();
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let limit = RateLimit {
+        requests: BUDGET,
+        window: WINDOW,
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let (limited, peak_kb, free) = runtime.block_on(async {
+        let limited = onboard(&tmp.path().join("limited"), Some(limit), &retries).await;
+        let peak_kb = status_kb("VmHWM");
+        let free = onboard(&tmp.path().join("unlimited"), None, &retries).await;
+        (limited, peak_kb, free)
+    });
+
+    let r = free.requests;
+    let b = u64::from(BUDGET);
+    let windows = r.div_ceil(b).saturating_sub(1);
+    let last = r - windows * b;
+    let tail = free.wall.saturating_sub(free.time_to(r));
+    let by_limit = WINDOW * u32::try_from(windows).unwrap() + free.time_to(last) + tail;
+    let bound = earliest_finish(&free, b, WINDOW);
+    let ratio = limited.wall.as_secs_f64() / bound.as_secs_f64();
+    let tenants = TENANTS as f64;
+
+    println!(
+        "tenants: {TENANTS} tenants (dispatch namespace adopted, seeded KV namespace, R2 bucket, Worker in the namespace), {TENANTS_AT_ONCE} at once, concurrency {CONCURRENCY}; limit {BUDGET} requests per {} s on emulator and client",
+        WINDOW.as_secs()
+    );
+    println!(
+        "tenants: {r} requests ({:.0} per tenant), {} answered 429 (the emulator received {}), {} tenants failed",
+        r as f64 / tenants,
+        limited.retries,
+        limited.requests,
+        limited.failed.len(),
+    );
+    println!(
+        "tenants: requests received per {} s: {:?}",
+        WINDOW.as_secs(),
+        limited.per_slice(WINDOW)
+    );
+    let edges: Vec<String> = (1..=limited.requests / u64::from(BUDGET))
+        .flat_map(|k| [(k - 1) * u64::from(BUDGET) + 1, k * u64::from(BUDGET)])
+        .map(|n| format!("#{n} {:.2}", limited.time_to(n).as_secs_f64()))
+        .collect();
+    println!("tenants: arrivals: {}", edges.join(", "));
+    println!(
+        "tenants: wall {:.2} s, bound {:.2} s, wall / bound {ratio:.3} (target <= 1.10)",
+        limited.wall.as_secs_f64(),
+        bound.as_secs_f64(),
+    );
+    println!(
+        "tenants: bound from the limit alone {:.2} s ({windows} windows of {} s, then {:.2} s for the first {last} requests and {:.2} s after the last); unlimited run {:.2} s ({:.0} requests/s)",
+        by_limit.as_secs_f64(),
+        WINDOW.as_secs(),
+        free.time_to(last).as_secs_f64(),
+        tail.as_secs_f64(),
+        free.wall.as_secs_f64(),
+        r as f64 / free.wall.as_secs_f64(),
+    );
+    println!(
+        "tenants: memory: peak resident (VmHWM, emulator included) {:.1} MiB, {:.0} KiB per tenant grown; live heap peak {:.1} MiB (sampled), {:.1} KiB per tenant held after",
+        peak_kb as f64 / 1024.0,
+        peak_kb.saturating_sub(limited.rss_before_kb) as f64 / tenants,
+        limited.heap_peak as f64 / MIB,
+        limited.heap_after.saturating_sub(limited.heap_before) as f64 / 1024.0 / tenants,
+    );
+    for f in limited.failed.iter().take(5) {
+        eprintln!("tenants: failed: {f}");
+    }
+    if limited.retries > 0 || free.retries > 0 || !limited.failed.is_empty() {
+        eprintln!(
+            "tenants: FAILED: {} requests answered 429, {} tenants failed",
+            limited.retries + free.retries,
+            limited.failed.len()
+        );
+        return std::process::ExitCode::FAILURE;
+    }
+    std::process::ExitCode::SUCCESS
+}
