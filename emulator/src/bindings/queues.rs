@@ -38,7 +38,6 @@ use serde_json::{Value, json};
 
 use super::with_reason;
 use crate::envelope::ApiError;
-use crate::ids;
 use crate::queue_rules::{self, ContentType, code};
 use crate::state::AppState;
 use crate::store::queues::{self as store, Backlog, NewMessage};
@@ -190,13 +189,7 @@ async fn enqueue(
                 .into_iter()
                 .map(|(content_type, body, delay)| {
                     let delay = delay.unwrap_or(q.settings.delivery_delay);
-                    NewMessage {
-                        id: ids::hex32(),
-                        content_type,
-                        body,
-                        sent_ms: now,
-                        visible_ms: now + delay * 1000,
-                    }
+                    NewMessage::sent(content_type, body, now, delay)
                 })
                 .collect();
             store::enqueue(c, &q.queue_id, &stored)?;

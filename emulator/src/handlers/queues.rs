@@ -682,13 +682,7 @@ async fn push(
                 .into_iter()
                 .map(|(ct, body, delay)| {
                     let delay = delay.or(batch_delay).unwrap_or(q.settings.delivery_delay);
-                    NewMessage {
-                        id: ids::hex32(),
-                        content_type: ct,
-                        body,
-                        sent_ms: now,
-                        visible_ms: now + delay * 1000,
-                    }
+                    NewMessage::sent(ct, body, now, delay)
                 })
                 .collect();
             store::enqueue(c, &q.queue_id, &stored)?;

@@ -118,6 +118,24 @@ pub(crate) struct NewMessage {
     pub visible_ms: i64,
 }
 
+impl NewMessage {
+    /// A message sent at `now_ms` with a fresh id, deliverable `delay_secs` later.
+    pub(crate) fn sent(
+        content_type: ContentType,
+        body: Vec<u8>,
+        now_ms: i64,
+        delay_secs: i64,
+    ) -> Self {
+        NewMessage {
+            id: crate::ids::hex32(),
+            content_type,
+            body,
+            sent_ms: now_ms,
+            visible_ms: now_ms + delay_secs * 1000,
+        }
+    }
+}
+
 /// A message leased for delivery.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Leased {
