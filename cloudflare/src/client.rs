@@ -161,6 +161,7 @@ impl Client {
     /// Resolves the account: the configured id, else `GET /accounts`; several accounts and no
     /// id is an error listing them.
     pub async fn connect(config: ClientConfig) -> Result<Client, Error> {
+        crate::tls::install_crypto_provider();
         let http = reqwest::Client::builder()
             .user_agent(concat!("athanor/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))

@@ -22,6 +22,7 @@ mod provider;
 mod providers;
 mod rate_limit;
 mod retry;
+pub mod tls;
 
 pub use client::Client;
 pub use config::{Auth, ClientConfig, WorkersUrls};

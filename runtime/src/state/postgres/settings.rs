@@ -170,7 +170,7 @@ impl Settings {
 
     /// The TLS client configuration of this mode.
     pub(super) fn tls_config(&self) -> std::result::Result<rustls::ClientConfig, String> {
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
             .with_safe_default_protocol_versions()
             .map_err(|e| format!("cannot set up TLS: {e}"))?;

@@ -335,6 +335,7 @@ impl S3 {
         dir: String,
         stage: &str,
     ) -> S3 {
+        athanor_cloudflare::tls::install_crypto_provider();
         let conn = builder.and_then(|builder| {
             let store = builder
                 .with_bucket_name(bucket)
@@ -843,6 +844,7 @@ mod tests {
 
         /// A plain client of the bucket.
         fn raw(&self) -> AmazonS3 {
+            athanor_cloudflare::tls::install_crypto_provider();
             self.builder()
                 .with_bucket_name(&self.bucket)
                 .build()
