@@ -183,7 +183,7 @@ fn resource(model: &Model, decl: &Decl) -> TokenStream {
     // A kind's code sources make one field, `code`, always given.
     let has_code = decl.def.props.iter().any(|p| p.role == Role::Code);
     if has_code {
-        fields.insert(0, worker_code(decl));
+        fields.insert(0, worker_code(model, decl));
     }
     let given = decl
         .props
@@ -300,7 +300,7 @@ fn string_tokens(text: &Text) -> TokenStream {
 /// The `code` field of a Worker: `WorkerCode::Entrypoint(..)` or `WorkerCode::Crate(..)` (an
 /// empty entrypoint when neither is given, an error already reported). A crate's manifest is
 /// `include_bytes!`d, so that editing it checks the declaration again.
-fn worker_code(decl: &Decl) -> TokenStream {
+fn worker_code(model: &Model, decl: &Decl) -> TokenStream {
     let c = core();
     if let Some(CodeSource::Inline(tokens, span)) = decl.code() {
         return quote_spanned!(span=> code: #c::stack::WorkerCode::Inline(#tokens));
@@ -311,6 +311,10 @@ fn worker_code(decl: &Decl) -> TokenStream {
         Some(CodeSource::Inline(..)) | None => (format_ident!("Entrypoint"), None),
     };
     let path = match text {
+        // A template's path with `{tenant}`: each tenant's own module.
+        Some(Text::Lit(s)) if model.tenant.is_some() && s.value().contains(TENANT) => {
+            quote!(::std::path::PathBuf::from(__athanor::tenant_string(#s, tenant)))
+        }
         Some(text) => path_tokens(text),
         None => quote!(::std::path::PathBuf::new()),
     };

@@ -21,6 +21,7 @@ infra! {
         bindings: { KV: kv, FILES: files, EVENTS: events, PLAN: plan, TENANT: tenant.as_str() },
     };
     let landing = Worker("landing") { name: "{tenant}-landing", namespace: customers, entrypoint: page };
+    let docs = Worker("docs") { name: "{tenant}-docs", namespace: customers, entrypoint: "./docs/{tenant}.js" };
 }
 
 fn main() {
@@ -40,6 +41,8 @@ fn main() {
     assert_eq!(landing.code, WorkerCode::Entrypoint("pages/acme.js".into()));
     let Props::KvNamespace(kv) = &stack.get("kv").unwrap().props else { panic!() };
     assert_eq!(kv.values.len(), 2);
+    let Props::Worker(docs) = &stack.get("docs").unwrap().props else { panic!() };
+    assert_eq!(docs.code, WorkerCode::Entrypoint("./docs/acme.js".into()));
     let tenant_binding = w.bindings.iter().find(|b| b.name == "TENANT").unwrap();
     assert_eq!(tenant_binding.value, BindingValue::PlainText("acme".into()));
 }
