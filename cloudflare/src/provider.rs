@@ -197,7 +197,7 @@ impl Provider for CloudflareProvider {
                 Typed::AnalyticsEngineDataset(_) => Ok(analytics_engine::output(d)),
                 Typed::Queue(Call(p, e)) => queue::update(c, d, p, e).await,
                 Typed::QueueConsumer(Call(p, e)) => queue::update_consumer(c, d, p, e).await,
-                Typed::DurableObjectNamespace(Call(p, _)) => Ok(durable_object::output(p)),
+                Typed::DurableObjectNamespace(Call(p, e)) => durable_object::update(p, e),
                 Typed::SecretsStore(Call(_, e)) => Ok(secrets_store::update(e)),
                 Typed::Secret(Call(p, e)) => secret::update(c, d, p, e).await,
                 Typed::SecretRef(Call(p, _)) => {

@@ -1,12 +1,14 @@
 //! The dependency graph of a stack: which resource must exist before which.
 //!
 //! An edge goes from a resource to each logical id it references ([`Resource::dependencies`]:
-//! bindings, `store:`, `namespace:`). Deploy walks it forwards, destroy backwards. A reference to
+//! bindings, `store:`, `namespace:`), and from a `SecretRef` to the `Secret` of the same stack
+//! that creates the secret it names (same store, same name), so that the reference is read after
+//! the secret exists. Deploy walks it forwards, destroy backwards. A reference to
 //! an undeclared id and a cycle are errors that name the resources involved.
 
 use std::collections::{BTreeSet, HashMap};
 
-use athanor_core::{Resource, Stack};
+use athanor_core::{Props, Resource, Stack};
 
 use crate::error::{Error, Result};
 
@@ -22,10 +24,9 @@ impl Graph {
     /// The graph of a declared stack. Unknown references, duplicate ids and cycles are errors.
     pub(crate) fn from_stack(stack: &Stack) -> Result<Graph> {
         let nodes = stack.resources.iter().map(|r: &Resource| {
-            (
-                r.id.clone(),
-                r.dependencies().into_iter().map(str::to_owned).collect(),
-            )
+            let mut deps: Vec<String> = r.dependencies().into_iter().map(str::to_owned).collect();
+            deps.extend(secret_made_here(stack, r));
+            (r.id.clone(), deps)
         });
         Graph::build(nodes, true)
     }
@@ -90,6 +91,24 @@ impl Graph {
     pub(crate) fn dep_lists(&self) -> &[Vec<usize>] {
         &self.deps
     }
+}
+
+/// The `Secret` of `stack` that creates the secret the `SecretRef` `r` names, if any.
+fn secret_made_here(stack: &Stack, r: &Resource) -> Option<String> {
+    let Props::SecretRef(reference) = &r.props else {
+        return None;
+    };
+    stack
+        .resources
+        .iter()
+        .find(|s| match &s.props {
+            Props::Secret(secret) => {
+                secret.store == reference.store
+                    && crate::diff::resolved_name(&stack.app, "", s) == reference.name
+            }
+            _ => false,
+        })
+        .map(|s| s.id.clone())
 }
 
 /// Kahn's algorithm, taking the lowest index first so that independent resources keep their
@@ -198,6 +217,27 @@ mod tests {
         let api = g.node("api").unwrap();
         assert_eq!(g.deps(api).len(), 2);
         assert_eq!(g.dependents(g.node("kv").unwrap()), &[api]);
+    }
+
+    #[test]
+    fn a_secret_ref_comes_after_the_secret_the_stack_makes_for_it() {
+        let secret = |name: Option<&str>| Secret {
+            value: SecretSource::env("X"),
+            name: name.map(str::to_owned),
+            store: None,
+            scopes: vec![],
+        };
+        let reference = |name: &str| athanor_core::stack::SecretRef {
+            name: name.into(),
+            store: None,
+        };
+        let stack = Stack::new("app", ".")
+            .with(Resource::new("uses-key", reference("API_KEY")))
+            .with(Resource::new("uses-other", reference("OTHER")))
+            .with(Resource::new("key", secret(Some("API_KEY"))));
+        let g = Graph::from_stack(&stack).unwrap();
+        let order: Vec<&str> = g.order().iter().map(|&i| g.id(i)).collect();
+        assert_eq!(order, ["uses-other", "key", "uses-key"]);
     }
 
     #[test]

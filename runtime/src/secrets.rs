@@ -121,6 +121,25 @@ impl Keyring {
                 message: format!("unknown key derivation `{}` in state", header.kdf),
             });
         }
+        // A header cannot ask for weaker keys than athanor makes: state edited to cheapen a guess
+        // at the password is refused rather than followed.
+        let floor = Params::default();
+        if header.memory_kib < floor.m_cost()
+            || header.iterations < floor.t_cost()
+            || header.parallelism < floor.p_cost()
+        {
+            return Err(Error::Crypto {
+                action: "derive a key for",
+                message: format!(
+                    "the key derivation in state (Argon2id, {} KiB, {} iterations, parallelism {}) is weaker than athanor ever writes ({} KiB, {} iterations): the state was edited; restore it from a copy",
+                    header.memory_kib,
+                    header.iterations,
+                    header.parallelism,
+                    floor.m_cost(),
+                    floor.t_cost()
+                ),
+            });
+        }
         let salt = BASE64.decode(&header.salt).map_err(|e| Error::Crypto {
             action: "derive a key for",
             message: format!("the salt in state is not base64: {e}"),
@@ -296,6 +315,14 @@ mod tests {
         let back = reopened.unseal_secret("api", "TOKEN", &sealed).unwrap();
         assert_eq!(back.expose_secret(), "s3cr3t-value");
         assert!(reopened.unseal_secret("other", "TOKEN", &sealed).is_err());
+    }
+
+    #[test]
+    fn a_header_weaker_than_athanor_writes_is_refused() {
+        let (_, mut header) = Keyring::create(&pw("right")).unwrap();
+        header.memory_kib = 8;
+        let err = Keyring::open(&pw("right"), &header, "dev").unwrap_err().to_string();
+        assert!(err.contains("weaker than athanor ever writes"), "{err}");
     }
 
     #[test]

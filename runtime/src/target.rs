@@ -21,7 +21,7 @@ use athanor_core::Provider;
 use athanor_emulator::{Emulator, Workerd, WorkersConfig};
 
 use crate::error::{Error, Result};
-use crate::state::write_atomic;
+use crate::state::{Access, write_atomic};
 
 /// Which kind of target a command runs against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -205,7 +205,7 @@ fn local_identity(data_dir: &Path) -> Result<LocalIdentity> {
         workers_port: Some(free_port(DEFAULT_WORKERS_PORT)),
     };
     let body = serde_json::to_vec_pretty(&identity).expect("identity serializes");
-    write_atomic(&path, &body)?;
+    write_atomic(&path, &body, Access::Private)?;
     Ok(identity)
 }
 

@@ -14,7 +14,7 @@ use athanor_core::stack::WorkerCode;
 use athanor_core::{Props, Stack};
 
 use crate::error::{Error, Result};
-use crate::state::{file_name, write_atomic};
+use crate::state::{Access, file_name, write_atomic};
 
 /// Entrypoint extensions of Workers written in JavaScript or TypeScript.
 const SCRIPT_EXTENSIONS: [&str; 8] = ["js", "mjs", "cjs", "jsx", "ts", "mts", "cts", "tsx"];
@@ -49,7 +49,7 @@ pub(crate) fn write_all(stack: &Stack) -> Result<Vec<PathBuf>> {
             format!("{declaration}\n")
         };
         if std::fs::read(&path).ok().as_deref() != Some(content.as_bytes()) {
-            write_atomic(&path, content.as_bytes()).map_err(|e| match e {
+            write_atomic(&path, content.as_bytes(), Access::Shared).map_err(|e| match e {
                 Error::Io { source, .. } => Error::Types {
                     id: id.clone(),
                     path: path.clone(),

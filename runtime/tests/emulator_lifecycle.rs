@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use athanor_core::provider::{BoxFuture, Desired, Existing};
-use athanor_core::{Output, Provider, ProviderError};
+use athanor_core::{Output, Provider, ProviderError, Resource};
 use athanor_runtime::{Action, Error, Session, SessionOptions};
 use common::*;
 
@@ -324,4 +324,32 @@ fn read_tree(dir: &std::path::Path) -> Vec<(std::path::PathBuf, String)> {
     }
     out.sort();
     out
+}
+
+#[tokio::test]
+async fn a_secret_ref_to_a_secret_of_the_same_stack_deploys_the_first_time() {
+    let env = Env::start().await;
+    let value = env.dir.path().join("api-key.txt");
+    std::fs::write(&value, "e2e-api-key").unwrap();
+    // The reference is declared first; the graph still orders it after the secret it names.
+    let s = stack(vec![
+        Resource::new(
+            "uses-key",
+            athanor_core::stack::SecretRef {
+                name: "API_KEY".into(),
+                store: None,
+            },
+        ),
+        Resource::new(
+            "key",
+            athanor_core::stack::Secret {
+                value: athanor_core::SecretSource::file(&value),
+                name: Some("API_KEY".into()),
+                store: None,
+                scopes: vec!["workers".into()],
+            },
+        ),
+    ]);
+    let outputs = env.session(s).deploy().await.unwrap();
+    assert_eq!(outputs["uses-key"].name(), "API_KEY");
 }

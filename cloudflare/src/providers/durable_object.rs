@@ -12,13 +12,13 @@
 
 use std::collections::BTreeMap;
 
-use athanor_core::Output;
 use athanor_core::output::DurableObjectNamespaceOutput;
 use athanor_core::stack::DurableObjectNamespace;
+use athanor_core::{Kind, Output, ProviderError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::Deployed;
+use super::{Deployed, describe};
 use crate::client::Client;
 use crate::error::Error;
 
@@ -33,6 +33,30 @@ pub(crate) fn output(p: &DurableObjectNamespace) -> Output {
         environment: p.environment.clone(),
         sqlite: p.sqlite,
     })
+}
+
+/// The class as now declared. Its storage cannot change: Cloudflare has no migration that turns
+/// a key-value class into a SQLite one or back, so a changed `sqlite` is refused before anything
+/// is sent, naming the two ways out.
+pub(crate) fn update(
+    p: &DurableObjectNamespace,
+    e: Deployed<'_, DurableObjectNamespace, DurableObjectNamespaceOutput>,
+) -> Result<Output, ProviderError> {
+    if p.sqlite != e.output.sqlite && p.script_name.is_none() {
+        let what = describe(Kind::DurableObjectNamespace, e.id, &p.class_name);
+        let storage = |sqlite: bool| if sqlite { "SQLite" } else { "key-value" };
+        return Err(ProviderError::Local {
+            message: format!(
+                "{what}: the class is {}-backed and is now declared {}-backed (`sqlite: {}`); Cloudflare cannot change the storage of an existing class: keep `sqlite: {}`, or declare a new `class_name` (a new class, {}-backed; the old one and its objects are deleted)",
+                storage(e.output.sqlite),
+                storage(p.sqlite),
+                p.sqlite,
+                e.output.sqlite,
+                storage(p.sqlite),
+            ),
+        });
+    }
+    Ok(output(p))
 }
 
 /// The namespace as recorded; it lives in its Worker.
@@ -234,6 +258,31 @@ mod tests {
             class_name: class.into(),
             sqlite,
         }
+    }
+
+    #[test]
+    fn the_storage_of_an_existing_class_cannot_change() {
+        let class = |sqlite: bool| DurableObjectNamespace {
+            class_name: "Counter".into(),
+            sqlite,
+            ..DurableObjectNamespace::default()
+        };
+        let Output::DurableObjectNamespace(recorded) = output(&class(false)) else {
+            unreachable!()
+        };
+        let kept = class(false);
+        let deployed = Deployed {
+            id: "counter",
+            props: &kept,
+            output: &recorded,
+        };
+        assert!(update(&kept, deployed).is_ok());
+        let err = update(&class(true), deployed).unwrap_err().to_string();
+        assert!(
+            err.contains("is key-value-backed and is now declared SQLite-backed"),
+            "{err}"
+        );
+        assert!(err.contains("keep `sqlite: false`"), "{err}");
     }
 
     #[test]

@@ -79,7 +79,7 @@ impl Local {
     /// Writes one record atomically.
     pub(crate) async fn write_record(&self, record: &Record) -> Result<()> {
         let (path, bytes) = (self.record_path(&record.id), to_json(record));
-        blocking(move || write_atomic(&path, &bytes)).await
+        blocking(move || write_atomic(&path, &bytes, Access::Private)).await
     }
 
     /// Removes one record (a missing one is fine), and syncs the directory.
@@ -91,7 +91,7 @@ impl Local {
     /// Writes the stage-wide part atomically.
     pub(crate) async fn write_meta(&self, meta: &Meta) -> Result<()> {
         let (path, bytes) = (self.meta_path(), to_json(meta));
-        blocking(move || write_atomic(&path, &bytes)).await
+        blocking(move || write_atomic(&path, &bytes, Access::Private)).await
     }
 
     /// Removes the stage-wide file and the emptied directory (after a destroy left no record).
@@ -250,11 +250,41 @@ fn remove_file(path: &Path, dir: &Path) -> Result<()> {
     }
 }
 
+/// Creates `dir` and the directories above it that are missing, each one's entry fsynced in its
+/// parent, so that a crash cannot lose a directory whose files were synced.
+fn create_dir_durably(dir: &Path) -> Result<()> {
+    if dir.as_os_str().is_empty() || dir.is_dir() {
+        return Ok(());
+    }
+    let parent = dir.parent().unwrap_or(Path::new("."));
+    create_dir_durably(parent)?;
+    match fs::create_dir(dir) {
+        Ok(()) => sync_dir(if parent.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            parent
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(Error::io("create", dir, e)),
+    }
+}
+
+/// Who may read a file athanor writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// The owner alone (0600): state records and the local emulator's token.
+    Private,
+    /// Anyone the umask lets (a TypeScript declaration beside the code).
+    Shared,
+}
+
 /// Writes `bytes` to `path` atomically: temporary file, fsync, rename, fsync of the directory.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8], access: Access) -> Result<()> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
+    if !dir.is_dir() {
+        create_dir_durably(dir)?;
+    }
     let tmp = dir.join(format!(
         ".{}.tmp-{}-{}",
         path.file_name().and_then(|n| n.to_str()).unwrap_or("state"),
@@ -262,9 +292,14 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
     let result = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        if access == Access::Private {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut file = options
             .open(&tmp)
             .map_err(|e| Error::io("create", &tmp, e))?;
         file.write_all(bytes)
@@ -352,6 +387,28 @@ mod tests {
         for file in ["a.b", "%2e", "%+1", "%2", "%", "%FF"] {
             assert_eq!(name_of_file(file), None, "{file}");
         }
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn state_files_are_the_owners_alone_and_declarations_are_not() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let store = deployed(dir.path(), "app", "dev").await;
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let records: Vec<_> = fs::read_dir(store.dir().join("resources"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert!(!records.is_empty());
+        for record in records {
+            assert_eq!(mode(&record), 0o600, "{}", record.display());
+        }
+        let declaration = dir.path().join("worker.env.d.ts");
+        write_atomic(&declaration, b"interface Env {}\n", Access::Shared).unwrap();
+        let plain = dir.path().join("plain.txt");
+        fs::write(&plain, b"x").unwrap();
+        assert_eq!(mode(&declaration), mode(&plain), "as the umask lets");
     }
 
     /// Writes a record to `app`/`stage` under `base`; returns the store.

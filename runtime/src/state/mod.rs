@@ -33,7 +33,7 @@ use crate::error::{Error, Result};
 use crate::secrets::{Sealed, SecretsHeader};
 
 pub(crate) use lease::LockOptions;
-pub(crate) use local::{file_name, write_atomic};
+pub(crate) use local::{Access, file_name, write_atomic};
 pub use location::StateLocation;
 
 /// The schema version this runtime reads and writes.
