@@ -321,7 +321,9 @@ mod tests {
     fn a_header_weaker_than_athanor_writes_is_refused() {
         let (_, mut header) = Keyring::create(&pw("right")).unwrap();
         header.memory_kib = 8;
-        let err = Keyring::open(&pw("right"), &header, "dev").unwrap_err().to_string();
+        let err = Keyring::open(&pw("right"), &header, "dev")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("weaker than athanor ever writes"), "{err}");
     }
 
