@@ -71,11 +71,12 @@
 //! A platform provisions each customer at run time from one checked declaration. A block with
 //! `tenant(params);` is a tenant template: instead of `stack()` it generates
 //! `pub fn tenant(tenant: &TenantId, params...) -> Stack`, its expressions read the parameters,
-//! and `{tenant}` in its strings is the tenant's id. The macro checks every name with `{tenant}`
-//! against Cloudflare's rules for any [`model::TenantId`] (up to 32 of `a-z`, `0-9`, `-`), and
-//! refuses a unique name without it unless the resource is adopted (the platform's dispatch
-//! namespace, shared by all tenants). Apply the stacks with [`runtime::Tenants`]: one stage per
-//! tenant on the configured state backend, one client (and rate limit) for all of them.
+//! and `{tenant}` in a string property (a name, an entrypoint path) is the tenant's id. The
+//! macro checks every name with `{tenant}` against Cloudflare's rules for any
+//! [`model::TenantId`] (up to 32 of `a-z`, `0-9`, `-`), and refuses a unique name without it
+//! unless the resource is adopted (the platform's dispatch namespace, shared by all tenants).
+//! Apply the stacks with [`runtime::Tenants`]: one stage per tenant on the configured state
+//! backend, one client (and rate limit) for all of them.
 //!
 //! ```ignore
 //! infra! {
