@@ -2,7 +2,7 @@
 //! (`cargo bench -p athanor-runtime --bench tenants`).
 //!
 //! What: a platform onboards [`TENANTS`] tenants with [`Tenants::apply_all`], each a stage of its
-//! own with the shape of `tests/tenants.rs`: the platform's dispatch namespace (adopted and kept;
+//! own with the shape of `tests/tenants.rs` (`athanor_test_support::tenant_stack`): the platform's dispatch namespace (adopted and kept;
 //! the platform's own stack creates it once first), a KV namespace seeded with one value, an R2
 //! bucket, and the tenant's Worker uploaded as `InlineCode` into the dispatch namespace. State is
 //! in a temporary directory; the bounds are the defaults a platform gets ([`TENANTS_AT_ONCE`]
@@ -53,15 +53,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use athanor_cloudflare::{Auth, Client, ClientConfig, CloudflareProvider};
-use athanor_core::binding::{Binding, BindingValue};
-use athanor_core::inline_code::InlineCode;
-use athanor_core::stack::{DispatchNamespace, KvNamespace, KvValue, R2Bucket, Worker, WorkerCode};
-use athanor_core::{Provider, Resource, ResourceRef, Stack, TenantId};
+use athanor_core::{Provider, Stack, TenantId};
 use athanor_emulator::{Config, Emulator, Faults, RateLimit};
 use athanor_runtime::{
     DEFAULT_CONCURRENCY, DEFAULT_TENANTS_AT_ONCE, Session, SessionOptions, StateLocation, Tenants,
     TenantsOptions,
 };
+use athanor_test_support::{platform_namespace, tenant_stack};
 use secrecy::SecretString;
 use tracing_subscriber::layer::SubscriberExt;
 
@@ -128,56 +126,6 @@ static ALLOCATOR: Counting = Counting;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
-
-/// The platform's dispatch namespace.
-fn namespace() -> Resource {
-    Resource::new(
-        "customers",
-        DispatchNamespace {
-            name: Some("customers".into()),
-        },
-    )
-}
-
-/// One tenant's stack: the platform's namespace (adopted, kept), a seeded KV namespace, a bucket
-/// and the tenant's Worker uploaded as bytes into the namespace.
-fn tenant(id: &TenantId) -> Stack {
-    let code = InlineCode::javascript(format!(
-        "export default {{ async fetch(r, env) {{ return new Response(await env.KV.get('welcome') + ' on ' + env.PLAN); }} }};\n// {id}\n"
-    ));
-    let r = |id: &str| BindingValue::Resource(ResourceRef::new(id));
-    Stack::new(APP, root())
-        .with(namespace().adopt(true).delete(false))
-        .with(Resource::new(
-            "kv",
-            KvNamespace {
-                title: Some(format!("{id}-kv")),
-                values: vec![KvValue::new("welcome", format!("Welcome, {id}"))],
-            },
-        ))
-        .with(Resource::new(
-            "files",
-            R2Bucket {
-                name: Some(format!("{id}-files")),
-                ..R2Bucket::default()
-            },
-        ))
-        .with(Resource::new(
-            "worker",
-            Worker {
-                code: WorkerCode::Inline(code),
-                name: Some(id.to_string()),
-                namespace: Some(ResourceRef::new("customers")),
-                compatibility_date: Some("2025-09-01".into()),
-                bindings: vec![
-                    Binding::new("KV", r("kv")),
-                    Binding::new("FILES", r("files")),
-                    Binding::new("PLAN", "free"),
-                ],
-                ..Worker::default()
-            },
-        ))
 }
 
 /// Counts the client's retries: its debug event at each one (target `athanor_cloudflare::client`,
@@ -298,7 +246,7 @@ async fn onboard(dir: &Path, limit: Option<RateLimit>, retries: &AtomicU64) -> R
         Client::connect(config.clone()).await.unwrap(),
     ));
     Session::new(
-        Stack::new(APP, root()).with(namespace()),
+        Stack::new(APP, root()).with(platform_namespace()),
         platform,
         SessionOptions::new("prod").state_dir(&state),
     )
@@ -319,7 +267,7 @@ async fn onboard(dir: &Path, limit: Option<RateLimit>, retries: &AtomicU64) -> R
     let stacks: Vec<(TenantId, Stack)> = (0..TENANTS)
         .map(|i| {
             let id = TenantId::new(format!("tenant-{i:04}")).unwrap();
-            let stack = tenant(&id);
+            let stack = tenant_stack(APP, &root(), &id, "free", &format!("{id}-files"));
             (id, stack)
         })
         .collect();

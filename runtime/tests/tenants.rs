@@ -1,15 +1,12 @@
 //! Tenants at run time through the public API, against the emulator in this process: tenants
 //! onboarded together, one re-applied with no request, one whose plan changes alone, one whose
 //! name Cloudflare would refuse failing alone before any request, one removed with nothing of it
-//! left while the platform's shared namespace stays. The stacks are built here as an `infra!`
-//! tenant template builds them (`examples/platform` declares one with the macro).
+//! left while the platform's shared namespace stays. The stacks are built by hand as an `infra!`
+//! tenant template builds them (`athanor_test_support::tenant_stack`).
 
 mod common;
 
-use athanor_core::binding::{Binding, BindingValue};
-use athanor_core::inline_code::InlineCode;
-use athanor_core::stack::{DispatchNamespace, KvNamespace, KvValue, R2Bucket, Worker, WorkerCode};
-use athanor_core::{Resource, ResourceRef, Stack, TenantId};
+use athanor_core::{Stack, TenantId};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
@@ -18,53 +15,9 @@ use common::*;
 
 const APP: &str = "platform";
 
-/// One tenant's stack: the platform's namespace (adopted, kept), a seeded KV namespace, a
-/// bucket, and the tenant's Worker uploaded as bytes into the namespace.
+/// One tenant's stack (see `athanor_test_support::tenant_stack`).
 fn tenant(id: &TenantId, plan: &str, bucket: &str) -> Stack {
-    let code = InlineCode::javascript(format!(
-        "export default {{ async fetch(r, env) {{ return new Response(await env.KV.get('welcome') + ' on ' + env.PLAN); }} }};\n// {id}\n"
-    ));
-    let r = |id: &str| BindingValue::Resource(ResourceRef::new(id));
-    Stack::new(APP, fixtures())
-        .with(
-            Resource::new(
-                "customers",
-                DispatchNamespace {
-                    name: Some("customers".into()),
-                },
-            )
-            .adopt(true)
-            .delete(false),
-        )
-        .with(Resource::new(
-            "kv",
-            KvNamespace {
-                title: Some(format!("{id}-kv")),
-                values: vec![KvValue::new("welcome", format!("Welcome, {id}"))],
-            },
-        ))
-        .with(Resource::new(
-            "files",
-            R2Bucket {
-                name: Some(bucket.to_owned()),
-                ..R2Bucket::default()
-            },
-        ))
-        .with(Resource::new(
-            "worker",
-            Worker {
-                code: WorkerCode::Inline(code),
-                name: Some(id.to_string()),
-                namespace: Some(ResourceRef::new("customers")),
-                compatibility_date: Some("2025-09-01".into()),
-                bindings: vec![
-                    Binding::new("KV", r("kv")),
-                    Binding::new("FILES", r("files")),
-                    Binding::new("PLAN", plan),
-                ],
-                ..Worker::default()
-            },
-        ))
+    athanor_test_support::tenant_stack(APP, &fixtures(), id, plan, bucket)
 }
 
 /// How many user Workers the platform's namespace holds.
@@ -101,12 +54,7 @@ async fn tenants_are_applied_apart_through_one_client() {
     )
     .with_observers(Arc::new(observers));
     // The platform's own stack made the namespace.
-    let platform = Stack::new(APP, fixtures()).with(Resource::new(
-        "customers",
-        DispatchNamespace {
-            name: Some("customers".into()),
-        },
-    ));
+    let platform = Stack::new(APP, fixtures()).with(athanor_test_support::platform_namespace());
     env.session(platform).deploy().await.unwrap();
 
     // Onboard three together.

@@ -1,13 +1,16 @@
 //! What the end-to-end tests of several crates (the runtime, its test stack, the examples) share:
 //! reading the emulator's v4 API back, to see what a deploy left there, and the examples'
-//! [`Fixture`], and the shared state stores of this machine ([`shared_stores`]). Never
+//! [`Fixture`], the shared state stores of this machine ([`shared_stores`]), and the tenant the
+//! runtime's tenant tests and benchmark onboard ([`tenant_stack`]). Never
 //! published.
 
 mod fixture;
 mod shared_stores;
+mod tenant_stack;
 
 pub use fixture::Fixture;
 pub use shared_stores::{SharedStore, shared_stores, use_in_this_process};
+pub use tenant_stack::{platform_namespace, tenant_stack};
 
 use athanor_emulator::Emulator;
 use serde_json::Value;
