@@ -73,8 +73,10 @@ impl std::fmt::Debug for Slot<'_> {
 
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
-        let now = self.limiter.clock.now();
         let mut w = self.limiter.lock();
+        // Read under the lock, so that answers are recorded in the order of their instants and
+        // the front stays the oldest.
+        let now = self.limiter.clock.now();
         w.in_flight = w.in_flight.saturating_sub(1);
         w.answered.push_back(now);
     }
