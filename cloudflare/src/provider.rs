@@ -10,7 +10,7 @@ use athanor_core::output::{
     DurableObjectNamespaceOutput, KvNamespaceOutput, QueueConsumerOutput, QueueOutput,
     R2BucketOutput, SecretOutput, SecretsStoreOutput, WorkerOutput,
 };
-use athanor_core::provider::{BoxFuture, Desired, Existing};
+use athanor_core::provider::{Applying, BoxFuture, Desired, Existing, Prepared};
 use athanor_core::stack::{
     AnalyticsEngineDataset, D1Database, DispatchNamespace, DurableObjectNamespace, KvNamespace,
     Queue, QueueConsumer, R2Bucket, Secret, SecretRef, SecretsStore, Worker,
@@ -160,51 +160,78 @@ impl Provider for CloudflareProvider {
         })
     }
 
-    fn create<'a>(
+    fn prepare<'a>(
         &'a self,
         desired: &'a Desired<'a>,
-    ) -> BoxFuture<'a, Result<Output, ProviderError>> {
+        existing: Option<Existing<'a>>,
+    ) -> BoxFuture<'a, Result<Prepared, ProviderError>> {
         Box::pin(async move {
-            let (c, d) = (&self.client, desired);
-            match &d.resource.props {
-                Props::KvNamespace(p) => kv_namespace::create(c, d, p).await,
-                Props::R2Bucket(p) => r2_bucket::create(c, d, p).await,
-                Props::D1Database(p) => d1_database::create(c, d, p).await,
-                Props::AnalyticsEngineDataset(_) => Ok(analytics_engine::output(d)),
-                Props::Queue(p) => queue::create(c, d, p).await,
-                Props::QueueConsumer(p) => queue::create_consumer(c, d, p).await,
-                Props::DurableObjectNamespace(p) => Ok(durable_object::output(p)),
-                Props::SecretsStore(_) => secrets_store::create(c, d).await,
-                Props::Secret(p) => secret::create(c, d, p, &self.default_store).await,
-                Props::SecretRef(p) => secret_ref::resolve(c, d, p, &self.default_store).await,
-                Props::DispatchNamespace(_) => dispatch_namespace::create(c, d).await,
-                Props::Worker(p) => worker::create(c, d, p).await,
+            match &desired.resource.props {
+                Props::Worker(p) => {
+                    let previous = match existing.map(|e| e.output) {
+                        Some(Output::Worker(o)) => Some(o),
+                        _ => None,
+                    };
+                    worker::read_ahead(&self.client, desired, p, previous).await
+                }
+                _ => Ok(Prepared::default()),
             }
         })
     }
 
-    fn update<'a>(
+    fn start_create<'a>(
+        &'a self,
+        desired: &'a Desired<'a>,
+        prepared: Prepared,
+    ) -> BoxFuture<'a, Result<Applying<'a>, ProviderError>> {
+        Box::pin(async move {
+            let (c, d) = (&self.client, desired);
+            let done = Applying::done;
+            match &d.resource.props {
+                Props::KvNamespace(p) => kv_namespace::create(c, d, p).await,
+                Props::R2Bucket(p) => r2_bucket::create(c, d, p).await,
+                Props::D1Database(p) => d1_database::create(c, d, p).await.map(done),
+                Props::AnalyticsEngineDataset(_) => Ok(done(analytics_engine::output(d))),
+                Props::Queue(p) => queue::create(c, d, p).await.map(done),
+                Props::QueueConsumer(p) => queue::create_consumer(c, d, p).await.map(done),
+                Props::DurableObjectNamespace(p) => Ok(done(durable_object::output(p))),
+                Props::SecretsStore(_) => secrets_store::create(c, d).await.map(done),
+                Props::Secret(p) => secret::create(c, d, p, &self.default_store).await.map(done),
+                Props::SecretRef(p) => secret_ref::resolve(c, d, p, &self.default_store)
+                    .await
+                    .map(done),
+                Props::DispatchNamespace(_) => dispatch_namespace::create(c, d).await.map(done),
+                Props::Worker(p) => worker::create(c, d, p, prepared).await,
+            }
+        })
+    }
+
+    fn start_update<'a>(
         &'a self,
         desired: &'a Desired<'a>,
         existing: Existing<'a>,
-    ) -> BoxFuture<'a, Result<Output, ProviderError>> {
+        prepared: Prepared,
+    ) -> BoxFuture<'a, Result<Applying<'a>, ProviderError>> {
         Box::pin(async move {
             let (c, d) = (&self.client, desired);
+            let done = Applying::done;
             match Typed::of(&d.resource.props, existing)? {
                 Typed::KvNamespace(Call(p, e)) => kv_namespace::update(c, d, p, e).await,
                 Typed::R2Bucket(Call(p, e)) => r2_bucket::update(c, d, p, e).await,
-                Typed::D1Database(Call(p, e)) => d1_database::update(c, d, p, e).await,
-                Typed::AnalyticsEngineDataset(_) => Ok(analytics_engine::output(d)),
-                Typed::Queue(Call(p, e)) => queue::update(c, d, p, e).await,
-                Typed::QueueConsumer(Call(p, e)) => queue::update_consumer(c, d, p, e).await,
-                Typed::DurableObjectNamespace(Call(p, e)) => durable_object::update(p, e),
-                Typed::SecretsStore(Call(_, e)) => Ok(secrets_store::update(e)),
-                Typed::Secret(Call(p, e)) => secret::update(c, d, p, e).await,
-                Typed::SecretRef(Call(p, _)) => {
-                    secret_ref::resolve(c, d, p, &self.default_store).await
+                Typed::D1Database(Call(p, e)) => d1_database::update(c, d, p, e).await.map(done),
+                Typed::AnalyticsEngineDataset(_) => Ok(done(analytics_engine::output(d))),
+                Typed::Queue(Call(p, e)) => queue::update(c, d, p, e).await.map(done),
+                Typed::QueueConsumer(Call(p, e)) => {
+                    queue::update_consumer(c, d, p, e).await.map(done)
                 }
-                Typed::DispatchNamespace(Call(_, e)) => Ok(dispatch_namespace::update(e)),
-                Typed::Worker(Call(p, e)) => worker::update(c, d, p, e).await,
+                Typed::DurableObjectNamespace(Call(p, e)) => durable_object::update(p, e).map(done),
+                Typed::SecretsStore(Call(_, e)) => Ok(done(secrets_store::update(e))),
+                Typed::Secret(Call(p, e)) => secret::update(c, d, p, e).await.map(done),
+                Typed::SecretRef(Call(p, _)) => secret_ref::resolve(c, d, p, &self.default_store)
+                    .await
+                    .map(done),
+                Typed::DispatchNamespace(Call(_, e)) => Ok(done(dispatch_namespace::update(e))),
+                Typed::Worker(Call(p, e)) => worker::update(c, d, p, e, prepared).await,
             }
         })
     }

@@ -94,6 +94,48 @@ impl Output {
         }
     }
 
+    /// What other resources use of this output: the output without the details that a
+    /// deploy may change while the resource stays the same one (a Worker's etag, URL and
+    /// bindings; a bucket's storage class and public URL; a namespace's title, since bindings
+    /// name it by id; a database's applied migrations).
+    ///
+    /// A dependent is deployed with its dependencies' handles and updated only when one of them
+    /// changes, so a provider may publish the output as soon as its handle is final and finish
+    /// the rest of the resource (a namespace's values, a Worker's workers.dev switch) while its
+    /// dependents deploy.
+    pub fn handle(&self) -> Output {
+        let mut handle = self.clone();
+        match &mut handle {
+            Output::Worker(o) => {
+                o.url = None;
+                o.etag = None;
+                o.migration_tag = None;
+                o.content_hash.clear();
+                o.durable_objects.clear();
+                o.bindings.clear();
+            }
+            Output::KvNamespace(o) => o.title.clear(),
+            Output::R2Bucket(o) => {
+                o.location = None;
+                o.storage_class = None;
+                o.public_url = None;
+            }
+            Output::D1Database(o) => {
+                o.migrations.clear();
+                o.seed = None;
+            }
+            Output::AnalyticsEngineDataset(_)
+            | Output::Queue(_)
+            | Output::QueueConsumer(_)
+            | Output::DurableObjectNamespace(_)
+            | Output::SecretsStore(_)
+            | Output::Secret(_)
+            | Output::SecretRef(_)
+            | Output::DispatchNamespace(_) => {}
+        }
+        handle
+    }
+
     /// The public URL: a Worker's on workers.dev, a public bucket's on r2.dev.
     pub fn url(&self) -> Option<&str> {
         match self {
@@ -268,5 +310,40 @@ mod tests {
         .unwrap();
         assert_eq!(class.name(), "Counter");
         assert_eq!(class.id(), None);
+    }
+
+    #[test]
+    fn a_handle_keeps_what_dependents_use_and_drops_what_a_deploy_changes() {
+        let deployed = |etag: &str, url: Option<&str>| {
+            Output::Worker(WorkerOutput {
+                name: "api".into(),
+                namespace: None,
+                url: url.map(str::to_owned),
+                etag: Some(etag.into()),
+                migration_tag: Some("v1".into()),
+                content_hash: etag.into(),
+                durable_objects: BTreeMap::from([("Counter".into(), "ns".into())]),
+                bindings: BTreeMap::from([("KV".into(), "kv_namespace".into())]),
+            })
+        };
+        let before = deployed("e1", None);
+        let after = deployed("e2", Some("https://api.me.workers.dev"));
+        assert_ne!(before, after);
+        assert_eq!(before.handle(), after.handle());
+        assert_eq!(after.handle().name(), "api");
+
+        let renamed = |title: &str| {
+            Output::KvNamespace(KvNamespaceOutput {
+                id: "0123".into(),
+                title: title.into(),
+            })
+        };
+        assert_eq!(renamed("a").handle(), renamed("b").handle());
+        assert_eq!(renamed("a").handle().id(), Some("0123"));
+        let other = Output::KvNamespace(KvNamespaceOutput {
+            id: "4567".into(),
+            title: "a".into(),
+        });
+        assert_ne!(renamed("a").handle(), other.handle());
     }
 }

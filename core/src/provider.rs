@@ -5,6 +5,7 @@
 //! physical name, the outputs of the resources referenced, the secret values) and passes it in a
 //! [`Desired`]; what was deployed before comes in an [`Existing`].
 
+use std::any::Any;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::Path;
@@ -269,6 +270,70 @@ pub fn report(err: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
+/// What a provider read for one resource before its dependencies existed
+/// ([`Provider::prepare`]), handed back to its create or update. The engine only carries it; the
+/// provider puts in what it needs and takes it out by type.
+#[derive(Default)]
+pub struct Prepared(Option<Box<dyn Any + Send + Sync>>);
+
+impl Prepared {
+    /// Carries `value`.
+    pub fn new<T: Any + Send + Sync>(value: T) -> Prepared {
+        Prepared(Some(Box::new(value)))
+    }
+
+    /// The value carried, if it is a `T`; `None` when nothing was prepared (a caller that
+    /// skipped [`Provider::prepare`], or a resource it could not prepare for).
+    pub fn take<T: Any>(self) -> Option<T> {
+        self.0?.downcast::<T>().ok().map(|b| *b)
+    }
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Prepared(..)"
+        } else {
+            "Prepared(nothing)"
+        })
+    }
+}
+
+/// A create or update whose resource exists: `output`'s handle ([`Output::handle`]) is final,
+/// so the resources that reference it may deploy, while `rest` finishes this one (a
+/// namespace's values, a Worker's workers.dev switch) and returns the complete output, whose
+/// handle is the same.
+pub struct Applying<'a> {
+    /// The output, complete in everything dependents use.
+    pub output: Output,
+    /// What is left to do, if anything.
+    pub rest: Option<BoxFuture<'a, Result<Output, ProviderError>>>,
+}
+
+impl<'a> Applying<'a> {
+    /// A create or update with nothing left to do.
+    pub fn done(output: Output) -> Applying<'a> {
+        Applying { output, rest: None }
+    }
+
+    /// Runs what is left and returns the complete output.
+    pub async fn finish(self) -> Result<Output, ProviderError> {
+        match self.rest {
+            Some(rest) => rest.await,
+            None => Ok(self.output),
+        }
+    }
+}
+
+impl std::fmt::Debug for Applying<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Applying")
+            .field("output", &self.output)
+            .field("rest", &self.rest.is_some())
+            .finish()
+    }
+}
+
 /// A target that can create, read, update and delete every kind of resource.
 ///
 /// One implementation serves all kinds (it dispatches on [`Resource::kind`] internally), so that
@@ -281,18 +346,65 @@ pub trait Provider: Send + Sync {
         desired: &'a Desired<'a>,
     ) -> BoxFuture<'a, Result<Option<String>, ProviderError>>;
 
-    /// Creates the resource (or adopts it, when [`Desired::adopt`] is set and it exists).
+    /// The reads a create or update of this resource needs that depend on nothing the deploy
+    /// creates (whether a Worker's script exists and whose it is; the account's workers.dev
+    /// subdomain). The engine calls it as the deploy starts, before the resource's
+    /// dependencies exist, so `desired.deps` may be empty and must not be read; `existing` is
+    /// what an update starts from. The result goes back to [`Provider::start_create`] or
+    /// [`Provider::start_update`]. By default there is nothing to read.
+    fn prepare<'a>(
+        &'a self,
+        desired: &'a Desired<'a>,
+        existing: Option<Existing<'a>>,
+    ) -> BoxFuture<'a, Result<Prepared, ProviderError>> {
+        let _ = (desired, existing);
+        Box::pin(async { Ok(Prepared::default()) })
+    }
+
+    /// Creates the resource (or adopts it, when [`Desired::adopt`] is set and it exists) up to
+    /// the point where its handle ([`Output::handle`]) is final, and returns what is left to do.
+    fn start_create<'a>(
+        &'a self,
+        desired: &'a Desired<'a>,
+        prepared: Prepared,
+    ) -> BoxFuture<'a, Result<Applying<'a>, ProviderError>>;
+
+    /// Brings an existing resource to the desired properties, in place, up to the point where
+    /// its handle is final, and returns what is left to do.
+    fn start_update<'a>(
+        &'a self,
+        desired: &'a Desired<'a>,
+        existing: Existing<'a>,
+        prepared: Prepared,
+    ) -> BoxFuture<'a, Result<Applying<'a>, ProviderError>>;
+
+    /// Creates the resource whole: [`Provider::prepare`], [`Provider::start_create`], then the
+    /// rest. The engine runs the three steps apart; this is for a caller with one resource.
     fn create<'a>(
         &'a self,
         desired: &'a Desired<'a>,
-    ) -> BoxFuture<'a, Result<Output, ProviderError>>;
+    ) -> BoxFuture<'a, Result<Output, ProviderError>> {
+        Box::pin(async move {
+            let prepared = self.prepare(desired, None).await?;
+            self.start_create(desired, prepared).await?.finish().await
+        })
+    }
 
-    /// Brings an existing resource to the desired properties, in place.
+    /// Updates the resource whole: [`Provider::prepare`], [`Provider::start_update`], then the
+    /// rest.
     fn update<'a>(
         &'a self,
         desired: &'a Desired<'a>,
         existing: Existing<'a>,
-    ) -> BoxFuture<'a, Result<Output, ProviderError>>;
+    ) -> BoxFuture<'a, Result<Output, ProviderError>> {
+        Box::pin(async move {
+            let prepared = self.prepare(desired, Some(existing)).await?;
+            self.start_update(desired, existing, prepared)
+                .await?
+                .finish()
+                .await
+        })
+    }
 
     /// Deletes the resource. A resource that is already gone is not an error.
     fn delete<'a>(&'a self, existing: Existing<'a>) -> BoxFuture<'a, Result<(), ProviderError>>;

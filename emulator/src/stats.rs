@@ -21,6 +21,11 @@ pub struct Stats {
     /// Requests per route, keyed `"METHOD /route/template"` with the OpenAPI path templates,
     /// e.g. `"PUT /accounts/{account_id}/storage/kv/namespaces/{namespace_id}/bulk"`.
     pub by_route: BTreeMap<String, u64>,
+    /// The longest chain of requests each of which arrived after the one before it was
+    /// answered: the round trips a client waited for one after the other. With a latency `L`
+    /// injected per request, a client's wall time is at least `round_trips × L`.
+    #[serde(default)]
+    pub round_trips: u64,
 }
 
 /// The live counters.
@@ -30,14 +35,23 @@ pub(crate) struct Counters {
 }
 
 impl Counters {
-    /// Counts one request to `route` (a template, or the raw path when no route matched).
-    pub fn record(&self, method: &Method, route: &str) {
+    /// Counts one request to `route` (a template, or the raw path when no route matched) as it
+    /// arrives, and returns the length of the longest chain it ends: one more than the longest
+    /// chain of the requests answered before it arrived, each of which it may have waited for.
+    pub fn record(&self, method: &Method, route: &str) -> u64 {
         let mut s = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         s.total += 1;
         if method != Method::GET && method != Method::HEAD {
             s.mutating += 1;
         }
         *s.by_route.entry(format!("{method} {route}")).or_default() += 1;
+        s.round_trips + 1
+    }
+
+    /// A request whose chain (what [`Counters::record`] returned) is `chain` was answered.
+    pub fn answered(&self, chain: u64) {
+        let mut s = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        s.round_trips = s.round_trips.max(chain);
     }
 
     /// A copy of the counters.
@@ -62,12 +76,41 @@ pub(crate) fn route_template(req: &Request) -> String {
     }
 }
 
-/// Middleware: counts every `/client/v4` request, whatever it is answered.
+/// Middleware: counts every `/client/v4` request, whatever it is answered, and the chains of
+/// requests sent one after the other. It is the outermost layer, so the injected latency is
+/// inside each request's span.
 pub(crate) async fn count(
     State(state): State<Arc<AppState>>,
     req: Request,
     next: Next,
 ) -> Response {
-    state.stats.record(req.method(), &route_template(&req));
-    next.run(req).await
+    let chain = state.stats.record(req.method(), &route_template(&req));
+    let response = next.run(req).await;
+    state.stats.answered(chain);
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_count_the_requests_sent_one_after_the_other() {
+        let c = Counters::default();
+        // Two at once, then one after both, then one overlapping it.
+        let a = c.record(&Method::POST, "/a");
+        let b = c.record(&Method::POST, "/b");
+        c.answered(a);
+        c.answered(b);
+        let after = c.record(&Method::PUT, "/c");
+        let beside = c.record(&Method::GET, "/d");
+        c.answered(after);
+        c.answered(beside);
+        let stats = c.snapshot();
+        assert_eq!((a, b, after, beside), (1, 1, 2, 2));
+        assert_eq!(stats.round_trips, 2);
+        assert_eq!((stats.total, stats.mutating), (4, 3));
+        c.reset();
+        assert_eq!(c.snapshot().round_trips, 0);
+    }
 }

@@ -22,7 +22,7 @@ fn infra_tokens(source: &str) -> proc_macro2::TokenStream {
 #[test]
 fn quickstart_expansion_matches_the_snapshot() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let source = std::fs::read_to_string(root.join("../examples/quickstart/src/main.rs"))
+    let source = std::fs::read_to_string(root.join("../examples/quickstart/src/lib.rs"))
         .expect("the quickstart example exists");
     let expanded = expand::infra(infra_tokens(&source));
     let file: syn::File = syn::parse2(expanded).expect("the expansion is valid Rust");

@@ -15,16 +15,16 @@ use std::sync::Mutex;
 
 use secrecy::SecretString;
 
-use athanor_core::provider::Desired;
+use athanor_core::provider::{Applying, Desired, Prepared};
 use athanor_core::{Output, Provider, Resource, Stack};
 
 use crate::error::{Error, Failure, Result};
 use crate::graph::Graph;
 use crate::outputs::Outputs;
-use crate::plan::{Action, Plan, Step, output_digest};
+use crate::plan::{Action, Plan, Step, dependency_digest, dependency_unchanged};
 use crate::progress::{Event, ObservedLog, Observer, observed};
 use crate::removal::{self, Removal};
-use crate::schedule::{self, NodeFuture, Outcome};
+use crate::schedule::{self, NodeFuture, Outcome, Signals, Wait};
 use crate::secrets::{Keyring, SecretValues};
 use crate::state::{Digests, Instance, Record, SCHEMA_VERSION, Snapshot, StateStore, Status};
 
@@ -63,8 +63,16 @@ pub(crate) async fn remove_record(store: &StateStore, id: &str) -> Result<()> {
 }
 
 /// Applies `plan` and returns the outputs of every declared resource.
+///
+/// Each resource is up to three nodes of the schedule: its reads ahead ([`Provider::prepare`],
+/// for a resource to create or update; they wait for nothing), its create or update (after its
+/// reads ahead and after each dependency has published its output), and, inside the same node,
+/// the rest of its work, which waits for its dependencies to end, so that a Worker goes on
+/// workers.dev only once the values of its namespaces are written, and its record is written
+/// after theirs.
 pub(crate) async fn apply(ctx: &Context<'_>, plan: &Plan) -> Result<Outputs> {
     let graph = Graph::from_stack(ctx.stack)?;
+    let n = ctx.stack.resources.len();
     let outputs: Mutex<BTreeMap<String, Output>> = Mutex::new(BTreeMap::new());
     let steps: BTreeMap<&str, &Step> = plan
         .steps
@@ -72,24 +80,65 @@ pub(crate) async fn apply(ctx: &Context<'_>, plan: &Plan) -> Result<Outputs> {
         .filter(|s| !s.superseded && !matches!(s.action, Action::Delete | Action::Forget))
         .map(|s| (s.id.as_str(), s))
         .collect();
-    let outcomes = schedule::run(graph.dep_lists(), ctx.concurrency, |i| {
-        let resource = &ctx.stack.resources[i];
+    // Nodes 0..n apply the resources; the reads ahead follow, one per resource that has them.
+    let mut ahead_of: Vec<usize> = Vec::new();
+    let mut waits: Vec<Vec<Wait>> = graph
+        .dep_lists()
+        .iter()
+        .map(|deps| deps.iter().map(|&d| Wait::Published(d)).collect())
+        .collect();
+    for (i, resource) in ctx.stack.resources.iter().enumerate() {
+        let step = steps.get(resource.id.as_str());
+        if step.is_some_and(|s| s.action != Action::Keep) {
+            waits[i].push(Wait::Done(n + ahead_of.len()));
+            ahead_of.push(i);
+            waits.push(Vec::new());
+        }
+    }
+    let prepared: Vec<Mutex<Option<Prepared>>> = (0..n).map(|_| Mutex::new(None)).collect();
+    let signals = Signals::new(waits.len());
+    let outcomes = schedule::run_staged(&waits, ctx.concurrency, &signals, |node| {
+        let (outputs, prepared, signals) = (&outputs, &prepared, &signals);
+        if let Some(&i) = node.checked_sub(n).and_then(|k| ahead_of.get(k)) {
+            let resource = &ctx.stack.resources[i];
+            let step = steps[resource.id.as_str()];
+            return Box::pin(async move {
+                let ready = read_ahead(ctx, resource, step).await?;
+                *prepared[i].lock().expect("prepared lock") = Some(ready);
+                Ok(())
+            }) as NodeFuture<'_, (), Error>;
+        }
+        let resource = &ctx.stack.resources[node];
         let step = steps.get(resource.id.as_str()).copied();
-        let outputs = &outputs;
+        let place = Place {
+            node,
+            deps: &graph.dep_lists()[node],
+            signals,
+            outputs,
+        };
         Box::pin(async move {
             let step = step.ok_or_else(|| Error::NotInState {
                 id: resource.id.clone(),
                 stage: ctx.stage.to_owned(),
             })?;
-            let output = apply_one(ctx, resource, step, outputs).await?;
+            let ready = prepared[node].lock().expect("prepared lock").take();
+            let output = apply_one(ctx, resource, step, &place, ready.unwrap_or_default()).await?;
             outputs
                 .lock()
                 .expect("outputs lock")
-                .insert(resource.id.clone(), output.clone());
-            Ok(output)
-        }) as NodeFuture<'_, Output, Error>
+                .insert(resource.id.clone(), output);
+            Ok(())
+        })
     })
     .await;
+    // A failure of a resource's reads ahead is the resource's (its apply, skipped for it, is the
+    // only node that waits for them).
+    let mut outcomes = outcomes;
+    for (k, ahead) in outcomes.split_off(n).into_iter().enumerate() {
+        if let Outcome::Failed(e) = ahead {
+            outcomes[ahead_of[k]] = Outcome::Failed(e);
+        }
+    }
     let failures = report(ctx.observer, &outcomes, |i| graph.id(i).to_owned());
     if !failures.is_empty() {
         return Err(Error::Failed {
@@ -99,6 +148,62 @@ pub(crate) async fn apply(ctx: &Context<'_>, plan: &Plan) -> Result<Outputs> {
     }
     delete_leftovers(ctx, plan).await?;
     Ok(outputs.into_inner().expect("outputs lock"))
+}
+
+/// One resource's place in the schedule: how its create or update publishes its output to its
+/// dependents, and waits for its dependencies to end.
+struct Place<'r> {
+    node: usize,
+    deps: &'r [usize],
+    signals: &'r Signals,
+    outputs: &'r Mutex<BTreeMap<String, Output>>,
+}
+
+impl Place<'_> {
+    /// `output`, whose handle is final, is usable by the resource's dependents.
+    fn publish(&self, id: &str, output: &Output) {
+        self.outputs
+            .lock()
+            .expect("outputs lock")
+            .insert(id.to_owned(), output.clone());
+        self.signals.publish(self.node);
+    }
+
+    /// Resolves once every dependency has ended (its rest done, its record written).
+    async fn dependencies_ended(&self) {
+        for &d in self.deps {
+            self.signals.ended(d).await;
+        }
+    }
+}
+
+/// A resource's reads ahead: [`Provider::prepare`] with what is known before its dependencies
+/// exist.
+async fn read_ahead(ctx: &Context<'_>, resource: &Resource, step: &Step) -> Result<Prepared> {
+    static NO_DEPS: BTreeMap<String, Output> = BTreeMap::new();
+    let desired = Desired {
+        resource,
+        name: &step.name,
+        app: &ctx.stack.app,
+        stage: ctx.stage,
+        root: &ctx.stack.root,
+        deps: &NO_DEPS,
+        secrets: ctx.secrets.get(&resource.id).unwrap_or(&NO_SECRETS),
+        adopt: step.adopt,
+        log: &ObservedLog(ctx.observer),
+    };
+    let existing = match step.action {
+        Action::Update => ctx
+            .state
+            .records
+            .get(&resource.id)
+            .and_then(Record::existing),
+        _ => None,
+    };
+    ctx.provider
+        .prepare(&desired, existing)
+        .await
+        .map_err(Error::provider(&resource.id, resource.kind()))
 }
 
 /// Turns outcomes into failures, telling the observer about skips.
@@ -138,22 +243,18 @@ async fn apply_one(
     ctx: &Context<'_>,
     resource: &Resource,
     step: &Step,
-    outputs: &Mutex<BTreeMap<String, Output>>,
+    place: &Place<'_>,
+    prepared: Prepared,
 ) -> Result<Output> {
     let record = ctx.state.records.get(&resource.id);
     let deps: BTreeMap<String, Output> = {
-        let outputs = outputs.lock().expect("outputs lock");
+        let outputs = place.outputs.lock().expect("outputs lock");
         resource
             .dependencies()
             .into_iter()
             .filter_map(|d| outputs.get(d).map(|o| (d.to_owned(), o.clone())))
             .collect()
     };
-    let dep_digests: BTreeMap<String, String> = deps
-        .iter()
-        .map(|(id, o)| (id.clone(), output_digest(o)))
-        .collect();
-    let secrets = ctx.secrets.get(&resource.id).unwrap_or(&NO_SECRETS);
     let mut action = step.action;
     if action == Action::Keep {
         let record = record.expect("a kept resource has a record");
@@ -161,12 +262,21 @@ async fn apply_one(
             .output
             .clone()
             .expect("a kept resource has an output");
-        if record.digests.deps == dep_digests {
+        let unchanged = record.digests.deps.len() == deps.len()
+            && deps.iter().all(|(id, o)| {
+                record
+                    .digests
+                    .deps
+                    .get(id)
+                    .is_some_and(|recorded| dependency_unchanged(recorded, o))
+            });
+        if unchanged {
             if record_metadata_changed(record, resource) {
                 let mut updated = record.clone();
                 updated.adopt = resource.adopt;
                 updated.delete = resource.delete;
                 updated.dependencies = dependencies(resource);
+                place.dependencies_ended().await;
                 write_record(ctx.store, updated).await?;
             }
             return Ok(output);
@@ -174,6 +284,11 @@ async fn apply_one(
         // A dependency's output moved (it was updated or recreated): point at the new one.
         action = Action::Update;
     }
+    let dep_digests: BTreeMap<String, String> = deps
+        .iter()
+        .map(|(id, o)| (id.clone(), dependency_digest(o)))
+        .collect();
+    let secrets = ctx.secrets.get(&resource.id).unwrap_or(&NO_SECRETS);
     let desired = Desired {
         resource,
         name: &step.name,
@@ -185,11 +300,21 @@ async fn apply_one(
         adopt: step.adopt,
         log: &ObservedLog(ctx.observer),
     };
+    let run = Run {
+        ctx,
+        resource,
+        step,
+        record,
+        desired: &desired,
+        dep_digests: &dep_digests,
+        sealed: seal(ctx, resource, secrets)?,
+        place,
+    };
     observed(
         ctx.observer,
         &resource.id,
         action,
-        run_action(ctx, resource, step, action, record, &desired, &dep_digests),
+        run.action(action, prepared),
     )
     .await
 }
@@ -208,104 +333,134 @@ fn dependencies(resource: &Resource) -> Vec<String> {
         .collect()
 }
 
-async fn run_action(
-    ctx: &Context<'_>,
-    resource: &Resource,
-    step: &Step,
-    action: Action,
-    record: Option<&Record>,
-    desired: &Desired<'_>,
-    dep_digests: &BTreeMap<String, String>,
-) -> Result<Output> {
-    let perr = Error::provider(&resource.id, resource.kind());
-    let sealed = seal(ctx, resource, desired.secrets)?;
-    let new_record = |status: Status, output: Option<Output>, superseded: Vec<Instance>| Record {
-        schema_version: SCHEMA_VERSION,
-        id: resource.id.clone(),
-        kind: resource.kind(),
-        status,
-        name: step.name.clone(),
-        props: resource.props.clone(),
-        adopt: resource.adopt,
-        delete: resource.delete,
-        output,
-        dependencies: dependencies(resource),
-        digests: Digests {
-            fingerprint: step.digests.fingerprint.clone(),
-            secrets: step.digests.secrets.clone(),
-            deps: dep_digests.clone(),
-        },
-        secrets: sealed.clone(),
-        superseded,
-    };
-    let carried = record.map(|r| r.superseded.clone()).unwrap_or_default();
-    match action {
-        Action::Keep | Action::Delete | Action::Forget => {
-            unreachable!("apply_one handles {action} elsewhere")
-        }
-        Action::Update => {
-            let existing = record
-                .expect("an updated resource has a record")
-                .existing()
-                .expect("an updated resource has an output");
-            let output = ctx
-                .provider
-                .update(desired, existing)
-                .await
-                .map_err(&perr)?;
-            write_record(
-                ctx.store,
-                new_record(Status::Created, Some(output.clone()), carried),
-            )
-            .await?;
-            Ok(output)
-        }
-        Action::Create => create_recorded(ctx, desired, &perr, &new_record, carried).await,
-        Action::Replace => {
-            let record = record.expect("a replaced resource has a record");
-            let existing = record
-                .existing()
-                .expect("a replaced resource has an output");
-            let mut superseded = carried;
-            if step.delete_first {
-                if record.delete {
-                    ctx.provider.delete(existing).await.map_err(&perr)?;
-                }
-            } else {
-                superseded.push(Instance {
-                    name: record.name.clone(),
-                    props: record.props.clone(),
-                    output: existing.output.clone(),
-                    delete: record.delete,
-                    dependencies: record.dependencies.clone(),
-                });
-            }
-            create_recorded(ctx, desired, &perr, &new_record, superseded).await
-        }
-    }
+/// One create, update or replace, and everything it needs.
+struct Run<'r> {
+    ctx: &'r Context<'r>,
+    resource: &'r Resource,
+    step: &'r Step,
+    record: Option<&'r Record>,
+    desired: &'r Desired<'r>,
+    dep_digests: &'r BTreeMap<String, String>,
+    sealed: BTreeMap<String, crate::secrets::Sealed>,
+    place: &'r Place<'r>,
 }
 
-/// Creates the resource between two writes of its record: `creating` first, so that an
-/// interrupted run finds it and adopts what the create made, then `created` with the output.
-async fn create_recorded(
-    ctx: &Context<'_>,
-    desired: &Desired<'_>,
-    perr: &impl Fn(athanor_core::ProviderError) -> Error,
-    new_record: &impl Fn(Status, Option<Output>, Vec<Instance>) -> Record,
-    superseded: Vec<Instance>,
-) -> Result<Output> {
-    write_record(
-        ctx.store,
-        new_record(Status::Creating, None, superseded.clone()),
-    )
-    .await?;
-    let output = ctx.provider.create(desired).await.map_err(perr)?;
-    write_record(
-        ctx.store,
-        new_record(Status::Created, Some(output.clone()), superseded),
-    )
-    .await?;
-    Ok(output)
+impl Run<'_> {
+    async fn action(&self, action: Action, prepared: Prepared) -> Result<Output> {
+        let (ctx, record) = (self.ctx, self.record);
+        let carried = record.map(|r| r.superseded.clone()).unwrap_or_default();
+        match action {
+            Action::Keep | Action::Delete | Action::Forget => {
+                unreachable!("apply_one handles {action} elsewhere")
+            }
+            Action::Update => {
+                let existing = record
+                    .expect("an updated resource has a record")
+                    .existing()
+                    .expect("an updated resource has an output");
+                let applying = ctx
+                    .provider
+                    .start_update(self.desired, existing, prepared)
+                    .await
+                    .map_err(self.provider_error())?;
+                self.finish(applying, carried).await
+            }
+            Action::Create => self.create_recorded(prepared, carried).await,
+            Action::Replace => {
+                let record = record.expect("a replaced resource has a record");
+                let existing = record
+                    .existing()
+                    .expect("a replaced resource has an output");
+                let mut superseded = carried;
+                if self.step.delete_first {
+                    if record.delete {
+                        ctx.provider
+                            .delete(existing)
+                            .await
+                            .map_err(self.provider_error())?;
+                    }
+                } else {
+                    superseded.push(Instance {
+                        name: record.name.clone(),
+                        props: record.props.clone(),
+                        output: existing.output.clone(),
+                        delete: record.delete,
+                        dependencies: record.dependencies.clone(),
+                    });
+                }
+                self.create_recorded(prepared, superseded).await
+            }
+        }
+    }
+
+    /// Creates the resource between two writes of its record: `creating` first, so that an
+    /// interrupted run finds it and adopts what the create made, then `created` with the
+    /// output.
+    async fn create_recorded(
+        &self,
+        prepared: Prepared,
+        superseded: Vec<Instance>,
+    ) -> Result<Output> {
+        write_record(
+            self.ctx.store,
+            self.record(Status::Creating, None, superseded.clone()),
+        )
+        .await?;
+        let applying = self
+            .ctx
+            .provider
+            .start_create(self.desired, prepared)
+            .await
+            .map_err(self.provider_error())?;
+        self.finish(applying, superseded).await
+    }
+
+    /// Publishes the output to the dependents, runs the rest once the dependencies have ended,
+    /// checks that the handle did not move, and records the resource as created.
+    async fn finish(&self, applying: Applying<'_>, superseded: Vec<Instance>) -> Result<Output> {
+        let id = &self.resource.id;
+        let handle = applying.output.handle();
+        self.place.publish(id, &applying.output);
+        self.place.dependencies_ended().await;
+        let output = applying.finish().await.map_err(self.provider_error())?;
+        if output.handle() != handle {
+            return Err(Error::HandleMoved { id: id.clone() });
+        }
+        write_record(
+            self.ctx.store,
+            self.record(Status::Created, Some(output.clone()), superseded),
+        )
+        .await?;
+        Ok(output)
+    }
+
+    fn provider_error(&self) -> impl Fn(athanor_core::ProviderError) -> Error {
+        Error::provider(&self.resource.id, self.resource.kind())
+    }
+
+    /// The resource's record, with its sealed secrets.
+    fn record(&self, status: Status, output: Option<Output>, superseded: Vec<Instance>) -> Record {
+        let (resource, step) = (self.resource, self.step);
+        Record {
+            schema_version: SCHEMA_VERSION,
+            id: resource.id.clone(),
+            kind: resource.kind(),
+            status,
+            name: step.name.clone(),
+            props: resource.props.clone(),
+            adopt: resource.adopt,
+            delete: resource.delete,
+            output,
+            dependencies: dependencies(resource),
+            digests: Digests {
+                fingerprint: step.digests.fingerprint.clone(),
+                secrets: step.digests.secrets.clone(),
+                deps: self.dep_digests.clone(),
+            },
+            secrets: self.sealed.clone(),
+            superseded,
+        }
+    }
 }
 
 fn seal(

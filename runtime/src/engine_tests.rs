@@ -221,6 +221,79 @@ async fn a_failure_skips_dependents_keeps_independent_work_and_orphans() {
     assert!(err.to_string().contains("refused to create a"));
 }
 
+fn seeded_kv(id: &str) -> Resource {
+    Resource::new(
+        id,
+        KvNamespace {
+            values: vec![athanor_core::stack::KvValue::new("k", "v")],
+            ..KvNamespace::default()
+        },
+    )
+}
+
+#[tokio::test]
+async fn a_dependent_deploys_while_its_dependency_finishes_and_ends_after_it() {
+    let f = Fixture::new();
+    // The namespace's rest (its values) ends only once the Worker's upload has been called: the
+    // Worker needs the namespace's id, not its values.
+    f.provider
+        .rest_waits_for
+        .lock()
+        .unwrap()
+        .insert("kv".into(), "create w".into());
+    let s = stack(&f, vec![seeded_kv("kv"), worker("w", &["kv"], "1")]);
+    f.session(s.clone()).deploy().await.unwrap();
+    assert_eq!(f.provider.take_calls(), ["create kv", "create w"]);
+    // The Worker's own rest (workers.dev, at Cloudflare) waits for the namespace to be complete.
+    assert_eq!(*f.provider.rests.lock().unwrap(), ["kv", "w"]);
+    let state = f.session(s.clone()).state().await.unwrap();
+    assert!(state.records.values().all(|r| r.status == Status::Created));
+    // Recorded with the namespace's handle: nothing to do the next time.
+    assert!(!f.session(s).plan().await.unwrap().has_changes());
+}
+
+#[tokio::test]
+async fn a_failure_after_the_output_was_published_keeps_what_dependents_did() {
+    let f = Fixture::new();
+    f.provider.fail_rest.lock().unwrap().insert("kv".into());
+    let s = stack(&f, vec![seeded_kv("kv"), worker("w", &["kv"], "1")]);
+    let err = f.session(s.clone()).deploy().await.unwrap_err();
+    let Error::Failed { failures, .. } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0].id, "kv");
+    assert!(err.to_string().contains("the rest of kv failed"));
+    // The Worker was uploaded and is recorded; the namespace is not complete, so it stays
+    // `creating` and the next deploy takes it over instead of making a second one.
+    let state = f.session(s.clone()).state().await.unwrap();
+    assert_eq!(state.records["kv"].status, Status::Creating);
+    assert_eq!(state.records["w"].status, Status::Created);
+    f.provider.fail_rest.lock().unwrap().clear();
+    f.provider.take_calls();
+    f.session(s.clone()).deploy().await.unwrap();
+    assert_eq!(f.provider.take_calls()[0], "create kv (adopt)");
+    assert_eq!(f.provider.live.lock().unwrap().len(), 2);
+    assert!(!f.session(s).plan().await.unwrap().has_changes());
+}
+
+#[tokio::test]
+async fn a_dependency_detail_changing_leaves_the_dependent_alone() {
+    let f = Fixture::new();
+    // `front` binds `api` (a service binding): a new version of `api` changes its etag and
+    // content, not its name, so `front` is not uploaded again.
+    let s = |version: &str| {
+        stack(
+            &f,
+            vec![worker("api", &[], version), worker("front", &["api"], "1")],
+        )
+    };
+    f.session(s("1")).deploy().await.unwrap();
+    f.provider.take_calls();
+    f.session(s("2")).deploy().await.unwrap();
+    assert_eq!(f.provider.take_calls(), ["update api"]);
+}
+
 #[tokio::test]
 async fn an_interrupted_create_is_adopted_not_duplicated() {
     let f = Fixture::new();

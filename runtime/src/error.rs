@@ -241,6 +241,15 @@ pub enum Error {
         /// The stage.
         stage: String,
     },
+    /// A provider changed what dependents use of a resource's output (its handle) after
+    /// publishing it to them: a bug in the provider.
+    #[error(
+        "`{id}`: the provider changed the resource's id or name after its dependents were deployed with it (a bug in the provider); its record keeps the earlier state: deploy again"
+    )]
+    HandleMoved {
+        /// The resource.
+        id: String,
+    },
     /// The target (Cloudflare or the emulator) could not be set up.
     #[error("cannot set up the {target} target: {message}")]
     Target {

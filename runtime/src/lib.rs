@@ -52,7 +52,7 @@ pub use tenants::{Applied, DEFAULT_TENANTS_AT_ONCE, TenantObservers, Tenants, Te
 #[doc(hidden)]
 pub mod internals {
     pub use crate::diff::resolved_name;
-    pub use crate::plan::output_digest;
+    pub use crate::plan::dependency_digest;
     pub use crate::state::{
         Digests, Record, SCHEMA_VERSION, Snapshot, StateStore, Status, base_dir,
     };

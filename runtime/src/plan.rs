@@ -276,8 +276,20 @@ pub(crate) struct Inputs {
     pub live: Option<BTreeMap<String, Option<Output>>>,
 }
 
-/// SHA-256 of an output's JSON: what a dependent records of each dependency.
-pub fn output_digest(output: &Output) -> String {
+/// What a dependent records of each dependency: SHA-256 of the JSON of the dependency's handle
+/// ([`Output::handle`]), so that a dependent is updated when what it uses changes (a namespace
+/// recreated under a new id), not when a detail does (a bound Worker's new etag).
+pub fn dependency_digest(output: &Output) -> String {
+    digest(&output.handle())
+}
+
+/// Whether `recorded`, a dependent's digest of a dependency, still describes `output`: the
+/// digest of its handle, or, for a record written before handles, of the whole output.
+pub(crate) fn dependency_unchanged(recorded: &str, output: &Output) -> bool {
+    recorded == dependency_digest(output) || recorded == digest(output)
+}
+
+fn digest(output: &Output) -> String {
     let json = serde_json::to_vec(output).expect("outputs serialize");
     hex::encode(Sha256::digest(json))
 }
@@ -399,13 +411,12 @@ fn dependency_changes(
             let why = match action_of.get(dep) {
                 Some(Action::Create | Action::Replace) => Some("recreated"),
                 _ => {
-                    let now = state
-                        .records
-                        .get(dep)
-                        .and_then(|d| d.output.as_ref())
-                        .map(output_digest);
-                    (now.is_some() && now.as_ref() != rec.digests.deps.get(dep))
-                        .then_some("changed")
+                    let now = state.records.get(dep).and_then(|d| d.output.as_ref());
+                    let recorded = rec.digests.deps.get(dep);
+                    now.is_some_and(|now| {
+                        recorded.is_none_or(|recorded| !dependency_unchanged(recorded, now))
+                    })
+                    .then_some("changed")
                 }
             };
             why.map(|why| Change::opaque(format!("dependency {dep} ({why})")))

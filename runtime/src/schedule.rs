@@ -1,15 +1,21 @@
 //! A bounded, dependency-ordered runner of futures, shared by deploy and destroy.
 //!
-//! Each node starts as soon as every node it waits for is done, with at most `concurrency` in
-//! flight; among ready nodes, the one with the longest chain behind it goes first, so the
-//! critical path is never starved. A failed node skips everything that waits for it, directly
-//! or not; independent nodes go on. All futures are polled on the caller's task, so they may
-//! borrow from it (the provider is a plain `&dyn Provider`).
+//! Each node starts as soon as every node it waits for is ready for it, with at most
+//! `concurrency` in flight; among ready nodes, the one with the longest chain behind it goes
+//! first, so the critical path is never starved. A node may wait for another to be done, or
+//! only for it to have published (its output is usable, its own work goes on: a namespace
+//! writing its values while the Worker bound to it uploads); a node that ends well has
+//! published. A failed node skips everything that still waits for it, directly or not;
+//! independent nodes go on. All futures are polled on the caller's task, so they may borrow
+//! from it (the provider is a plain `&dyn Provider`).
 
 use std::collections::BinaryHeap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Mutex;
 use std::task::Poll;
+
+use tokio::sync::watch;
 
 /// A future of one node's work.
 pub(crate) type NodeFuture<'a, T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'a>>;
@@ -26,32 +32,93 @@ pub(crate) enum Outcome<T, E> {
     Skipped { blocked_by: Option<usize> },
 }
 
-/// Runs every node; `waits_for[i]` lists the nodes node `i` starts after. `waits_for` must be
+/// What a node waits for before it starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wait {
+    /// Node `.0` ended well.
+    Done(usize),
+    /// Node `.0` published (or ended well).
+    Published(usize),
+}
+
+impl Wait {
+    fn node(self) -> usize {
+        match self {
+            Wait::Done(i) | Wait::Published(i) => i,
+        }
+    }
+}
+
+/// What running nodes tell the runner and each other: which have published, which have ended.
+/// The caller makes it, so that its node futures may borrow it.
+#[derive(Debug)]
+pub(crate) struct Signals {
+    published: Mutex<Vec<usize>>,
+    ended: watch::Sender<Vec<bool>>,
+}
+
+impl Signals {
+    /// Signals for `n` nodes, none published or ended.
+    pub(crate) fn new(n: usize) -> Signals {
+        Signals {
+            published: Mutex::new(Vec::new()),
+            ended: watch::Sender::new(vec![false; n]),
+        }
+    }
+
+    /// Node `i`'s output is usable: the nodes that wait for it to publish may start.
+    pub(crate) fn publish(&self, i: usize) {
+        self.published.lock().expect("signals lock").push(i);
+    }
+
+    /// Resolves once node `i` has ended, well or not (or was skipped).
+    pub(crate) async fn ended(&self, i: usize) {
+        let mut rx = self.ended.subscribe();
+        // The sender lives in `self`, which outlives this call: the wait cannot fail.
+        let _ = rx.wait_for(|ended| ended[i]).await;
+    }
+
+    fn take_published(&self) -> Vec<usize> {
+        std::mem::take(&mut *self.published.lock().expect("signals lock"))
+    }
+
+    fn any_published(&self) -> bool {
+        !self.published.lock().expect("signals lock").is_empty()
+    }
+
+    fn end(&self, i: usize) {
+        self.ended.send_modify(|ended| ended[i] = true);
+    }
+}
+
+/// Runs every node; `waits_for[i]` lists the nodes node `i` starts after, each done. It must be
 /// acyclic (the graph module guarantees it).
 pub(crate) async fn run<'a, T, E>(
     waits_for: &[Vec<usize>],
     concurrency: usize,
+    start: impl FnMut(usize) -> NodeFuture<'a, T, E>,
+) -> Vec<Outcome<T, E>> {
+    let waits: Vec<Vec<Wait>> = waits_for
+        .iter()
+        .map(|ws| ws.iter().map(|&w| Wait::Done(w)).collect())
+        .collect();
+    run_staged(&waits, concurrency, &Signals::new(waits.len()), start).await
+}
+
+/// Runs every node; `waits_for[i]` lists what node `i` starts after. The node futures call
+/// `signals.publish` and `signals.ended` on the same `signals`. The graph must be acyclic.
+pub(crate) async fn run_staged<'a, T, E>(
+    waits_for: &[Vec<Wait>],
+    concurrency: usize,
+    signals: &Signals,
     mut start: impl FnMut(usize) -> NodeFuture<'a, T, E>,
 ) -> Vec<Outcome<T, E>> {
-    let n = waits_for.len();
-    let mut unblocks = vec![Vec::new(); n];
-    for (i, ws) in waits_for.iter().enumerate() {
-        for &w in ws {
-            unblocks[w].push(i);
-        }
-    }
-    let rank = chain_lengths(&unblocks);
-    let mut missing: Vec<usize> = waits_for.iter().map(Vec::len).collect();
-    let mut outcomes: Vec<Option<Outcome<T, E>>> = (0..n).map(|_| None).collect();
-    let mut ready: BinaryHeap<(usize, std::cmp::Reverse<usize>)> = (0..n)
-        .filter(|&i| missing[i] == 0)
-        .map(|i| (rank[i], std::cmp::Reverse(i)))
-        .collect();
+    let mut board = Board::new(waits_for);
     let mut in_flight: Vec<(usize, NodeFuture<'a, T, E>)> = Vec::new();
     let concurrency = concurrency.max(1);
     loop {
         while in_flight.len() < concurrency {
-            let Some((_, std::cmp::Reverse(i))) = ready.pop() else {
+            let Some(i) = board.next_ready() else {
                 break;
             };
             in_flight.push((i, start(i)));
@@ -59,46 +126,137 @@ pub(crate) async fn run<'a, T, E>(
         if in_flight.is_empty() {
             break;
         }
-        let (i, result) = std::future::poll_fn(|cx| {
+        let ended = std::future::poll_fn(|cx| {
             for k in 0..in_flight.len() {
                 if let Poll::Ready(r) = in_flight[k].1.as_mut().poll(cx) {
                     let (i, _) = in_flight.swap_remove(k);
-                    return Poll::Ready((i, r));
+                    return Poll::Ready(Some((i, r)));
                 }
+            }
+            if signals.any_published() {
+                return Poll::Ready(None);
             }
             Poll::Pending
         })
         .await;
-        match result {
-            Ok(value) => {
-                outcomes[i] = Some(Outcome::Done(value));
-                for &d in &unblocks[i] {
-                    missing[d] -= 1;
-                    if missing[d] == 0 && outcomes[d].is_none() {
-                        ready.push((rank[d], std::cmp::Reverse(d)));
-                    }
-                }
+        for at in signals.take_published() {
+            board.release(at, false);
+        }
+        match ended {
+            None => {}
+            Some((i, Ok(value))) => {
+                board.outcomes[i] = Some(Outcome::Done(value));
+                board.release(i, true);
+                signals.end(i);
             }
-            Err(e) => {
-                outcomes[i] = Some(Outcome::Failed(e));
-                let mut stack = vec![i];
-                while let Some(at) = stack.pop() {
-                    for &d in &unblocks[at] {
-                        if outcomes[d].is_none() {
-                            outcomes[d] = Some(Outcome::Skipped {
-                                blocked_by: Some(at),
-                            });
-                            stack.push(d);
-                        }
-                    }
+            Some((i, Err(e))) => {
+                board.outcomes[i] = Some(Outcome::Failed(e));
+                signals.end(i);
+                for skipped in board.skip_after(i) {
+                    signals.end(skipped);
                 }
             }
         }
     }
-    outcomes
+    board
+        .outcomes
         .into_iter()
         .map(|o| o.unwrap_or(Outcome::Skipped { blocked_by: None }))
         .collect()
+}
+
+/// Where every node of a run stands.
+struct Board<T, E> {
+    /// For each node, the nodes waiting for it, and how.
+    unblocks: Vec<Vec<(usize, Wait)>>,
+    /// For each node, the longest chain of nodes it unblocks: its priority.
+    rank: Vec<usize>,
+    /// For each node, how many of its waits are not met yet.
+    missing: Vec<usize>,
+    published: Vec<bool>,
+    started: Vec<bool>,
+    outcomes: Vec<Option<Outcome<T, E>>>,
+    ready: BinaryHeap<(usize, std::cmp::Reverse<usize>)>,
+}
+
+impl<T, E> Board<T, E> {
+    fn new(waits_for: &[Vec<Wait>]) -> Board<T, E> {
+        let n = waits_for.len();
+        let mut unblocks: Vec<Vec<(usize, Wait)>> = vec![Vec::new(); n];
+        for (i, ws) in waits_for.iter().enumerate() {
+            for &w in ws {
+                unblocks[w.node()].push((i, w));
+            }
+        }
+        let plain: Vec<Vec<usize>> = unblocks
+            .iter()
+            .map(|u| u.iter().map(|&(i, _)| i).collect())
+            .collect();
+        let rank = chain_lengths(&plain);
+        let missing: Vec<usize> = waits_for.iter().map(Vec::len).collect();
+        let ready = (0..n)
+            .filter(|&i| missing[i] == 0)
+            .map(|i| (rank[i], std::cmp::Reverse(i)))
+            .collect();
+        Board {
+            unblocks,
+            rank,
+            missing,
+            published: vec![false; n],
+            started: vec![false; n],
+            outcomes: (0..n).map(|_| None).collect(),
+            ready,
+        }
+    }
+
+    /// The ready node with the longest chain behind it, marked started.
+    fn next_ready(&mut self) -> Option<usize> {
+        loop {
+            let (_, std::cmp::Reverse(i)) = self.ready.pop()?;
+            if self.outcomes[i].is_none() {
+                self.started[i] = true;
+                return Some(i);
+            }
+        }
+    }
+
+    /// Counts node `at`'s publication (`done`: and its good end) towards the nodes waiting
+    /// for it.
+    fn release(&mut self, at: usize, done: bool) {
+        let was_published = std::mem::replace(&mut self.published[at], true);
+        for &(d, wait) in &self.unblocks[at] {
+            let met = match wait {
+                Wait::Published(_) => !was_published,
+                Wait::Done(_) => done,
+            };
+            if met {
+                self.missing[d] -= 1;
+                if self.missing[d] == 0 && self.outcomes[d].is_none() {
+                    self.ready.push((self.rank[d], std::cmp::Reverse(d)));
+                }
+            }
+        }
+    }
+
+    /// After node `i` failed, skips every node that has not started and waits for it, directly
+    /// or not, except what waits only for its publication when it had published; returns them.
+    fn skip_after(&mut self, i: usize) -> Vec<usize> {
+        let mut skipped = Vec::new();
+        let mut stack = vec![i];
+        while let Some(at) = stack.pop() {
+            for &(d, wait) in &self.unblocks[at] {
+                let blocked = matches!(wait, Wait::Done(_)) || !self.published[at];
+                if blocked && self.outcomes[d].is_none() && !self.started[d] {
+                    self.outcomes[d] = Some(Outcome::Skipped {
+                        blocked_by: Some(at),
+                    });
+                    skipped.push(d);
+                    stack.push(d);
+                }
+            }
+        }
+        skipped
+    }
 }
 
 /// For each node, the number of nodes on the longest chain it unblocks (itself included).
@@ -185,6 +343,40 @@ mod tests {
             }
         ));
         assert!(matches!(outcomes[3], Outcome::Done(3)));
+    }
+
+    #[tokio::test]
+    async fn a_publication_starts_its_waiters_and_a_later_failure_skips_only_the_others() {
+        // 1 waits for 0 to publish, 2 for 0 to be done; 0 publishes, waits for 1 to start, fails.
+        let waits = vec![vec![], vec![Wait::Published(0)], vec![Wait::Done(0)]];
+        let signals = Signals::new(3);
+        let started = Mutex::new(Vec::new());
+        let outcomes = run_staged(&waits, 4, &signals, |i| {
+            let (signals, started) = (&signals, &started);
+            Box::pin(async move {
+                started.lock().unwrap().push(i);
+                if i == 0 {
+                    signals.publish(0);
+                    while !started.lock().unwrap().contains(&1) {
+                        tokio::task::yield_now().await;
+                    }
+                    return Err("late");
+                }
+                // 1 may wait for 0's end, which comes.
+                signals.ended(0).await;
+                Ok(i)
+            })
+        })
+        .await;
+        assert!(matches!(outcomes[0], Outcome::Failed("late")));
+        assert!(matches!(outcomes[1], Outcome::Done(1)));
+        assert!(matches!(
+            outcomes[2],
+            Outcome::Skipped {
+                blocked_by: Some(0)
+            }
+        ));
+        assert_eq!(*started.lock().unwrap(), [0, 1]);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use athanor_core::output::{
     DurableObjectNamespaceOutput, KvNamespaceOutput, QueueConsumerOutput, QueueOutput,
     R2BucketOutput, SecretOutput, SecretsStoreOutput, WorkerOutput,
 };
-use athanor_core::provider::{BoxFuture, Desired, Existing};
+use athanor_core::provider::{Applying, BoxFuture, Desired, Existing, Prepared};
 use athanor_core::{Output, Props, Provider, ProviderError};
 
 /// A provider whose "cloud" is a map of live resources by kind and name.
@@ -22,6 +22,13 @@ pub(crate) struct MemoryProvider {
     pub crash_after_create: Mutex<BTreeSet<String>>,
     pub fail_delete: Mutex<BTreeSet<String>>,
     pub fingerprints: Mutex<BTreeMap<String, String>>,
+    /// Resources whose rest (after the output is published) fails.
+    pub fail_rest: Mutex<BTreeSet<String>>,
+    /// For a resource, a call its rest waits to see (ten seconds at most) before it
+    /// ends: proof that the engine ran that call while the rest was under way.
+    pub rest_waits_for: Mutex<BTreeMap<String, String>>,
+    /// The resources whose rest ended, in order.
+    pub rests: Mutex<Vec<String>>,
     counter: Mutex<u64>,
 }
 
@@ -108,6 +115,110 @@ impl MemoryProvider {
     }
 }
 
+impl MemoryProvider {
+    async fn create_now(&self, desired: &Desired<'_>) -> Result<Output, ProviderError> {
+        tokio::task::yield_now().await;
+        let id = &desired.resource.id;
+        let key = Self::key(desired.resource.kind().as_str(), desired.name);
+        self.calls.lock().unwrap().push(format!(
+            "create {id}{}",
+            if desired.adopt { " (adopt)" } else { "" }
+        ));
+        if self.fail_create.lock().unwrap().contains(id) {
+            return Err(ProviderError::Local {
+                message: format!("refused to create {id}"),
+            });
+        }
+        if let Some(existing) = self.live.lock().unwrap().get(&key) {
+            if desired.adopt {
+                return Ok(existing.clone());
+            }
+            return Err(ProviderError::AlreadyExists { what: key });
+        }
+        let output = self.output(desired);
+        self.live.lock().unwrap().insert(key, output.clone());
+        if self.crash_after_create.lock().unwrap().remove(id) {
+            return Err(ProviderError::Transport {
+                target: "memory".into(),
+                message: "connection reset after the create".into(),
+            });
+        }
+        Ok(output)
+    }
+
+    async fn update_now(
+        &self,
+        desired: &Desired<'_>,
+        existing: Existing<'_>,
+    ) -> Result<Output, ProviderError> {
+        tokio::task::yield_now().await;
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("update {}", existing.id));
+        let mut output = self.output(desired);
+        // An update keeps the id.
+        if let (Output::KvNamespace(o), Some(old)) = (&mut output, existing.output.id()) {
+            o.id = old.to_owned();
+        }
+        let mut live = self.live.lock().unwrap();
+        live.remove(&Self::key(
+            existing.output.kind().as_str(),
+            existing.output.name(),
+        ));
+        live.insert(
+            Self::key(desired.resource.kind().as_str(), desired.name),
+            output.clone(),
+        );
+        Ok(output)
+    }
+
+    /// A namespace with values and a Worker have a rest, as at Cloudflare: it waits for the call
+    /// `rest_waits_for` names, records its end in `rests`, and fails as told.
+    fn with_rest<'a>(&'a self, id: &str, output: Output, desired: &Desired<'_>) -> Applying<'a> {
+        let has_rest = match &desired.resource.props {
+            Props::KvNamespace(p) => !p.values.is_empty(),
+            Props::Worker(_) => true,
+            _ => false,
+        };
+        if !has_rest {
+            return Applying::done(output);
+        }
+        let id = id.to_owned();
+        let done = output.clone();
+        Applying {
+            output,
+            rest: Some(Box::pin(async move {
+                let awaited = self.rest_waits_for.lock().unwrap().get(&id).cloned();
+                if let Some(call) = awaited {
+                    // Ten seconds: far longer than any engine step here, even on a busy machine.
+                    let mut seen = false;
+                    for _ in 0..10_000 {
+                        seen = self.calls.lock().unwrap().contains(&call);
+                        if seen {
+                            break;
+                        }
+                        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                    }
+                    if !seen {
+                        return Err(ProviderError::Local {
+                            message: format!("the rest of {id} never saw `{call}`"),
+                        });
+                    }
+                }
+                tokio::task::yield_now().await;
+                self.rests.lock().unwrap().push(id.clone());
+                if self.fail_rest.lock().unwrap().contains(&id) {
+                    return Err(ProviderError::Local {
+                        message: format!("the rest of {id} failed"),
+                    });
+                }
+                Ok(done)
+            })),
+        }
+    }
+}
+
 impl Provider for MemoryProvider {
     fn fingerprint<'a>(
         &'a self,
@@ -123,67 +234,26 @@ impl Provider for MemoryProvider {
         })
     }
 
-    fn create<'a>(
+    fn start_create<'a>(
         &'a self,
         desired: &'a Desired<'a>,
-    ) -> BoxFuture<'a, Result<Output, ProviderError>> {
+        _prepared: Prepared,
+    ) -> BoxFuture<'a, Result<Applying<'a>, ProviderError>> {
         Box::pin(async move {
-            tokio::task::yield_now().await;
-            let id = &desired.resource.id;
-            let key = Self::key(desired.resource.kind().as_str(), desired.name);
-            self.calls.lock().unwrap().push(format!(
-                "create {id}{}",
-                if desired.adopt { " (adopt)" } else { "" }
-            ));
-            if self.fail_create.lock().unwrap().contains(id) {
-                return Err(ProviderError::Local {
-                    message: format!("refused to create {id}"),
-                });
-            }
-            if let Some(existing) = self.live.lock().unwrap().get(&key) {
-                if desired.adopt {
-                    return Ok(existing.clone());
-                }
-                return Err(ProviderError::AlreadyExists { what: key });
-            }
-            let output = self.output(desired);
-            self.live.lock().unwrap().insert(key, output.clone());
-            if self.crash_after_create.lock().unwrap().remove(id) {
-                return Err(ProviderError::Transport {
-                    target: "memory".into(),
-                    message: "connection reset after the create".into(),
-                });
-            }
-            Ok(output)
+            let output = self.create_now(desired).await?;
+            Ok(self.with_rest(&desired.resource.id, output, desired))
         })
     }
 
-    fn update<'a>(
+    fn start_update<'a>(
         &'a self,
         desired: &'a Desired<'a>,
         existing: Existing<'a>,
-    ) -> BoxFuture<'a, Result<Output, ProviderError>> {
+        _prepared: Prepared,
+    ) -> BoxFuture<'a, Result<Applying<'a>, ProviderError>> {
         Box::pin(async move {
-            tokio::task::yield_now().await;
-            self.calls
-                .lock()
-                .unwrap()
-                .push(format!("update {}", existing.id));
-            let mut output = self.output(desired);
-            // An update keeps the id.
-            if let (Output::KvNamespace(o), Some(old)) = (&mut output, existing.output.id()) {
-                o.id = old.to_owned();
-            }
-            let mut live = self.live.lock().unwrap();
-            live.remove(&Self::key(
-                existing.output.kind().as_str(),
-                existing.output.name(),
-            ));
-            live.insert(
-                Self::key(desired.resource.kind().as_str(), desired.name),
-                output.clone(),
-            );
-            Ok(output)
+            let output = self.update_now(desired, existing).await?;
+            Ok(self.with_rest(&desired.resource.id, output, desired))
         })
     }
 

@@ -9,7 +9,7 @@ mod common;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use athanor_core::provider::{BoxFuture, Desired, Existing};
+use athanor_core::provider::{Applying, BoxFuture, Desired, Existing, Prepared};
 use athanor_core::{Output, Provider, ProviderError, Resource};
 use athanor_runtime::{Action, Error, Session, SessionOptions};
 use common::*;
@@ -129,17 +129,31 @@ impl Provider for DiesAfterFirstCreate {
         self.inner.fingerprint(desired)
     }
 
-    fn create<'a>(
+    fn prepare<'a>(
         &'a self,
         desired: &'a Desired<'a>,
-    ) -> BoxFuture<'a, Result<Output, ProviderError>> {
+        existing: Option<Existing<'a>>,
+    ) -> BoxFuture<'a, Result<Prepared, ProviderError>> {
+        self.inner.prepare(desired, existing)
+    }
+
+    fn start_create<'a>(
+        &'a self,
+        desired: &'a Desired<'a>,
+        prepared: Prepared,
+    ) -> BoxFuture<'a, Result<Applying<'a>, ProviderError>> {
         Box::pin(async move {
             if self.dead.load(Ordering::SeqCst) {
                 return Err(ProviderError::Local {
                     message: "the process is gone".into(),
                 });
             }
-            let created = self.inner.create(desired).await?;
+            let created = self
+                .inner
+                .start_create(desired, prepared)
+                .await?
+                .finish()
+                .await?;
             self.dead.store(true, Ordering::SeqCst);
             drop(created);
             Err(ProviderError::Transport {
@@ -149,12 +163,13 @@ impl Provider for DiesAfterFirstCreate {
         })
     }
 
-    fn update<'a>(
+    fn start_update<'a>(
         &'a self,
         desired: &'a Desired<'a>,
         existing: Existing<'a>,
-    ) -> BoxFuture<'a, Result<Output, ProviderError>> {
-        self.inner.update(desired, existing)
+        prepared: Prepared,
+    ) -> BoxFuture<'a, Result<Applying<'a>, ProviderError>> {
+        self.inner.start_update(desired, existing, prepared)
     }
 
     fn delete<'a>(&'a self, existing: Existing<'a>) -> BoxFuture<'a, Result<(), ProviderError>> {
@@ -167,6 +182,40 @@ impl Provider for DiesAfterFirstCreate {
     ) -> BoxFuture<'a, Result<Option<Output>, ProviderError>> {
         self.inner.read(existing)
     }
+}
+
+#[tokio::test]
+async fn a_deploy_waits_for_as_many_round_trips_as_the_graph_is_deep() {
+    let env = Env::start().await;
+    let with_url = |version: &str| {
+        let mut api = worker("api", "paths-api", &["first", "second", "files"], version);
+        if let athanor_core::Props::Worker(w) = &mut api.props {
+            w.url = true;
+        }
+        stack(vec![
+            kv("first", "paths-first"),
+            kv("second", "paths-second"),
+            bucket("files", "paths-files"),
+            api,
+        ])
+    };
+    // Latency makes each round trip distinct: requests sent together overlap, and one sent
+    // after another's answer arrives after it.
+    env.emulator.set_faults(athanor_emulator::Faults {
+        latency: std::time::Duration::from_millis(100),
+        ..Default::default()
+    });
+    // First deploy: the namespaces' creates, the bucket's, the script's settings and the
+    // account's subdomain go out together; then the upload beside the values; then workers.dev.
+    env.emulator.reset_stats();
+    env.session(with_url("1")).deploy().await.unwrap();
+    let stats = env.emulator.stats();
+    assert_eq!((stats.total, stats.round_trips), (9, 3), "{stats:?}");
+    // A new version of the code: the upload, its workers.dev state read beside it.
+    env.emulator.reset_stats();
+    env.session(with_url("2")).deploy().await.unwrap();
+    let stats = env.emulator.stats();
+    assert_eq!((stats.total, stats.round_trips), (2, 1), "{stats:?}");
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use athanor_core::output::KvNamespaceOutput;
-use athanor_core::provider::Desired;
+use athanor_core::provider::{Applying, Desired};
 use athanor_core::stack::{KvNamespace, KvValue};
 use athanor_core::{ApiError, Kind, Output, ProviderError};
 use serde::Deserialize;
@@ -52,13 +52,13 @@ fn output(ns: Namespace) -> Output {
     })
 }
 
-/// Creates the namespace and writes its values; adopts an existing one of the same title only
-/// with `adopt`.
-pub(crate) async fn create(
-    client: &Client,
-    d: &Desired<'_>,
-    p: &KvNamespace,
-) -> Result<Output, ProviderError> {
+/// Creates the namespace (adopting an existing one of the same title only with `adopt`); its
+/// values are written in the rest, since dependents need only its id.
+pub(crate) async fn create<'a>(
+    client: &'a Client,
+    d: &'a Desired<'a>,
+    p: &'a KvNamespace,
+) -> Result<Applying<'a>, ProviderError> {
     let what = describe(Kind::KvNamespace, &d.resource.id, d.name);
     let created = client
         .call_as::<Namespace>(Request::post(namespaces_path(client)).json(json!({"title": d.name})))
@@ -81,20 +81,31 @@ pub(crate) async fn create(
         }
         Err(e) => return Err(e.context(&what, "creating")),
     };
-    let pairs: Vec<&KvValue> = dedup_last(&p.values);
-    write_values(client, &ns.id, &pairs, fresh)
-        .await
-        .map_err(|e| e.context(&what, "writing the values of"))?;
-    Ok(output(ns))
+    let output = output(ns);
+    if p.values.is_empty() {
+        return Ok(Applying::done(output));
+    }
+    let id = output.id().unwrap_or_default().to_owned();
+    let done = output.clone();
+    Ok(Applying {
+        output,
+        rest: Some(Box::pin(async move {
+            let pairs: Vec<&KvValue> = dedup_last(&p.values);
+            write_values(client, &id, &pairs, fresh)
+                .await
+                .map_err(|e| e.context(&what, "writing the values of"))?;
+            Ok(done)
+        })),
+    })
 }
 
-/// Renames on a title change, writes changed pairs, deletes dropped keys.
-pub(crate) async fn update(
-    client: &Client,
-    d: &Desired<'_>,
-    p: &KvNamespace,
-    e: Deployed<'_, KvNamespace, KvNamespaceOutput>,
-) -> Result<Output, ProviderError> {
+/// Renames on a title change; the rest writes changed pairs and deletes dropped keys.
+pub(crate) async fn update<'a>(
+    client: &'a Client,
+    d: &'a Desired<'a>,
+    p: &'a KvNamespace,
+    e: Deployed<'a, KvNamespace, KvNamespaceOutput>,
+) -> Result<Applying<'a>, ProviderError> {
     let what = describe(Kind::KvNamespace, &d.resource.id, d.name);
     let id = e.output.id.as_str();
     if e.output.title != d.name {
@@ -103,17 +114,27 @@ pub(crate) async fn update(
             .await
             .map_err(|err| err.context(&what, "renaming"))?;
     }
-    let (write, remove) = plan_values(&e.props.values, &p.values);
-    write_values(client, id, &write, false)
-        .await
-        .map_err(|err| err.context(&what, "writing the values of"))?;
-    delete_keys(client, id, &remove)
-        .await
-        .map_err(|err| err.context(&what, "deleting keys dropped from `values` in"))?;
-    Ok(Output::KvNamespace(KvNamespaceOutput {
+    let output = Output::KvNamespace(KvNamespaceOutput {
         id: id.to_owned(),
         title: d.name.to_owned(),
-    }))
+    });
+    let (write, remove) = plan_values(&e.props.values, &p.values);
+    if write.is_empty() && remove.is_empty() {
+        return Ok(Applying::done(output));
+    }
+    let done = output.clone();
+    Ok(Applying {
+        output,
+        rest: Some(Box::pin(async move {
+            write_values(client, id, &write, false)
+                .await
+                .map_err(|err| err.context(&what, "writing the values of"))?;
+            delete_keys(client, id, &remove)
+                .await
+                .map_err(|err| err.context(&what, "deleting keys dropped from `values` in"))?;
+            Ok(done)
+        })),
+    })
 }
 
 /// Deletes the namespace; one already gone is fine.

@@ -4,7 +4,7 @@
 //! with their own route, and only when they change.
 
 use athanor_core::output::R2BucketOutput;
-use athanor_core::provider::Desired;
+use athanor_core::provider::{Applying, Desired};
 use athanor_core::stack::{CorsRule, LifecycleRule, R2Bucket};
 use athanor_core::{Kind, Output, ProviderError};
 use serde::Deserialize;
@@ -59,11 +59,11 @@ fn output(b: Bucket, declared: &R2Bucket) -> Output {
 }
 
 /// Creates the bucket, or adopts it on 409 with `adopt`.
-pub(crate) async fn create(
-    client: &Client,
-    d: &Desired<'_>,
-    p: &R2Bucket,
-) -> Result<Output, ProviderError> {
+pub(crate) async fn create<'a>(
+    client: &'a Client,
+    d: &'a Desired<'a>,
+    p: &'a R2Bucket,
+) -> Result<Applying<'a>, ProviderError> {
     let what = describe(Kind::R2Bucket, &d.resource.id, d.name);
     let mut body = serde_json::Map::new();
     body.insert("name".into(), json!(d.name));
@@ -93,22 +93,40 @@ pub(crate) async fn create(
         }
         Err(e) => return Err(e.context(&what, "creating")),
     };
-    let Output::R2Bucket(mut out) = out else {
+    let Output::R2Bucket(out) = out else {
         unreachable!("output() makes a bucket's output")
     };
     // A bucket this call made has Cloudflare's settings; one adopted may have any.
     let before = (!adopted).then(R2Bucket::default);
-    apply_settings(client, d.name, p, before.as_ref(), &mut out, &what).await?;
-    Ok(Output::R2Bucket(out))
+    Ok(settings_after(client, d, p, before, out, what))
 }
 
-/// Applies a storage class change (the only in-place change R2 allows).
-pub(crate) async fn update(
-    client: &Client,
-    d: &Desired<'_>,
-    p: &R2Bucket,
-    e: Deployed<'_, R2Bucket, R2BucketOutput>,
-) -> Result<Output, ProviderError> {
+/// The bucket as it is, with its settings applied in the rest: dependents need only its name.
+fn settings_after<'a>(
+    client: &'a Client,
+    d: &'a Desired<'a>,
+    p: &'a R2Bucket,
+    before: Option<R2Bucket>,
+    mut out: R2BucketOutput,
+    what: String,
+) -> Applying<'a> {
+    Applying {
+        output: Output::R2Bucket(out.clone()),
+        rest: Some(Box::pin(async move {
+            apply_settings(client, d.name, p, before.as_ref(), &mut out, &what).await?;
+            Ok(Output::R2Bucket(out))
+        })),
+    }
+}
+
+/// Applies a storage class change (the only in-place change R2 allows); the rest applies the
+/// settings that changed.
+pub(crate) async fn update<'a>(
+    client: &'a Client,
+    d: &'a Desired<'a>,
+    p: &'a R2Bucket,
+    e: Deployed<'a, R2Bucket, R2BucketOutput>,
+) -> Result<Applying<'a>, ProviderError> {
     let what = describe(Kind::R2Bucket, &d.resource.id, d.name);
     let mut out = e.output.clone();
     if let Some(class) = &p.storage_class
@@ -125,8 +143,14 @@ pub(crate) async fn update(
             .map_err(|e| e.context(&what, "changing the storage class of"))?;
         out.storage_class = Some(class.clone());
     }
-    apply_settings(client, d.name, p, Some(e.props), &mut out, &what).await?;
-    Ok(Output::R2Bucket(out))
+    Ok(settings_after(
+        client,
+        d,
+        p,
+        Some(e.props.clone()),
+        out,
+        what,
+    ))
 }
 
 /// Brings the bucket's settings to `p`, each with one call when it differs from `before` (what

@@ -11,13 +11,18 @@
 //! athanor), then a workers.dev call only when that state must change; the account subdomain is
 //! read once per client.
 //!
+//! Round trips are kept to the dependency graph's: the reads that depend on nothing the deploy
+//! creates go out as it starts ([`read_ahead`]), the workers.dev state beside the upload, and
+//! the upload is the only step dependents wait for; workers.dev, the Cron Triggers and the
+//! namespace list follow it together.
+//!
 //! [`read`] builds the output from live data (etag, migration tag, bindings, workers.dev,
 //! Durable Object namespace ids), so that `--refresh` sees a Worker changed outside athanor.
 
 use std::collections::BTreeMap;
 
 use athanor_core::output::WorkerOutput;
-use athanor_core::provider::Desired;
+use athanor_core::provider::{Applying, Desired, Prepared};
 use athanor_core::stack::Worker;
 use athanor_core::{BindingValue, Kind, Output, ProviderError};
 use secrecy::{ExposeSecret, SecretString};
@@ -500,29 +505,89 @@ fn is_tag_mismatch(e: &Error) -> bool {
     e.has_code(10079) || e.status() == Some(412)
 }
 
-/// Creates the Worker (upload and workers.dev); an existing script not marked as this stack's is
-/// taken over only with `adopt`.
-pub(crate) async fn create(
-    client: &Client,
-    d: &Desired<'_>,
-    p: &Worker,
-) -> Result<Output, ProviderError> {
-    deploy(client, d, p, None, None).await
+/// What [`read_ahead`] learned before the Worker's dependencies existed.
+#[derive(Debug)]
+struct ReadAhead {
+    /// The modules to upload.
+    modules: WorkerModules,
+    /// The script's settings (`None`: no such script), when they were read.
+    settings: Option<Option<Settings>>,
 }
 
-/// Uploads the Worker again and brings workers.dev to the declared state.
-pub(crate) async fn update(
+/// What a deploy of the Worker needs that depends on nothing the deploy creates, gathered
+/// together as the deploy starts: its modules (collected, or built for a Rust Worker), and,
+/// for an account Worker, the reads: the script's settings (whether it exists and whose it is)
+/// when it may exist unrecorded or carries Durable Objects, and the account's workers.dev
+/// subdomain when it is to be on workers.dev (read once per client). A user Worker's path needs
+/// its dispatch namespace's output, so it reads nothing ahead.
+pub(crate) async fn read_ahead(
     client: &Client,
     d: &Desired<'_>,
     p: &Worker,
-    e: Deployed<'_, Worker, WorkerOutput>,
-) -> Result<Output, ProviderError> {
-    deploy(client, d, p, Some(e.output), Some(&e.props.crons)).await
+    previous: Option<&WorkerOutput>,
+) -> Result<Prepared, ProviderError> {
+    let what = describe(Kind::Worker, &d.resource.id, d.name);
+    let path = script_path(client, d.name, None);
+    let account = p.namespace.is_none();
+    let had_classes = previous.is_some_and(|o| o.migration_tag.is_some());
+    let settings = async {
+        if account && (previous.is_none() || had_classes) {
+            read_settings(client, &path)
+                .await
+                .map(Some)
+                .map_err(|e| e.context(&what, "reading the current settings of"))
+        } else {
+            Ok(None)
+        }
+    };
+    let subdomain = async {
+        if account && p.url {
+            client
+                .workers_url(d.name)
+                .await
+                .map_err(|e| e.context(&what, "reading the account's workers.dev subdomain for"))?;
+        }
+        Ok(())
+    };
+    let (modules, settings, ()) = tokio::try_join!(collect_modules(d, p), settings, subdomain)?;
+    Ok(Prepared::new(ReadAhead { modules, settings }))
+}
+
+/// Creates the Worker: the upload, then, in the rest, workers.dev, Cron Triggers and the
+/// Durable Object ids. An existing script not marked as this stack's is taken over only with
+/// `adopt`.
+pub(crate) async fn create<'a>(
+    client: &'a Client,
+    d: &'a Desired<'a>,
+    p: &'a Worker,
+    prepared: Prepared,
+) -> Result<Applying<'a>, ProviderError> {
+    deploy(client, d, p, None, None, prepared.take()).await
+}
+
+/// Uploads the Worker again; the rest brings workers.dev and Cron Triggers to the declared
+/// state.
+pub(crate) async fn update<'a>(
+    client: &'a Client,
+    d: &'a Desired<'a>,
+    p: &'a Worker,
+    e: Deployed<'a, Worker, WorkerOutput>,
+    prepared: Prepared,
+) -> Result<Applying<'a>, ProviderError> {
+    deploy(
+        client,
+        d,
+        p,
+        Some(e.output),
+        Some(&e.props.crons),
+        prepared.take(),
+    )
+    .await
 }
 
 /// Everything the upload needs, resolved before it: the script's place, its modules, tags and
 /// bindings, and what the settings read said about the script already there.
-struct Prepared {
+struct Resolved {
     /// The dispatch namespace's name, for a user Worker of Workers for Platforms.
     namespace: Option<String>,
     /// The script's API path.
@@ -537,27 +602,98 @@ struct Prepared {
     bindings: Vec<Value>,
     /// Whether the script existed before this call (recorded, adopted or recovered).
     existed: bool,
+    /// Whether it was on workers.dev before this call (read beside the upload when it existed).
+    was_on: bool,
     /// The migration tag the last deploy recorded.
     old_tag: Option<String>,
     /// The Durable Object migration the upload carries, if any class changes.
     migration: Option<Migration>,
 }
 
-/// Uploads the Worker (`previous` is its recorded output on an update) and records what was
-/// deployed, in four steps: [`prepare`], [`upload`], [`workers_dev`], [`deployed_output`].
-async fn deploy(
+/// Uploads the Worker (`previous` is its recorded output on an update) in two steps,
+/// [`resolve`] and [`upload`]; the output is then final in what dependents use (the script's
+/// name), so workers.dev, the Cron Triggers and the Durable Object ids ([`finish`]) are the
+/// rest.
+async fn deploy<'a>(
+    client: &'a Client,
+    d: &'a Desired<'a>,
+    p: &'a Worker,
+    previous: Option<&WorkerOutput>,
+    recorded_crons: Option<&'a [String]>,
+    ahead: Option<ReadAhead>,
+) -> Result<Applying<'a>, ProviderError> {
+    let what = describe(Kind::Worker, &d.resource.id, d.name);
+    let mut resolved = resolve(client, d, p, previous, ahead, &what).await?;
+    // Whether a script that existed is on workers.dev, read beside the upload, which does not
+    // change it.
+    let was_on = async {
+        if resolved.existed && resolved.namespace.is_none() {
+            read_workers_dev(client, &resolved.path)
+                .await
+                .map(|on| Some(on.unwrap_or(false)))
+                .map_err(|e| e.context(&what, "reading the workers.dev state of"))
+        } else {
+            Ok(None)
+        }
+    };
+    let ((uploaded, migration), was_on) =
+        tokio::try_join!(upload(client, d, p, &resolved, &what), was_on)?;
+    resolved.was_on = was_on.unwrap_or(false);
+    let migration_tag = uploaded
+        .migration_tag
+        .or_else(|| migration.map(|m| m.new_tag))
+        .or_else(|| resolved.old_tag.clone());
+    let output = WorkerOutput {
+        name: d.name.to_owned(),
+        namespace: resolved.namespace.clone(),
+        url: None,
+        etag: uploaded.etag,
+        migration_tag,
+        content_hash: resolved.modules.content_hash(),
+        durable_objects: BTreeMap::new(),
+        bindings: declared_binding_types(&resolved.bindings),
+    };
+    Ok(Applying {
+        output: Output::Worker(output.clone()),
+        rest: Some(Box::pin(finish(
+            client,
+            d,
+            p,
+            resolved,
+            output,
+            recorded_crons,
+            what,
+        ))),
+    })
+}
+
+/// After the upload, together: workers.dev to the declared state (the URL), the Cron Triggers,
+/// and the Durable Object namespace ids (one read of the namespace list when
+/// [`lists_namespaces`] says so); returns the complete output.
+async fn finish(
     client: &Client,
     d: &Desired<'_>,
     p: &Worker,
-    previous: Option<&WorkerOutput>,
+    resolved: Resolved,
+    mut output: WorkerOutput,
     recorded_crons: Option<&[String]>,
+    what: String,
 ) -> Result<Output, ProviderError> {
-    let what = describe(Kind::Worker, &d.resource.id, d.name);
-    let prepared = prepare(client, d, p, previous, &what).await?;
-    let (uploaded, migration) = upload(client, d, p, &prepared, &what).await?;
-    let url = workers_dev(client, d, p, &prepared, &what).await?;
-    schedules(client, p, &prepared, recorded_crons, &what).await?;
-    deployed_output(client, d, prepared, uploaded, migration, url, &what).await
+    let (url, (), durable_objects) = tokio::try_join!(
+        workers_dev(client, d, p, &resolved, &what),
+        schedules(client, p, &resolved, recorded_crons, &what),
+        durable_object_ids(
+            client,
+            d.name,
+            resolved.namespace.as_deref(),
+            output.migration_tag.as_deref(),
+            !resolved.bound.is_empty(),
+            &what,
+        ),
+    )?;
+    output.url = url;
+    output.durable_objects = durable_objects;
+    Ok(Output::Worker(output))
 }
 
 /// Brings the Worker's Cron Triggers to `p.crons`, with one call only when they change: from
@@ -566,18 +702,18 @@ async fn deploy(
 async fn schedules(
     client: &Client,
     p: &Worker,
-    prepared: &Prepared,
+    resolved: &Resolved,
     recorded: Option<&[String]>,
     what: &str,
 ) -> Result<(), ProviderError> {
     let changed = match recorded {
         Some(recorded) => recorded != p.crons.as_slice(),
-        None => prepared.existed || !p.crons.is_empty(),
+        None => resolved.existed || !p.crons.is_empty(),
     };
     if !changed {
         return Ok(());
     }
-    if prepared.namespace.is_some() {
+    if resolved.namespace.is_some() {
         return Err(ProviderError::Local {
             message: format!(
                 "{what} is a user Worker in a dispatch namespace, which Cron Triggers do not run: put the schedule on the dispatch Worker"
@@ -586,22 +722,24 @@ async fn schedules(
     }
     let body: Vec<Value> = p.crons.iter().map(|cron| json!({ "cron": cron })).collect();
     client
-        .call(Request::put(format!("{}/schedules", prepared.path)).json(json!(body)))
+        .call(Request::put(format!("{}/schedules", resolved.path)).json(json!(body)))
         .await
         .map_err(|e| e.context(what, "setting the Cron Triggers of"))?;
     Ok(())
 }
 
 /// Resolves what the upload needs: the dispatch namespace, the modules, the tags, the bindings;
-/// then, with one settings read when the script may exist or carries Durable Objects, refuses a
-/// script that is not this stack's (without `adopt`) and plans the Durable Object migration.
-async fn prepare(
+/// then, with the settings (read ahead, or read now when the script may exist or carries Durable
+/// Objects), refuses a script that is not this stack's (without `adopt`) and plans the Durable
+/// Object migration.
+async fn resolve(
     client: &Client,
     d: &Desired<'_>,
     p: &Worker,
     previous: Option<&WorkerOutput>,
+    ahead: Option<ReadAhead>,
     what: &str,
-) -> Result<Prepared, ProviderError> {
+) -> Result<Resolved, ProviderError> {
     let id = d.resource.id.as_str();
     let namespace = match &p.namespace {
         None => None,
@@ -618,7 +756,10 @@ async fn prepare(
         },
     };
     let path = script_path(client, d.name, namespace.as_deref());
-    let modules = collect_modules(d, p).await?;
+    let (modules, read) = match ahead {
+        Some(ahead) => (ahead.modules, ahead.settings),
+        None => (collect_modules(d, p).await?, None),
+    };
     let bound = bound_classes(d.name, p, d.deps);
     let mut tags = ownership_tags(d.app, d.stage, id);
     tags.extend(bound.iter().map(durable_object::class_tag));
@@ -635,12 +776,14 @@ async fn prepare(
 
     // One read: whether the script exists and whose it is, and which classes it carries.
     let had_classes = previous.is_some_and(|o| o.migration_tag.is_some());
-    let settings = if previous.is_none() || !bound.is_empty() || had_classes {
-        read_settings(client, &path)
-            .await
-            .map_err(|e| e.context(what, "reading the current settings of"))?
-    } else {
-        None
+    let settings = match read {
+        Some(settings) => settings,
+        None if previous.is_none() || !bound.is_empty() || had_classes => {
+            read_settings(client, &path)
+                .await
+                .map_err(|e| e.context(what, "reading the current settings of"))?
+        }
+        None => None,
     };
     let deployed_tags = settings
         .as_ref()
@@ -661,7 +804,7 @@ async fn prepare(
         &durable_object::deployed_classes(&deployed_tags),
         old_tag.as_deref(),
     );
-    Ok(Prepared {
+    Ok(Resolved {
         namespace,
         path,
         modules,
@@ -669,6 +812,7 @@ async fn prepare(
         tags,
         bindings,
         existed: previous.is_some() || settings.is_some(),
+        was_on: false,
         old_tag,
         migration,
     })
@@ -681,21 +825,21 @@ async fn upload(
     client: &Client,
     d: &Desired<'_>,
     p: &Worker,
-    prepared: &Prepared,
+    resolved: &Resolved,
     what: &str,
 ) -> Result<(ScriptInfo, Option<Migration>), ProviderError> {
-    let migration = prepared.migration.clone();
-    match upload_once(client, p, prepared, migration.clone()).await {
+    let migration = resolved.migration.clone();
+    match upload_once(client, p, resolved, migration.clone()).await {
         Ok(done) => Ok(done),
         Err(err) if is_tag_mismatch(&err) && migration.is_some() => {
             let current =
-                match read_script_info(client, d.name, prepared.namespace.as_deref()).await {
+                match read_script_info(client, d.name, resolved.namespace.as_deref()).await {
                     Ok(info) => info.and_then(|i| i.migration_tag),
                     Err(read_err) => durable_object::expected_tag_in(&err.to_string())
                         .ok_or_else(|| read_err.context(what, "reading the migration tag of"))?,
                 };
             let rebased = migration.as_ref().map(|m| m.rebased(current.as_deref()));
-            upload_once(client, p, prepared, rebased)
+            upload_once(client, p, resolved, rebased)
                 .await
                 .map_err(|e| e.context(what, "uploading (after a migration tag mismatch)"))
         }
@@ -707,17 +851,17 @@ async fn upload(
 async fn upload_once(
     client: &Client,
     p: &Worker,
-    prepared: &Prepared,
+    resolved: &Resolved,
     migration: Option<Migration>,
 ) -> Result<(ScriptInfo, Option<Migration>), Error> {
     let metadata = metadata_json(
-        &prepared.modules.main_module,
+        &resolved.modules.main_module,
         p,
-        prepared.bindings.clone(),
+        resolved.bindings.clone(),
         migration.as_ref(),
-        &prepared.tags,
+        &resolved.tags,
     );
-    let req = Request::put(prepared.path.clone()).multipart(parts(&prepared.modules, &metadata));
+    let req = Request::put(resolved.path.clone()).multipart(parts(&resolved.modules, &metadata));
     client
         .call_as::<ScriptInfo>(req)
         .await
@@ -730,39 +874,33 @@ async fn workers_dev(
     client: &Client,
     d: &Desired<'_>,
     p: &Worker,
-    prepared: &Prepared,
+    resolved: &Resolved,
     what: &str,
 ) -> Result<Option<String>, ProviderError> {
-    if prepared.namespace.is_some() {
+    if resolved.namespace.is_some() {
         if p.url {
             tracing::warn!("{what}: `url: true` is ignored for a Worker in a dispatch namespace");
         }
         return Ok(None);
     }
-    switch_workers_dev(client, d, p, &prepared.path, prepared.existed)
+    switch_workers_dev(client, d, p, &resolved.path, resolved.was_on)
         .await
         .map_err(|(action, e)| e.context(what, action))
 }
 
-/// Brings workers.dev to the declared state with a call only when it changes, and returns the
-/// URL when it is on. A script this call created starts with workers.dev off; for one that
-/// `existed` before (recorded, adopted or recovered) the state is read, since it may have been
-/// switched outside athanor, and an update after `--refresh` must repair that.
+/// Brings workers.dev to the declared state with a call only when it changes from `was_on`, and
+/// returns the URL when it is on. A script this call created starts with workers.dev off; for
+/// one that existed before (recorded, adopted or recovered) the state was read beside the upload,
+/// since it may have been switched outside athanor, and an update after `--refresh` must repair
+/// that.
 async fn switch_workers_dev(
     client: &Client,
     d: &Desired<'_>,
     p: &Worker,
     path: &str,
-    existed: bool,
+    was_on: bool,
 ) -> Result<Option<String>, (&'static str, Error)> {
-    let enabled = if existed {
-        read_workers_dev(client, path)
-            .await
-            .map_err(|e| ("reading the workers.dev state of", e))?
-            .unwrap_or(false)
-    } else {
-        false
-    };
+    let enabled = was_on;
     let subdomain_path = format!("{path}/subdomain");
     if p.url && !enabled {
         // Cloudflare refuses preview URLs for Workers with Durable Objects.
@@ -786,43 +924,6 @@ async fn switch_workers_dev(
         .await
         .map(Some)
         .map_err(|e| ("reading the account's workers.dev subdomain for", e))
-}
-
-/// The output of the deploy: the upload's etag and migration tag (else the migration's new tag,
-/// else the recorded one), the URL, the binding types, and the Durable Object namespace ids (one
-/// read of the namespace list when [`lists_namespaces`] says so).
-async fn deployed_output(
-    client: &Client,
-    d: &Desired<'_>,
-    prepared: Prepared,
-    uploaded: ScriptInfo,
-    migration: Option<Migration>,
-    url: Option<String>,
-    what: &str,
-) -> Result<Output, ProviderError> {
-    let migration_tag = uploaded
-        .migration_tag
-        .or_else(|| migration.map(|m| m.new_tag))
-        .or(prepared.old_tag);
-    let durable_objects = durable_object_ids(
-        client,
-        d.name,
-        prepared.namespace.as_deref(),
-        migration_tag.as_deref(),
-        !prepared.bound.is_empty(),
-        what,
-    )
-    .await?;
-    Ok(Output::Worker(WorkerOutput {
-        name: d.name.to_owned(),
-        namespace: prepared.namespace,
-        url,
-        etag: uploaded.etag,
-        migration_tag,
-        content_hash: prepared.modules.content_hash(),
-        durable_objects,
-        bindings: declared_binding_types(&prepared.bindings),
-    }))
 }
 
 /// Deletes the script (with `force`, so bindings to it do not block); one already gone is fine.

@@ -22,7 +22,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use athanor_core::binding::{Binding, BindingValue};
-use athanor_core::provider::{BoxFuture, Desired, Existing};
+use athanor_core::provider::{Applying, BoxFuture, Desired, Existing, Prepared};
 use athanor_core::stack::{KvNamespace, KvValue, Secret, Worker};
 use athanor_core::{Output, Provider, ProviderError, Resource, ResourceRef, SecretSource, Stack};
 use athanor_runtime::Target;
@@ -99,12 +99,26 @@ impl Provider for StopAfterFirstCreate {
         self.0.fingerprint(desired)
     }
 
-    fn create<'a>(
+    fn prepare<'a>(
         &'a self,
         desired: &'a Desired<'a>,
-    ) -> BoxFuture<'a, Result<Output, ProviderError>> {
+        existing: Option<Existing<'a>>,
+    ) -> BoxFuture<'a, Result<Prepared, ProviderError>> {
+        self.0.prepare(desired, existing)
+    }
+
+    fn start_create<'a>(
+        &'a self,
+        desired: &'a Desired<'a>,
+        prepared: Prepared,
+    ) -> BoxFuture<'a, Result<Applying<'a>, ProviderError>> {
         Box::pin(async move {
-            let _created = self.0.create(desired).await?;
+            let _created = self
+                .0
+                .start_create(desired, prepared)
+                .await?
+                .finish()
+                .await?;
             match self.1 {
                 AfterCreate::Abort => std::process::abort(),
                 AfterCreate::Hold => {
@@ -115,12 +129,13 @@ impl Provider for StopAfterFirstCreate {
         })
     }
 
-    fn update<'a>(
+    fn start_update<'a>(
         &'a self,
         desired: &'a Desired<'a>,
         existing: Existing<'a>,
-    ) -> BoxFuture<'a, Result<Output, ProviderError>> {
-        self.0.update(desired, existing)
+        prepared: Prepared,
+    ) -> BoxFuture<'a, Result<Applying<'a>, ProviderError>> {
+        self.0.start_update(desired, existing, prepared)
     }
 
     fn delete<'a>(&'a self, existing: Existing<'a>) -> BoxFuture<'a, Result<(), ProviderError>> {
