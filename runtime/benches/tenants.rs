@@ -403,9 +403,9 @@ fn main() -> std::process::ExitCode {
     for f in limited.failed.iter().take(5) {
         eprintln!("tenants: failed: {f}");
     }
-    if limited.retries > 0 || free.retries > 0 || !limited.failed.is_empty() {
+    if limited.retries > 0 || free.retries > 0 || !limited.failed.is_empty() || ratio > 1.10 {
         eprintln!(
-            "tenants: FAILED: {} requests answered 429, {} tenants failed",
+            "tenants: FAILED: {} requests answered 429, {} tenants failed, wall / bound {ratio:.3} (target <= 1.10)",
             limited.retries + free.retries,
             limited.failed.len()
         );

@@ -20,6 +20,8 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use secrecy::SecretString;
 use serde_json::json;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 use athanor_core::Stack;
 
@@ -164,20 +166,29 @@ pub fn run_with_args(
     }
 }
 
-fn init_logging(verbose: u8) {
-    // The embedded emulator's debug lines come at -vvv only: they would come before the first
-    // line, which names the target (and the emulator's address).
-    let level = match verbose {
+/// What each `-v` shows. The embedded emulator's debug lines come at -vvv only: they would come
+/// before the first line, which names the target (and the emulator's address).
+fn log_filter(verbose: u8) -> tracing_subscriber::filter::Targets {
+    let filter = match verbose {
         0 => "warn",
         1 => "athanor_runtime=debug,athanor_cloudflare=debug,athanor_emulator=info,warn",
         2 => "athanor_runtime=trace,athanor_cloudflare=trace,athanor_emulator=info,info",
         _ => "athanor_runtime=trace,athanor_cloudflare=trace,athanor_emulator=debug,info",
     };
+    filter.parse().expect("the filters above are valid")
+}
+
+fn init_logging(verbose: u8) {
+    let filter = log_filter(verbose);
+    // The builder's own level (INFO unless told) comes before the filter: let everything through
+    // to it.
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(level))
+        .with_max_level(tracing::Level::TRACE)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .without_time()
+        .finish()
+        .with(filter)
         .try_init();
 }
 
@@ -582,6 +593,21 @@ async fn state_command(
 
 #[cfg(test)]
 mod tests {
+    use tracing::Level;
+
+    #[test]
+    fn each_verbosity_shows_athanor_first_and_the_rest_later() {
+        let shows = |v: u8, target: &str, level: Level| log_filter(v).would_enable(target, &level);
+        assert!(shows(0, "athanor_runtime::apply", Level::WARN));
+        assert!(!shows(0, "athanor_runtime::apply", Level::INFO));
+        assert!(shows(1, "athanor_cloudflare::client", Level::DEBUG));
+        assert!(!shows(1, "athanor_emulator::routes", Level::DEBUG));
+        assert!(!shows(1, "hyper_util::client", Level::INFO));
+        assert!(shows(2, "athanor_runtime::apply", Level::TRACE));
+        assert!(shows(2, "hyper_util::client", Level::INFO));
+        assert!(shows(3, "athanor_emulator::routes", Level::DEBUG));
+    }
+
     use super::*;
 
     #[test]

@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rand::RngCore;
+use rand::Rng;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 

@@ -6,7 +6,8 @@
 //! values, an R2 bucket and a Worker bound to all three on workers.dev. For each it prints the
 //! round trips the deploy waited for one after the other (the emulator's longest chain of
 //! requests each sent after the one before it was answered) next to the stack's dependency
-//! depth, and the wall time over depth × latency. Targets: round trips = depth, ratio ≤ 1.15.
+//! depth, and the wall time over depth × latency. Targets: round trips = depth, ratio ≤ 1.15;
+//! exits non-zero when one is missed.
 //!
 //! The depth is the longest chain of requests that must follow one another, from what each
 //! request needs: both stacks have three (create a namespace; upload the Worker, which needs its
@@ -95,7 +96,8 @@ async fn deploy(stack: athanor::Stack) -> Measured {
     }
 }
 
-fn report(name: &str, m: &Measured) {
+/// Prints the figures of one deploy; `false` when one misses its target.
+fn report(name: &str, m: &Measured) -> bool {
     let bound = LATENCY.mul_f64(DEPTH as f64);
     println!(
         "critical path, {name}: {} requests, round trips {} / depth {DEPTH} (target: equal); wall {:.2} s / (depth × {} ms) = {:.2} (target ≤ 1.15)",
@@ -105,6 +107,7 @@ fn report(name: &str, m: &Measured) {
         LATENCY.as_millis(),
         m.wall.as_secs_f64() / bound.as_secs_f64()
     );
+    m.round_trips == DEPTH && m.wall.as_secs_f64() / bound.as_secs_f64() <= 1.15
 }
 
 /// The stack above, rooted in `dir` with its Worker's code, so that the deploy writes its

@@ -368,4 +368,8 @@ async fn main() {
         rps_ratio,
         verdict(rps_ratio >= 1.0)
     );
+    if start_ratio > 0.5 || reload_ratio > 0.5 || rps_ratio < 1.0 {
+        eprintln!("dev: a ratio missed its target");
+        std::process::exit(1);
+    }
 }

@@ -3,9 +3,10 @@
 //! flags workers-rs relies on (a reset after a panic, the abort handler).
 //!
 //! wasm-bindgen's glue and the wasm it reads must come from the same wasm-bindgen: the version is
-//! read from the wasm. When its schema is the one built in here, it runs in-process; otherwise the
-//! `wasm-bindgen` CLI of exactly that version is used (`ATHANOR_WASM_BINDGEN`, then `PATH`), and
-//! without it the error names the command that installs it.
+//! read from the wasm. When its schema is the one built in here (the `embedded-wasm-bindgen`
+//! feature, on by default), it runs in-process; otherwise the `wasm-bindgen` CLI of exactly that
+//! version is used (`ATHANOR_WASM_BINDGEN`, then `PATH`), and without it the error names the
+//! command that installs it.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -50,6 +51,7 @@ pub(super) fn generate(wasm: &Path, bytes: &[u8], out: &Path) -> Result<(), Erro
             wasm.display()
         )));
     };
+    #[cfg(feature = "embedded-wasm-bindgen")]
     if versions.schema == wasm_bindgen_shared::SCHEMA_VERSION {
         return in_process(wasm, out);
     }
@@ -79,6 +81,15 @@ pub(super) fn generate(wasm: &Path, bytes: &[u8], out: &Path) -> Result<(), Erro
     Ok(())
 }
 
+/// The schema of the wasm-bindgen built in, if it is.
+fn built_in() -> Option<&'static str> {
+    #[cfg(feature = "embedded-wasm-bindgen")]
+    return Some(wasm_bindgen_shared::SCHEMA_VERSION);
+    #[cfg(not(feature = "embedded-wasm-bindgen"))]
+    return None;
+}
+
+#[cfg(feature = "embedded-wasm-bindgen")]
 fn in_process(wasm: &Path, out: &Path) -> Result<(), Error> {
     let mut bindgen = wasm_bindgen_cli_support::Bindgen::new();
     bindgen
@@ -118,10 +129,17 @@ fn cli_of(version: &str) -> Result<PathBuf, Error> {
             return Ok(candidate);
         }
     }
-    Err(Error::Local(format!(
-        "the crate is built with wasm-bindgen {version}, and athanor binds wasm-bindgen {built_in} itself: install the wasm-bindgen CLI of that version with `cargo install wasm-bindgen-cli --version ={version} --locked` (or point {WASM_BINDGEN_ENV} at one), or move the crate to {built_in} with `cargo update -p wasm-bindgen --precise {built_in}`",
-        built_in = wasm_bindgen_shared::SCHEMA_VERSION
-    )))
+    let install = format!(
+        "install the wasm-bindgen CLI of that version with `cargo install wasm-bindgen-cli --version ={version} --locked` (or point {WASM_BINDGEN_ENV} at one)"
+    );
+    Err(Error::Local(match built_in() {
+        Some(built_in) => format!(
+            "the crate is built with wasm-bindgen {version}, and athanor binds wasm-bindgen {built_in} itself: {install}, or move the crate to {built_in} with `cargo update -p wasm-bindgen --precise {built_in}`"
+        ),
+        None => format!(
+            "the crate is built with wasm-bindgen {version}, and this build of athanor has no wasm-bindgen of its own (its `embedded-wasm-bindgen` feature is off): {install}, or turn the feature on"
+        ),
+    }))
 }
 
 #[cfg(test)]
