@@ -35,9 +35,14 @@ pub struct Desired<'a> {
     pub deps: &'a BTreeMap<String, Output>,
     /// The secret values this resource needs, keyed as in [`Resource::secret_sources`].
     pub secrets: &'a BTreeMap<String, SecretString>,
-    /// Take over an existing resource of the same name: the user's `adopt: true`, or the engine
-    /// recovering a create that was interrupted after Cloudflare made the resource.
+    /// The user's `adopt: true`: take over an existing resource of the same name, whoever made
+    /// it (and leave it at Cloudflare when it leaves the stack, where its kind says so).
     pub adopt: bool,
+    /// An earlier run of this stack began this create and was interrupted (its record says
+    /// `creating`): what exists under this name may be what that run made. Unlike `adopt`, this
+    /// takes over only what the provider cannot tell apart from this stack's own (a Worker must
+    /// carry this stack's ownership tags), and what it takes over counts as made by this stack.
+    pub resumed: bool,
     /// Where the lines a long step prints go (a Rust Worker's build), as they come.
     pub log: &'a dyn StepLog,
 }
@@ -66,6 +71,7 @@ impl std::fmt::Debug for Desired<'_> {
             .field("deps", &self.deps)
             .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
             .field("adopt", &self.adopt)
+            .field("resumed", &self.resumed)
             .finish_non_exhaustive()
     }
 }

@@ -225,6 +225,7 @@ async fn plan_bench() -> Duration {
             deps: &deps,
             secrets: &empty,
             adopt: false,
+            resumed: false,
             log: &athanor_core::provider::NoLog,
         };
         let fingerprint = provider.fingerprint(&desired).await.unwrap();

@@ -190,6 +190,7 @@ async fn read_ahead(ctx: &Context<'_>, resource: &Resource, step: &Step) -> Resu
         deps: &NO_DEPS,
         secrets: ctx.secrets.get(&resource.id).unwrap_or(&NO_SECRETS),
         adopt: step.adopt,
+        resumed: step.resumed,
         log: &ObservedLog(ctx.observer),
     };
     let existing = match step.action {
@@ -298,6 +299,7 @@ async fn apply_one(
         deps: &deps,
         secrets,
         adopt: step.adopt,
+        resumed: step.resumed,
         log: &ObservedLog(ctx.observer),
     };
     let run = Run {

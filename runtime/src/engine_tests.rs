@@ -272,7 +272,7 @@ async fn a_failure_after_the_output_was_published_keeps_what_dependents_did() {
     f.provider.fail_rest.lock().unwrap().clear();
     f.provider.take_calls();
     f.session(s.clone()).deploy().await.unwrap();
-    assert_eq!(f.provider.take_calls()[0], "create kv (adopt)");
+    assert_eq!(f.provider.take_calls()[0], "create kv (resumed)");
     assert_eq!(f.provider.live.lock().unwrap().len(), 2);
     assert!(!f.session(s).plan().await.unwrap().has_changes());
 }
@@ -309,7 +309,7 @@ async fn an_interrupted_create_is_adopted_not_duplicated() {
     let plan = f.session(s.clone()).plan().await.unwrap();
     assert!(plan.step("a").unwrap().resumed);
     f.session(s.clone()).deploy().await.unwrap();
-    assert_eq!(f.provider.take_calls(), ["create a", "create a (adopt)"]);
+    assert_eq!(f.provider.take_calls(), ["create a", "create a (resumed)"]);
     assert_eq!(f.provider.live.lock().unwrap().len(), 1);
     assert_eq!(
         f.session(s).state().await.unwrap().records["a"].status,

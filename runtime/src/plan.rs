@@ -90,10 +90,10 @@ pub struct Step {
     pub name: String,
     /// What changes, property by property.
     pub changes: Vec<Change>,
-    /// Create by adopting an existing resource of that name: `adopt: true`, or a create that an
-    /// earlier run started and may have completed.
+    /// Create by adopting an existing resource of that name: the user's `adopt: true`.
     pub adopt: bool,
-    /// Resuming a create an earlier run was interrupted in.
+    /// Resuming a create an earlier run was interrupted in: what that run made is taken over as
+    /// this stack's own.
     pub resumed: bool,
     /// A replace that must delete the old resource first (its name stays the same).
     pub delete_first: bool,
@@ -236,7 +236,7 @@ impl Plan {
             }
             let mut notes: Vec<String> = Vec::new();
             if step.resumed {
-                notes.push("resuming an interrupted create: adopts what it made".into());
+                notes.push("resuming an interrupted create: takes over what it made".into());
             } else if step.adopt && step.action == Action::Create {
                 notes.push("adopt".into());
             }
@@ -306,7 +306,6 @@ pub(crate) fn plan(stack: &Stack, stage: &str, state: &Snapshot, inputs: &Inputs
             None => step.action = Action::Create,
             Some(rec) if rec.status == Status::Creating || rec.output.is_none() => {
                 step.action = Action::Create;
-                step.adopt = true;
                 step.resumed = true;
             }
             Some(rec) if rec.kind != resource.kind() => {

@@ -352,6 +352,7 @@ impl Session {
                 deps: &deps,
                 secrets: secrets.get(&resource.id).unwrap_or(&empty),
                 adopt: resource.adopt,
+                resumed: false,
                 log: &ObservedLog(self.observer.as_ref()),
             };
             let fingerprint = self

@@ -120,17 +120,19 @@ impl MemoryProvider {
         tokio::task::yield_now().await;
         let id = &desired.resource.id;
         let key = Self::key(desired.resource.kind().as_str(), desired.name);
-        self.calls.lock().unwrap().push(format!(
-            "create {id}{}",
-            if desired.adopt { " (adopt)" } else { "" }
-        ));
+        let how = match (desired.adopt, desired.resumed) {
+            (true, _) => " (adopt)",
+            (false, true) => " (resumed)",
+            (false, false) => "",
+        };
+        self.calls.lock().unwrap().push(format!("create {id}{how}"));
         if self.fail_create.lock().unwrap().contains(id) {
             return Err(ProviderError::Local {
                 message: format!("refused to create {id}"),
             });
         }
         if let Some(existing) = self.live.lock().unwrap().get(&key) {
-            if desired.adopt {
+            if desired.adopt || desired.resumed {
                 return Ok(existing.clone());
             }
             return Err(ProviderError::AlreadyExists { what: key });

@@ -33,7 +33,7 @@ fn namespace_path(client: &Client, name: &str) -> String {
 /// instead of a refused create and a read.
 pub(crate) async fn create(client: &Client, d: &Desired<'_>) -> Result<Output, ProviderError> {
     let what = describe(Kind::DispatchNamespace, &d.resource.id, d.name);
-    if d.resource.adopt {
+    if d.adopt {
         let found = read_if_exists::<Namespace>(
             client,
             Request::get(namespace_path(client, d.name)),

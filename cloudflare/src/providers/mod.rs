@@ -67,10 +67,11 @@ impl<P, O> Clone for Deployed<'_, P, O> {
 impl<P, O> Copy for Deployed<'_, P, O> {}
 
 /// After a create was refused because the name is taken: go on and take the resource over only
-/// with `adopt`, or when an earlier attempt of this create may have made it; otherwise the error
+/// with `adopt`, or when an earlier attempt of this create may have made it (a retry of a request
+/// whose answer was lost, or an interrupted run's create being resumed); otherwise the error
 /// saying that `what` is not ours.
 pub(crate) fn may_adopt(d: &Desired<'_>, refused: &Error, what: &str) -> Result<(), ProviderError> {
-    if d.adopt || refused.maybe_applied_before() {
+    if d.adopt || d.resumed || refused.maybe_applied_before() {
         Ok(())
     } else {
         Err(ProviderError::AlreadyExists {

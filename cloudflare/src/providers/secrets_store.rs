@@ -69,20 +69,21 @@ pub(crate) async fn default_store(client: &Client, create: bool) -> Result<Optio
     }
 }
 
-/// Creates the store, or takes over one of the same name with `adopt`.
+/// Creates the store, or takes over one of the same name: with `adopt` as the user's (destroy
+/// leaves it), when resuming an interrupted create as this stack's own (destroy deletes it).
 pub(crate) async fn create(client: &Client, d: &Desired<'_>) -> Result<Output, ProviderError> {
     let what = describe(Kind::SecretsStore, &d.resource.id, d.name);
     let existing = find(client, d.name)
         .await
         .map_err(|e| e.context(&what, "looking up"))?;
     if let Some(store) = existing {
-        if !d.adopt {
+        if !d.adopt && !d.resumed {
             return Err(ProviderError::AlreadyExists { what });
         }
         return Ok(Output::SecretsStore(SecretsStoreOutput {
             id: store.id,
             name: store.name,
-            created: false,
+            created: !d.adopt,
         }));
     }
     match create_store(client, d.name).await {
@@ -94,7 +95,7 @@ pub(crate) async fn create(client: &Client, d: &Desired<'_>) -> Result<Output, P
         Err(e) if e.is_conflict() => {
             // Made in between: by an earlier attempt of ours whose answer was lost, or by
             // someone else.
-            let ours = e.maybe_applied_before();
+            let ours = !d.adopt && (d.resumed || e.maybe_applied_before());
             may_adopt(d, &e, &what)?;
             let store = find(client, d.name)
                 .await

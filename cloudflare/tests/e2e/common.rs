@@ -126,6 +126,7 @@ pub struct Decl {
     pub deps: BTreeMap<String, Output>,
     pub secrets: BTreeMap<String, SecretString>,
     pub adopt: bool,
+    pub resumed: bool,
 }
 
 impl Decl {
@@ -139,7 +140,14 @@ impl Decl {
             deps: BTreeMap::new(),
             secrets: BTreeMap::new(),
             adopt: false,
+            resumed: false,
         }
+    }
+
+    /// As the engine resumes a create an interrupted run began.
+    pub fn resumed(mut self) -> Decl {
+        self.resumed = true;
+        self
     }
 
     pub fn adopt(mut self) -> Decl {
@@ -174,6 +182,7 @@ impl Decl {
             deps: &self.deps,
             secrets: &self.secrets,
             adopt: self.adopt,
+            resumed: self.resumed,
             log: &athanor_core::provider::NoLog,
         }
     }

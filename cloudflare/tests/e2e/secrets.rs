@@ -73,6 +73,25 @@ async fn a_store_is_created_and_deleted_but_an_adopted_one_is_kept() {
 }
 
 #[tokio::test]
+async fn a_store_made_by_an_interrupted_create_is_taken_over_as_ours() {
+    let fx = start().await;
+    // The interrupted run's create reached Cloudflare; its answer never made it to state.
+    let decl = Decl::new("store", "production-secrets", SecretsStore::default());
+    fx.provider.create(&decl.desired()).await.unwrap();
+    let resumed = decl.resumed();
+    let out = fx.provider.create(&resumed.desired()).await.unwrap();
+    let Output::SecretsStore(o) = &out else {
+        panic!("{out:?}")
+    };
+    assert!(
+        o.created,
+        "a resumed create's store is this stack's: destroy deletes it"
+    );
+    fx.provider.delete(resumed.existing(&out)).await.unwrap();
+    assert!(stores(&fx).await.is_empty());
+}
+
+#[tokio::test]
 async fn a_secret_without_store_goes_to_the_default_store_created_once() {
     let fx = start().await;
     let a = Decl::new("signing-key", "SIGNING_KEY", secret("SIGNING_KEY", None))

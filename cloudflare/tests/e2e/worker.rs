@@ -345,6 +345,32 @@ async fn a_script_that_is_not_ours_is_an_error_unless_adopted_and_ours_is_recove
 }
 
 #[tokio::test]
+async fn a_resumed_create_takes_over_only_a_script_with_this_stacks_tags() {
+    let fx = start().await;
+    let root = fx.dir.path().to_path_buf();
+    // Another stack's script, or a script made outside athanor, of the same name.
+    upload_foreign(&fx, "legacy").await;
+    let resumed = Decl::new("legacy", "legacy", do_worker(&root, vec![]))
+        .root(&root)
+        .resumed();
+    fx.reset();
+    let err = fx.provider.create(&resumed.desired()).await.unwrap_err();
+    assert!(matches!(err, ProviderError::AlreadyExists { .. }), "{err}");
+    assert_eq!(fx.stats().mutating, 0, "the foreign script is left alone");
+    let (_, settings) = fx.api_get("/workers/scripts/legacy/settings").await;
+    assert!(
+        !settings["tags"]
+            .as_array()
+            .is_some_and(|tags| tags.contains(&json!("athanor:id:legacy")))
+    );
+
+    // The script an interrupted run of this stack uploaded carries its tags: taken over.
+    let ours = Decl::new("mine", "mine", do_worker(&root, vec![])).root(&root);
+    fx.provider.create(&ours.desired()).await.unwrap();
+    fx.provider.create(&ours.resumed().desired()).await.unwrap();
+}
+
+#[tokio::test]
 async fn url_false_disables_workers_dev_and_delete_removes_the_script() {
     let fx = start().await;
     let root = fx.dir.path().to_path_buf();
