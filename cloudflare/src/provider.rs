@@ -236,6 +236,32 @@ impl Provider for CloudflareProvider {
         })
     }
 
+    fn find<'a>(
+        &'a self,
+        desired: &'a Desired<'a>,
+    ) -> BoxFuture<'a, Result<Option<Output>, ProviderError>> {
+        Box::pin(async move {
+            let (c, d) = (&self.client, desired);
+            match &d.resource.props {
+                Props::KvNamespace(_) => kv_namespace::find(c, d).await,
+                Props::R2Bucket(p) => r2_bucket::find(c, d, p).await,
+                Props::D1Database(_) => d1_database::find(c, d).await,
+                Props::Queue(_) => queue::find(c, d).await,
+                Props::SecretsStore(_) => secrets_store::find_made(c, d).await,
+                Props::Secret(p) => secret::find_made(c, d, p, &self.default_store).await,
+                Props::DispatchNamespace(_) => dispatch_namespace::find(c, d).await,
+                Props::Worker(p) => worker::find(c, d, p).await,
+                // Nothing at Cloudflare to delete (a class lives in its Worker, a dataset keeps its
+                // data points, a reference names a secret not ours); a consumer goes with its
+                // queue or its Worker.
+                Props::DurableObjectNamespace(_)
+                | Props::AnalyticsEngineDataset(_)
+                | Props::SecretRef(_)
+                | Props::QueueConsumer(_) => Ok(None),
+            }
+        })
+    }
+
     fn delete<'a>(&'a self, existing: Existing<'a>) -> BoxFuture<'a, Result<(), ProviderError>> {
         Box::pin(async move {
             let c = &self.client;

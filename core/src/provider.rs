@@ -421,6 +421,18 @@ pub trait Provider: Send + Sync {
         existing: Existing<'a>,
     ) -> BoxFuture<'a, Result<Option<Output>, ProviderError>>;
 
+    /// Looks up by its name what a create of this stack that never finished may have made, for
+    /// the removal of its record: the output when it exists and the provider can take it as this
+    /// stack's (a Worker must carry the stack's ownership tags), `None` otherwise.
+    /// `desired.deps` holds the recorded outputs of its dependencies. By default nothing is found.
+    fn find<'a>(
+        &'a self,
+        desired: &'a Desired<'a>,
+    ) -> BoxFuture<'a, Result<Option<Output>, ProviderError>> {
+        let _ = desired;
+        Box::pin(async { Ok(None) })
+    }
+
     /// The account this provider deploys into. State records it, so that a stage deployed into
     /// one account is never planned, deployed or destroyed against another (the local emulator's
     /// account included). `None` when the provider cannot tell; then nothing is checked.

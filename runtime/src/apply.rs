@@ -510,15 +510,16 @@ async fn delete_leftovers(ctx: &Context<'_>, plan: &Plan) -> Result<()> {
     if removals.is_empty() {
         return Ok(());
     }
-    removal::remove(
-        ctx.provider,
-        ctx.store,
-        fresh.records,
-        &removals,
-        ctx.concurrency,
-        ctx.observer,
-        "deploy",
-    )
-    .await
-    .map(|_| ())
+    let removing = removal::Context {
+        provider: ctx.provider,
+        store: ctx.store,
+        app: &ctx.stack.app,
+        stage: ctx.stage,
+        root: &ctx.stack.root,
+        concurrency: ctx.concurrency,
+        observer: ctx.observer,
+    };
+    removal::remove(&removing, fresh.records, &removals, "deploy")
+        .await
+        .map(|_| ())
 }

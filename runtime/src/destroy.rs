@@ -1,15 +1,13 @@
 //! Destroy: remove everything in a stage's state, dependents first, with the walk that removes a
 //! deploy's leftovers (`removal`): every record, and before it the instances a failed replace
 //! left in it. A failure skips what it references but nothing else, and every failure is reported
-//! at the end. `delete: false` records, and creates that never finished, are forgotten without a
-//! call (the latter with a warning: athanor cannot know whether they exist).
-
-use athanor_core::Provider;
+//! at the end. `delete: false` records are forgotten without a call; a create that never finished
+//! is looked up by its name, and what it made is deleted when athanor can tell it is this stack's
+//! (`removal`).
 
 use crate::error::Result;
-use crate::progress::{Event, Observer};
 use crate::removal::{self, Removal};
-use crate::state::{Snapshot, StateStore};
+use crate::state::Snapshot;
 
 /// What a destroy did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -21,24 +19,10 @@ pub struct DestroyReport {
 }
 
 /// Deletes every recorded resource of `state`.
-pub(crate) async fn destroy(
-    provider: &dyn Provider,
-    store: &StateStore,
-    state: &Snapshot,
-    concurrency: usize,
-    observer: &dyn Observer,
-) -> Result<DestroyReport> {
+pub(crate) async fn destroy(ctx: &removal::Context<'_>, state: &Snapshot) -> Result<DestroyReport> {
+    let store = ctx.store;
     let mut removals = Vec::new();
     for record in state.records.values() {
-        if record.output.is_none() {
-            observer.event(Event::Warning {
-                id: record.id.clone(),
-                message: format!(
-                    "its create was interrupted, so athanor cannot tell whether `{}` exists: check the target and delete it by hand if it does",
-                    record.name
-                ),
-            });
-        }
         removals.extend(
             record
                 .superseded
@@ -48,16 +32,7 @@ pub(crate) async fn destroy(
         );
         removals.push(Removal::of_record(record));
     }
-    let removed = removal::remove(
-        provider,
-        store,
-        state.records.clone(),
-        &removals,
-        concurrency,
-        observer,
-        "destroy",
-    )
-    .await?;
+    let removed = removal::remove(ctx, state.records.clone(), &removals, "destroy").await?;
     store.remove_if_empty().await?;
     Ok(DestroyReport {
         deleted: removed.deleted,

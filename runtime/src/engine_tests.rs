@@ -473,15 +473,40 @@ fn snapshot_files(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
 }
 
 #[tokio::test]
-async fn destroy_forgets_kept_and_unfinished_resources_without_calls() {
+async fn destroy_deletes_what_an_unfinished_create_made_and_forgets_what_is_kept() {
     let f = Fixture::new();
+    for id in ["half", "named", "nothing"] {
+        f.provider
+            .crash_after_create
+            .lock()
+            .unwrap()
+            .insert(id.into());
+    }
+    // `named` has a title of the user's choosing: athanor cannot tell it made what has it.
+    let named = Resource::new(
+        "named",
+        KvNamespace {
+            title: Some("shared-title".into()),
+            ..KvNamespace::default()
+        },
+    );
+    let s = stack(
+        &f,
+        vec![
+            kv("kept").delete(false),
+            kv("half"),
+            named,
+            kv("nothing"),
+            kv("gone"),
+        ],
+    );
+    assert!(f.session(s.clone()).deploy().await.is_err());
+    // `nothing`'s create never reached the target after all.
     f.provider
-        .crash_after_create
+        .live
         .lock()
         .unwrap()
-        .insert("half".into());
-    let s = stack(&f, vec![kv("kept").delete(false), kv("half"), kv("gone")]);
-    assert!(f.session(s.clone()).deploy().await.is_err());
+        .remove("KvNamespace/app-nothing-dev");
     f.provider.take_calls();
     let recorder = Arc::new(crate::progress::Recorder::default());
     let report = f
@@ -490,13 +515,38 @@ async fn destroy_forgets_kept_and_unfinished_resources_without_calls() {
         .destroy()
         .await
         .unwrap();
-    assert_eq!(report.deleted, ["gone"]);
-    assert_eq!(report.forgotten, ["half", "kept"]);
-    assert_eq!(f.provider.take_calls(), ["delete gone app-gone-dev"]);
-    assert!(recorder.events().iter().any(|e| matches!(
-        e,
-        crate::progress::Event::Warning { id, .. } if id == "half"
-    )));
+    assert_eq!(report.deleted, ["gone", "half"]);
+    assert_eq!(report.forgotten, ["kept", "named", "nothing"]);
+    let mut calls = f.provider.take_calls();
+    calls.sort();
+    assert_eq!(
+        calls,
+        [
+            "delete gone app-gone-dev",
+            "delete half app-half-dev",
+            "find half",
+            "find named",
+            "find nothing",
+        ]
+    );
+    let live: Vec<String> = f.provider.live.lock().unwrap().keys().cloned().collect();
+    assert_eq!(
+        live,
+        ["KvNamespace/app-kept-dev", "KvNamespace/shared-title"]
+    );
+    let warned: Vec<String> = recorder
+        .events()
+        .iter()
+        .filter_map(|e| match e {
+            crate::progress::Event::Warning { id, message } => Some(format!("{id}: {message}")),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(warned.len(), 1, "{warned:?}");
+    assert!(
+        warned[0].starts_with("named: ") && warned[0].contains("`shared-title` exists"),
+        "{warned:?}"
+    );
 }
 
 #[tokio::test]

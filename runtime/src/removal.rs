@@ -1,20 +1,26 @@
 //! Removing what state records, dependents first: the last phase of a deploy (resources no longer
 //! declared, instances a replace left behind) and the whole of a destroy.
 //!
-//! A removal deletes the resource at the target (or, for `delete: false` and creates that never
-//! finished, only forgets it), then drops its record, or, for a replaced instance, takes the
-//! instance out of its record. Removals run with as many in flight as the bound allows, each
+//! A removal deletes the resource at the target (or, for `delete: false`, only forgets it), then
+//! drops its record, or, for a replaced instance, takes the instance out of its record. A create
+//! that never finished is looked up by its name first ([`Provider::find`]): what it made is
+//! deleted when the name is one athanor derives for this stack (or, for a Worker, the script
+//! carries the stack's tags), and reported as found and kept otherwise, since it may be someone
+//! else's. Removals run with as many in flight as the bound allows, each
 //! after every removal that references it, and after the instances of its own record (which
 //! rewrite that record). A failure skips what it references and nothing else; every failure is
 //! reported at the end.
 
-use athanor_core::provider::Existing;
-use athanor_core::{Kind, Output, Props, Provider};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use athanor_core::provider::{Desired, Existing, NoLog};
+use athanor_core::{Kind, Output, Props, Provider, Resource};
 
 use crate::apply::{remove_record, report, write_record};
 use crate::error::{Error, Result};
 use crate::plan::Action;
-use crate::progress::{Observer, observed};
+use crate::progress::{Event, Observer, observed};
 use crate::schedule::{self, NodeFuture};
 use crate::state::{Instance, Record, StateStore};
 
@@ -35,6 +41,8 @@ pub(crate) struct Removal {
     pub instance: Option<Instance>,
     /// The logical ids it references.
     pub dependencies: Vec<String>,
+    /// A record whose create never finished, to be looked up before it is forgotten.
+    pub unfinished: bool,
 }
 
 impl Removal {
@@ -53,6 +61,7 @@ impl Removal {
             output: record.output.clone(),
             instance: None,
             dependencies: record.dependencies.clone(),
+            unfinished: record.output.is_none() && record.delete,
         }
     }
 
@@ -67,6 +76,7 @@ impl Removal {
             output: Some(instance.output.clone()),
             instance: Some(instance.clone()),
             dependencies: instance.dependencies.clone(),
+            unfinished: false,
         }
     }
 
@@ -111,26 +121,55 @@ fn order(removals: &[Removal]) -> Vec<Vec<usize>> {
         .collect()
 }
 
+/// Where removals happen and who hears of them.
+pub(crate) struct Context<'a> {
+    /// The target.
+    pub provider: &'a dyn Provider,
+    /// The stage's state.
+    pub store: &'a StateStore,
+    /// The application and the stage, for the names athanor derives and a Worker's ownership
+    /// tags.
+    pub app: &'a str,
+    /// See `app`.
+    pub stage: &'a str,
+    /// The stack's root directory.
+    pub root: &'a Path,
+    /// How many removals may be in flight at once.
+    pub concurrency: usize,
+    /// Who hears about progress.
+    pub observer: &'a dyn Observer,
+}
+
 /// Carries out `removals` against `records` (state as it is now); `what` names the run in the
 /// error that lists the failures.
 pub(crate) async fn remove(
-    provider: &dyn Provider,
-    store: &StateStore,
-    records: std::collections::BTreeMap<String, Record>,
+    ctx: &Context<'_>,
+    records: BTreeMap<String, Record>,
     removals: &[Removal],
-    concurrency: usize,
-    observer: &dyn Observer,
     what: &'static str,
 ) -> Result<Removed> {
+    let (provider, store, observer) = (ctx.provider, ctx.store, ctx.observer);
     let waits_for = order(removals);
+    // What the resources a lookup depends on recorded (a user Worker's namespace, a secret's
+    // store), as the run began.
+    let recorded: BTreeMap<String, Output> = records
+        .values()
+        .filter_map(|r| Some((r.id.clone(), r.output.clone()?)))
+        .collect();
     // Instances rewrite their record: one rewrite at a time.
     let records = tokio::sync::Mutex::new(records);
     let removed = std::sync::Mutex::new(Removed::default());
-    let outcomes = schedule::run(&waits_for, concurrency, |i| {
+    let outcomes = schedule::run(&waits_for, ctx.concurrency, |i| {
         let this = &removals[i];
-        let (records, removed) = (&records, &removed);
+        let (records, removed, recorded) = (&records, &removed, &recorded);
         Box::pin(observed(observer, &this.id, this.action, async move {
-            if let (Action::Delete, Some(output)) = (this.action, &this.output) {
+            let found = match this.unfinished {
+                true => look_up(ctx, this, recorded).await?,
+                false => None,
+            };
+            let output = found.as_ref().or(this.output.as_ref());
+            let deleting = this.action == Action::Delete || found.is_some();
+            if let (true, Some(output)) = (deleting, output) {
                 let existing = Existing {
                     id: &this.id,
                     props: &this.props,
@@ -147,9 +186,9 @@ pub(crate) async fn remove(
                     remove_record(store, &this.id).await?;
                     records.lock().await.remove(&this.id);
                     let mut removed = removed.lock().expect("removal report lock");
-                    match this.action {
-                        Action::Delete => removed.deleted.push(this.id.clone()),
-                        _ => removed.forgotten.push(this.id.clone()),
+                    match deleting {
+                        true => removed.deleted.push(this.id.clone()),
+                        false => removed.forgotten.push(this.id.clone()),
                     }
                 }
                 Some(instance) => {
@@ -176,6 +215,58 @@ pub(crate) async fn remove(
     Ok(removed)
 }
 
+/// Looks up what the unfinished create of `this` made: its output when it is to be deleted
+/// (a name athanor derives for this stack, or a Worker with the stack's tags), `None` when
+/// nothing was made or what exists is kept (with a warning saying why).
+async fn look_up(
+    ctx: &Context<'_>,
+    this: &Removal,
+    recorded: &BTreeMap<String, Output>,
+) -> Result<Option<Output>> {
+    let resource = Resource::new(this.id.clone(), this.props.clone());
+    let stage = ctx.stage;
+    let deps: BTreeMap<String, Output> = this
+        .dependencies
+        .iter()
+        .filter_map(|d| Some((d.clone(), recorded.get(d)?.clone())))
+        .collect();
+    let no_secrets = BTreeMap::new();
+    let desired = Desired {
+        resource: &resource,
+        name: &this.name,
+        app: ctx.app,
+        stage,
+        root: ctx.root,
+        deps: &deps,
+        secrets: &no_secrets,
+        adopt: false,
+        resumed: true,
+        log: &NoLog,
+    };
+    let found = ctx
+        .provider
+        .find(&desired)
+        .await
+        .map_err(Error::provider(&this.id, this.kind))?;
+    let Some(found) = found else {
+        return Ok(None);
+    };
+    let derived = athanor_core::naming::physical_name(ctx.app, &this.id, stage);
+    let ours =
+        this.kind == Kind::Worker || this.name == derived || this.name == derived.replace('-', "_");
+    if ours {
+        return Ok(Some(found));
+    }
+    ctx.observer.event(Event::Warning {
+        id: this.id.clone(),
+        message: format!(
+            "its create was interrupted, and `{}` exists at the target; its name is not one athanor derives for this stack, so it may be someone else's and is kept: delete it by hand if it is what the interrupted create made",
+            this.name
+        ),
+    });
+    Ok(None)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,6 +290,7 @@ mod tests {
                 dependencies: Vec::new(),
             }),
             dependencies: deps.iter().map(|d| (*d).into()).collect(),
+            unfinished: false,
         }
     }
 

@@ -204,14 +204,16 @@ impl Session {
         self.locked(async {
             let state = self.store.load().await?;
             self.check_account(&state)?;
-            destroy::destroy(
-                self.provider.as_ref(),
-                &self.store,
-                &state,
-                self.options.concurrency,
-                self.observer.as_ref(),
-            )
-            .await
+            let ctx = crate::removal::Context {
+                provider: self.provider.as_ref(),
+                store: &self.store,
+                app: &self.stack.app,
+                stage: self.stage(),
+                root: &self.stack.root,
+                concurrency: self.options.concurrency,
+                observer: self.observer.as_ref(),
+            };
+            destroy::destroy(&ctx, &state).await
         })
         .await
     }

@@ -259,6 +259,24 @@ impl Provider for MemoryProvider {
         })
     }
 
+    fn find<'a>(
+        &'a self,
+        desired: &'a Desired<'a>,
+    ) -> BoxFuture<'a, Result<Option<Output>, ProviderError>> {
+        Box::pin(async move {
+            self.calls
+                .lock()
+                .unwrap()
+                .push(format!("find {}", desired.resource.id));
+            Ok(self
+                .live
+                .lock()
+                .unwrap()
+                .get(&Self::key(desired.resource.kind().as_str(), desired.name))
+                .cloned())
+        })
+    }
+
     fn delete<'a>(&'a self, existing: Existing<'a>) -> BoxFuture<'a, Result<(), ProviderError>> {
         Box::pin(async move {
             tokio::task::yield_now().await;

@@ -241,12 +241,36 @@ async fn an_interrupted_deploy_converges_without_a_duplicate() {
     let plan = env.session(s.clone()).plan().await.unwrap();
     // `a` was created before the "kill"; `b`'s create was never sent but its marker is down too.
     let step = plan.step("a").unwrap();
-    assert!(step.resumed && step.adopt, "{}", plan.render(true));
+    // Resumed as this stack's own create, not as the user's `adopt`.
+    assert!(step.resumed && !step.adopt, "{}", plan.render(true));
     env.session(s.clone()).deploy().await.unwrap();
     assert_eq!(env.kv_titles().await, ["e2e-a", "e2e-b"]);
     env.emulator.reset_stats();
     env.session(s).deploy().await.unwrap();
     assert_eq!(env.emulator.stats().mutating, 0);
+}
+
+#[tokio::test]
+async fn destroy_after_an_interrupted_create_deletes_what_it_made() {
+    let env = Env::start().await;
+    // A derived title (`e2e-cache-test`): athanor can tell the namespace is this stack's.
+    let s = stack(vec![Resource::new(
+        "cache",
+        athanor_core::stack::KvNamespace::default(),
+    )]);
+    let dying = Arc::new(DiesAfterFirstCreate {
+        inner: env.provider.clone(),
+        dead: AtomicBool::new(false),
+    });
+    let options = SessionOptions::new("test").state_dir(env.state_dir());
+    Session::new(s.clone(), dying, options)
+        .deploy()
+        .await
+        .unwrap_err();
+    assert_eq!(env.kv_titles().await, ["e2e-cache-test"]);
+    let report = env.session(s).destroy().await.unwrap();
+    assert_eq!(report.deleted, ["cache"]);
+    assert!(env.kv_titles().await.is_empty(), "nothing leaks");
 }
 
 #[tokio::test]

@@ -183,6 +183,25 @@ pub(crate) async fn create(
     Ok(Output::D1Database(out))
 }
 
+/// The database of this name, if one exists (what an interrupted create may have made).
+pub(crate) async fn find(
+    client: &Client,
+    d: &Desired<'_>,
+) -> Result<Option<Output>, ProviderError> {
+    let what = describe(Kind::D1Database, &d.resource.id, d.name);
+    let found = find_by_name(client, d.name)
+        .await
+        .map_err(|e| e.context(&what, "looking up"))?;
+    Ok(found.map(|db| {
+        Output::D1Database(D1DatabaseOutput {
+            id: db.uuid,
+            name: db.name,
+            migrations: BTreeMap::new(),
+            seed: None,
+        })
+    }))
+}
+
 /// Applies the migrations added since the last deploy (nothing else changes in place: a new
 /// name, location or jurisdiction replaces the database).
 pub(crate) async fn update(

@@ -60,6 +60,18 @@ pub(crate) async fn create(client: &Client, d: &Desired<'_>) -> Result<Output, P
     }
 }
 
+/// The namespace of this name, if one exists (what an interrupted create may have made).
+pub(crate) async fn find(
+    client: &Client,
+    d: &Desired<'_>,
+) -> Result<Option<Output>, ProviderError> {
+    let what = describe(Kind::DispatchNamespace, &d.resource.id, d.name);
+    let req = Request::get(namespace_path(client, d.name));
+    Ok(read_if_exists::<Namespace>(client, req, &what)
+        .await?
+        .map(output))
+}
+
 /// Nothing changes in place (a new name replaces the namespace): the recorded output stands.
 pub(crate) fn update(e: Deployed<'_, DispatchNamespace, DispatchNamespaceOutput>) -> Output {
     Output::DispatchNamespace(e.output.clone())

@@ -137,6 +137,18 @@ pub(crate) async fn update<'a>(
     })
 }
 
+/// The namespace of this title, if one exists (what an interrupted create may have made).
+pub(crate) async fn find(
+    client: &Client,
+    d: &Desired<'_>,
+) -> Result<Option<Output>, ProviderError> {
+    let what = describe(Kind::KvNamespace, &d.resource.id, d.name);
+    find_by_title(client, d.name)
+        .await
+        .map(|ns| ns.map(output))
+        .map_err(|e| e.context(&what, "looking up"))
+}
+
 /// Deletes the namespace; one already gone is fine.
 pub(crate) async fn delete(
     client: &Client,

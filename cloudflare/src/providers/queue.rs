@@ -34,6 +34,18 @@ fn queue_output(q: QueueInfo) -> Output {
     })
 }
 
+/// The queue of this name, if one exists (what an interrupted create may have made).
+pub(crate) async fn find(
+    client: &Client,
+    d: &Desired<'_>,
+) -> Result<Option<Output>, ProviderError> {
+    let what = describe(Kind::Queue, &d.resource.id, d.name);
+    find_queue(client, d.name)
+        .await
+        .map(|q| q.map(queue_output))
+        .map_err(|e| e.context(&what, "looking up"))
+}
+
 fn queue_path(client: &Client, id: &str) -> String {
     client.account_path(&format!("/queues/{id}"))
 }

@@ -119,6 +119,22 @@ fn settings_after<'a>(
     }
 }
 
+/// The bucket of this name, if one exists (what an interrupted create may have made).
+pub(crate) async fn find(
+    client: &Client,
+    d: &Desired<'_>,
+    p: &R2Bucket,
+) -> Result<Option<Output>, ProviderError> {
+    let what = describe(Kind::R2Bucket, &d.resource.id, d.name);
+    let req = with_jurisdiction(
+        Request::get(bucket_path(client, d.name)),
+        p.jurisdiction.as_deref(),
+    );
+    Ok(read_if_exists::<Bucket>(client, req, &what)
+        .await?
+        .map(|b| output(b, p)))
+}
+
 /// Applies a storage class change (the only in-place change R2 allows); the rest applies the
 /// settings that changed.
 pub(crate) async fn update<'a>(

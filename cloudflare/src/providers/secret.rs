@@ -129,6 +129,29 @@ pub(crate) async fn create(
     }
 }
 
+/// The secret of this name in its store, if both exist (what an interrupted create may have
+/// made). The default store is looked up, never created.
+pub(crate) async fn find_made(
+    client: &Client,
+    d: &Desired<'_>,
+    p: &Secret,
+    default: &DefaultStoreCache,
+) -> Result<Option<Output>, ProviderError> {
+    let what = describe(Kind::Secret, &d.resource.id, d.name);
+    let store_id = match resolve_store(client, d, p.store.as_ref(), default, false, &what).await {
+        Ok((id, _)) => id,
+        // No store, so no secret in it.
+        Err(e) if e.is_not_found() || matches!(e, ProviderError::Local { .. }) => {
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
+    let found = find(client, &store_id, d.name)
+        .await
+        .map_err(|e| e.context(&what, "looking up"))?;
+    Ok(found.map(|s| output(s.id, s.name, store_id)))
+}
+
 /// Sets the value (and scopes) again.
 pub(crate) async fn update(
     client: &Client,

@@ -126,6 +126,25 @@ pub(crate) async fn create(client: &Client, d: &Desired<'_>) -> Result<Output, P
     }
 }
 
+/// The store of this name, if one exists, as this stack's own (what an interrupted create may
+/// have made).
+pub(crate) async fn find_made(
+    client: &Client,
+    d: &Desired<'_>,
+) -> Result<Option<Output>, ProviderError> {
+    let what = describe(Kind::SecretsStore, &d.resource.id, d.name);
+    let found = find(client, d.name)
+        .await
+        .map_err(|e| e.context(&what, "looking up"))?;
+    Ok(found.map(|store| {
+        Output::SecretsStore(SecretsStoreOutput {
+            id: store.id,
+            name: store.name,
+            created: true,
+        })
+    }))
+}
+
 /// Nothing changes in place (a new name replaces the store).
 pub(crate) fn update(e: Deployed<'_, SecretsStore, SecretsStoreOutput>) -> Output {
     Output::SecretsStore(e.output.clone())

@@ -926,6 +926,45 @@ async fn switch_workers_dev(
         .map_err(|e| ("reading the account's workers.dev subdomain for", e))
 }
 
+/// The script of this name if it exists and carries this stack's ownership tags (what an
+/// interrupted create may have uploaded); one without them is someone else's, and not found.
+pub(crate) async fn find(
+    client: &Client,
+    d: &Desired<'_>,
+    p: &Worker,
+) -> Result<Option<Output>, ProviderError> {
+    let what = describe(Kind::Worker, &d.resource.id, d.name);
+    let namespace = match &p.namespace {
+        None => None,
+        Some(r) => match d.deps.get(&r.0) {
+            Some(Output::DispatchNamespace(ns)) => Some(ns.name.clone()),
+            // Its namespace was never made, so neither was the script.
+            _ => return Ok(None),
+        },
+    };
+    let path = script_path(client, d.name, namespace.as_deref());
+    let settings = read_settings(client, &path)
+        .await
+        .map_err(|e| e.context(&what, "looking up"))?;
+    let Some(settings) = settings else {
+        return Ok(None);
+    };
+    let tags = settings.tags.unwrap_or_default();
+    if !is_ours(&tags, d.app, d.stage, &d.resource.id) {
+        return Ok(None);
+    }
+    Ok(Some(Output::Worker(WorkerOutput {
+        name: d.name.to_owned(),
+        namespace,
+        url: None,
+        etag: None,
+        migration_tag: None,
+        content_hash: String::new(),
+        durable_objects: BTreeMap::new(),
+        bindings: BTreeMap::new(),
+    })))
+}
+
 /// Deletes the script (with `force`, so bindings to it do not block); one already gone is fine.
 pub(crate) async fn delete(
     client: &Client,

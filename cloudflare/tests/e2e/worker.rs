@@ -364,10 +364,18 @@ async fn a_resumed_create_takes_over_only_a_script_with_this_stacks_tags() {
             .is_some_and(|tags| tags.contains(&json!("athanor:id:legacy")))
     );
 
-    // The script an interrupted run of this stack uploaded carries its tags: taken over.
-    let ours = Decl::new("mine", "mine", do_worker(&root, vec![])).root(&root);
+    // Looked up to be removed, it is not found: it is not this stack's.
+    assert_eq!(fx.provider.find(&resumed.desired()).await.unwrap(), None);
+
+    // The script an interrupted run of this stack uploaded carries its tags: taken over, and
+    // found.
+    let ours = Decl::new("mine", "mine", do_worker(&root, vec![]))
+        .root(&root)
+        .resumed();
     fx.provider.create(&ours.desired()).await.unwrap();
-    fx.provider.create(&ours.resumed().desired()).await.unwrap();
+    fx.provider.create(&ours.desired()).await.unwrap();
+    let found = fx.provider.find(&ours.desired()).await.unwrap();
+    assert_eq!(found.as_ref().map(Output::name), Some("mine"));
 }
 
 #[tokio::test]
