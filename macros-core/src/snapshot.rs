@@ -55,6 +55,37 @@ fn quickstart_expansion_matches_the_snapshot() {
 }
 
 #[test]
+fn secret_values_in_the_environment_are_not_in_the_expansion() {
+    // `.ci/test` sets the secrets example's variables for the whole run; a macro that read them
+    // while expanding would put them in the code.
+    let values: Vec<String> = ["MY_SECRET", "TOKEN"]
+        .iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .collect();
+    if values.is_empty() {
+        assert!(
+            std::env::var_os("ATHANOR_SKIP_BUILD_SECRET_SCAN").is_some(),
+            "run with MY_SECRET and TOKEN set (as .ci/test does) so that this scan can fail, or set ATHANOR_SKIP_BUILD_SECRET_SCAN=1 to skip it"
+        );
+        return;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let source = std::fs::read_to_string(root.join("../examples/secrets/src/main.rs"))
+        .expect("the secrets example exists");
+    let expanded = expand::infra(infra_tokens(&source)).to_string();
+    assert!(
+        expanded.contains("MY_SECRET"),
+        "the example reads MY_SECRET"
+    );
+    for value in values {
+        assert!(
+            !expanded.contains(&value),
+            "a secret value is in the expansion"
+        );
+    }
+}
+
+#[test]
 fn a_block_with_errors_still_emits_stack_and_every_env() {
     let tokens: proc_macro2::TokenStream = quote::quote! {
         let kv = KvNamespace("kv") { titel: "x" };

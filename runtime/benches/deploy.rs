@@ -248,7 +248,6 @@ async fn plan_bench() -> Duration {
                     .map(|(k, o)| (k.clone(), dependency_digest(o)))
                     .collect(),
             },
-            secrets: BTreeMap::new(),
             superseded: vec![],
         });
         outputs.insert(r.id.clone(), output);

@@ -25,7 +25,7 @@ use crate::plan::{Action, Plan, Step, dependency_digest, dependency_unchanged};
 use crate::progress::{Event, ObservedLog, Observer, observed};
 use crate::removal::{self, Removal};
 use crate::schedule::{self, NodeFuture, Outcome, Signals, Wait};
-use crate::secrets::{Keyring, SecretValues};
+use crate::secrets::SecretValues;
 use crate::state::{Digests, Instance, Record, SCHEMA_VERSION, Snapshot, StateStore, Status};
 
 /// Everything a deploy needs besides the plan.
@@ -42,8 +42,6 @@ pub(crate) struct Context<'a> {
     pub state: &'a Snapshot,
     /// The secret values of the stack.
     pub secrets: &'a SecretValues,
-    /// The keys sealing secrets (required when the stack has secrets).
-    pub keyring: Option<&'a Keyring>,
     /// How many resources may be in flight at once.
     pub concurrency: usize,
     /// Who hears about progress.
@@ -309,7 +307,6 @@ async fn apply_one(
         record,
         desired: &desired,
         dep_digests: &dep_digests,
-        sealed: seal(ctx, resource, secrets)?,
         place,
     };
     observed(
@@ -343,7 +340,6 @@ struct Run<'r> {
     record: Option<&'r Record>,
     desired: &'r Desired<'r>,
     dep_digests: &'r BTreeMap<String, String>,
-    sealed: BTreeMap<String, crate::secrets::Sealed>,
     place: &'r Place<'r>,
 }
 
@@ -459,27 +455,9 @@ impl Run<'_> {
                 secrets: step.digests.secrets.clone(),
                 deps: self.dep_digests.clone(),
             },
-            secrets: self.sealed.clone(),
             superseded,
         }
     }
-}
-
-fn seal(
-    ctx: &Context<'_>,
-    resource: &Resource,
-    values: &BTreeMap<String, SecretString>,
-) -> Result<BTreeMap<String, crate::secrets::Sealed>> {
-    if values.is_empty() {
-        return Ok(BTreeMap::new());
-    }
-    let keyring = ctx.keyring.ok_or_else(|| Error::PasswordRequired {
-        id: resource.id.clone(),
-    })?;
-    values
-        .iter()
-        .map(|(k, v)| Ok((k.clone(), keyring.seal_secret(&resource.id, k, v)?)))
-        .collect()
 }
 
 /// Removes orphans and replaced instances (those of earlier runs and of this one), dependents

@@ -551,19 +551,12 @@ async fn state_command(
             }
         }
         StateCommand::Show { id } => {
-            let mut record = store.load_record(id).await?.ok_or_else(|| not_found(id))?;
-            // Sealed values are ciphertext; their keys are all a reader needs.
-            let sealed: Vec<String> = std::mem::take(&mut record.secrets).into_keys().collect();
-            let mut value = serde_json::to_value(&record).expect("records serialize");
-            if !sealed.is_empty() {
-                value["secrets"] = json!(
-                    sealed
-                        .iter()
-                        .map(|k| (k.clone(), json!("(sealed)")))
-                        .collect::<serde_json::Map<_, _>>()
-                );
-            }
-            println!("{}", serde_json::to_string_pretty(&value).expect("json"));
+            // A record holds no secret value, only keyed digests of them.
+            let record = store.load_record(id).await?.ok_or_else(|| not_found(id))?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&record).expect("records serialize")
+            );
         }
         StateCommand::Forget { id } => {
             state::forget(store, id, lock_options(cli)).await?;

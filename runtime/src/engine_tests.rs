@@ -367,11 +367,17 @@ async fn secrets_are_compared_by_digest_and_never_shown() {
         f.provider.take_calls(),
         ["create signing", "update signing"]
     );
-    // Nothing in state holds the value in plaintext.
+    // Nothing in state holds the value, in plaintext or sealed: only its keyed digest. (The one
+    // ciphertext is the password's check value, in the stage's meta.)
+    let mut ciphertexts = 0;
     for entry in walk(&f.dir.path().join("state")) {
         let text = std::fs::read_to_string(&entry).unwrap();
         assert!(!text.contains("secret-value"), "{}", entry.display());
+        ciphertexts += text.matches("\"ciphertext\"").count();
     }
+    assert_eq!(ciphertexts, 1);
+    let record = &f.session(s.clone()).state().await.unwrap().records["signing"];
+    assert_eq!(record.digests.secrets.len(), 1);
     // Wrong and missing passwords are refused, and state is left as it was.
     let before = snapshot_files(&f.dir.path().join("state"));
     let wrong = f.session_with(s.clone(), |o| o.password("not it"));

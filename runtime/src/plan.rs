@@ -519,7 +519,6 @@ mod tests {
             })),
             dependencies: vec![],
             digests: Digests::default(),
-            secrets: BTreeMap::new(),
             superseded: vec![],
         }
     }

@@ -1,12 +1,12 @@
-//! Secret values: read from their sources, encrypted at rest, compared without plaintext.
+//! Secret values: read from their sources, never at rest, compared without plaintext.
 //!
 //! Values live in memory as [`SecretString`]s and are read from their [`athanor_core::SecretSource`] when
-//! planning or deploying, never at compile time. In state they are sealed with
-//! XChaCha20-Poly1305 under a key derived from `ATHANOR_PASSWORD` with Argon2id and a random salt
-//! kept in state. A change of value is detected by a keyed digest (HMAC-SHA256 under a second
-//! key derived from the same password), so neither plaintext nor an unkeyed hash of a secret is
-//! ever written. A sealed check value in state tells a wrong password apart from a right one
-//! before anything is written.
+//! planning or deploying, never at compile time. State holds no secret value, sealed or not: a
+//! change of value is detected by a keyed digest (HMAC-SHA256 under a key derived from
+//! `ATHANOR_PASSWORD` with Argon2id and a random salt kept in state), so neither plaintext nor
+//! an unkeyed hash of a secret is ever written. A check value sealed with XChaCha20-Poly1305
+//! under a second key derived from the same password tells a wrong password apart from a right
+//! one before anything is written.
 
 use std::collections::BTreeMap;
 
@@ -231,27 +231,6 @@ impl Keyring {
             .map_err(|_| bad("a sealed value does not open under this password (was it edited?)"))
     }
 
-    /// Seals a secret value of resource `id`, key `key`.
-    pub(crate) fn seal_secret(&self, id: &str, key: &str, value: &SecretString) -> Result<Sealed> {
-        self.seal(value.expose_secret().as_bytes(), &secret_aad(id, key))
-    }
-
-    #[cfg(test)]
-    /// Opens a secret value sealed by [`Keyring::seal_secret`].
-    pub(crate) fn unseal_secret(
-        &self,
-        id: &str,
-        key: &str,
-        sealed: &Sealed,
-    ) -> Result<SecretString> {
-        let bytes = self.unseal_bytes(sealed, &secret_aad(id, key))?;
-        let text = String::from_utf8(bytes).map_err(|_| Error::Crypto {
-            action: "decrypt",
-            message: format!("the secret `{key}` of `{id}` is not UTF-8"),
-        })?;
-        Ok(SecretString::from(text))
-    }
-
     /// The keyed digest of a secret value of resource `id`, key `key` (hex HMAC-SHA256): equal
     /// values give equal digests under one password; without the password it reveals nothing.
     pub(crate) fn digest(&self, id: &str, key: &str, value: &SecretString) -> String {
@@ -303,18 +282,6 @@ mod tests {
             hex::encode(mac),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
-    }
-
-    #[test]
-    fn sealed_secrets_round_trip_and_stay_bound_to_their_resource() {
-        let (keyring, header) = Keyring::create(&pw("correct horse")).unwrap();
-        let value = pw("s3cr3t-value");
-        let sealed = keyring.seal_secret("api", "TOKEN", &value).unwrap();
-        assert!(!sealed.ciphertext.contains("s3cr3t"));
-        let reopened = Keyring::open(&pw("correct horse"), &header, "dev").unwrap();
-        let back = reopened.unseal_secret("api", "TOKEN", &sealed).unwrap();
-        assert_eq!(back.expose_secret(), "s3cr3t-value");
-        assert!(reopened.unseal_secret("other", "TOKEN", &sealed).is_err());
     }
 
     #[test]

@@ -115,8 +115,7 @@ pub struct Session {
 struct Prepared {
     state: Snapshot,
     secrets: SecretValues,
-    keyring: Option<Arc<Keyring>>,
-    /// A header to write before the first sealed secret (none was in state).
+    /// A header to write before the first secret's digest (none was in state).
     new_header: Option<SecretsHeader>,
     plan: Plan,
 }
@@ -189,7 +188,6 @@ impl Session {
                 store: &self.store,
                 state: &prepared.state,
                 secrets: &prepared.secrets,
-                keyring: prepared.keyring.as_deref(),
                 concurrency: self.options.concurrency,
                 observer: self.observer.as_ref(),
             };
@@ -383,7 +381,6 @@ impl Session {
         Ok(Prepared {
             state,
             secrets,
-            keyring,
             new_header,
             plan,
         })

@@ -96,3 +96,36 @@ async fn secrets_are_bound_never_shown_and_foreign_ones_are_kept() {
             .is_empty()
     );
 }
+
+/// The value `.ci/test` gives a secret's variable while everything builds: `None` when the build
+/// had none, which fails the scans below unless `ATHANOR_SKIP_BUILD_SECRET_SCAN` says to skip
+/// them (with no value at build time they could not fail).
+fn built_with(variable: &str, value: Option<&'static str>) -> Option<&'static str> {
+    if value.is_none() && std::env::var_os("ATHANOR_SKIP_BUILD_SECRET_SCAN").is_none() {
+        panic!(
+            "build the tests with {variable} set (as .ci/test does) so that this scan can fail, or set ATHANOR_SKIP_BUILD_SECRET_SCAN=1 to skip it"
+        );
+    }
+    value
+}
+
+#[test]
+fn secret_values_set_while_the_stack_was_built_are_not_in_its_binary() {
+    let binary = std::fs::read(BIN).unwrap();
+    for (variable, value) in [
+        ("MY_SECRET", option_env!("MY_SECRET")),
+        ("TOKEN", option_env!("TOKEN")),
+    ] {
+        let Some(value) = built_with(variable, value) else {
+            continue;
+        };
+        assert!(
+            value.len() >= 8,
+            "{variable} must be long enough to be found"
+        );
+        assert!(
+            !binary.windows(value.len()).any(|w| w == value.as_bytes()),
+            "the value of {variable} at build time is in the binary"
+        );
+    }
+}

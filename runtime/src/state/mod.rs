@@ -30,7 +30,7 @@ use athanor_core::provider::Existing;
 use athanor_core::{Kind, Output, Props};
 
 use crate::error::{Error, Result};
-use crate::secrets::{Sealed, SecretsHeader};
+use crate::secrets::SecretsHeader;
 
 pub(crate) use lease::LockOptions;
 pub(crate) use local::{Access, file_name, write_atomic};
@@ -129,9 +129,6 @@ pub struct Record {
     /// See [`Digests`].
     #[serde(default)]
     pub digests: Digests,
-    /// Its secret values, sealed under the state password, by key.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub secrets: BTreeMap<String, Sealed>,
     /// Replaced instances still to delete.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub superseded: Vec<Instance>,
@@ -160,9 +157,11 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// Whether any record holds a sealed secret (then a password is needed).
+    /// Whether any record holds a secret's digest (then a password is needed to compare).
+    /// State keeps no secret value, sealed or not: only these digests. (Records written by an
+    /// earlier version with sealed values load fine; the values are dropped at the next write.)
     pub fn holds_secrets(&self) -> bool {
-        self.records.values().any(|r| !r.secrets.is_empty())
+        self.records.values().any(|r| !r.digests.secrets.is_empty())
     }
 }
 
@@ -497,7 +496,6 @@ pub(crate) fn sample_record(id: &str, name: &str) -> Record {
         })),
         dependencies: vec![],
         digests: Digests::default(),
-        secrets: BTreeMap::new(),
         superseded: vec![],
     }
 }

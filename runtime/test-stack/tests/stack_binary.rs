@@ -235,7 +235,9 @@ fn deploy_plan_and_no_secret_anywhere() {
     let list = dir.athanor(&["state", "list"]);
     assert!(list.stdout.contains("sessions") && list.stdout.contains("api"));
     let show = dir.athanor(&["state", "show", "api"]);
-    assert!(show.stdout.contains("(sealed)"), "{}", show.stdout);
+    // A secret leaves only its keyed digest in state.
+    assert!(show.stdout.contains("\"TOKEN\""), "{}", show.stdout);
+    assert!(!show.stdout.contains("ciphertext"), "{}", show.stdout);
     let usage = dir.athanor(&["deploy", "--no-such-flag"]);
     assert_eq!(usage.code, Some(2));
 
