@@ -168,6 +168,49 @@ pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// The codes of failures that axum answers itself, before any handler: a method the route does
+/// not have, a body over the size limit, a path or body its extractors refuse. Cloudflare answers
+/// these in its envelope too; no public source gives their codes, so the documented ones nearest
+/// in meaning are used: 7003 "No route for the URI" for a method, KV's 10024 "payload too large"
+/// for the size, and 10001 (KV's and miniflare's code for a bad request body) for the rest.
+fn code_for_bare(status: StatusCode) -> u32 {
+    match status {
+        StatusCode::METHOD_NOT_ALLOWED => 7003,
+        StatusCode::PAYLOAD_TOO_LARGE => 10024,
+        _ => 10001,
+    }
+}
+
+/// Middleware for `/client/v4`: a failure that is not in the envelope (axum's own 405, 413 and
+/// extractor rejections, plain text) is put in it, with its text as the message.
+pub(crate) async fn wrap_bare_failures(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let response = next.run(req).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let text = axum::body::to_bytes(response.into_body(), 64 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let message = if text.is_empty() {
+        status
+            .canonical_reason()
+            .unwrap_or("request refused")
+            .to_owned()
+    } else {
+        text
+    };
+    ApiError::new(status, code_for_bare(status), message).into_response()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

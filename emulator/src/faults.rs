@@ -78,6 +78,15 @@ impl FaultState {
         read(&self.faults)
     }
 
+    /// Whether this KV bulk write is to leave its last key unwritten (one of
+    /// [`Faults::kv_bulk_unwritten`], counted down).
+    pub fn take_kv_bulk_unwritten(&self) -> bool {
+        let mut faults = self.faults.write().unwrap_or_else(|p| p.into_inner());
+        let take = faults.kv_bulk_unwritten > 0;
+        faults.kv_bulk_unwritten = faults.kv_bulk_unwritten.saturating_sub(1);
+        take
+    }
+
     /// Admits or refuses one request arriving at `now_ms` (ms since the epoch) under `limit`.
     fn admit(&self, limit: RateLimit, now_ms: i64) -> Admission {
         let mut l = self.limiter.lock().unwrap_or_else(|p| p.into_inner());
@@ -215,6 +224,7 @@ pub(crate) struct FaultsBody {
     pub share_5xx: f64,
     pub share_dropped: f64,
     pub rate_limit: Option<RateLimitBody>,
+    pub kv_bulk_unwritten: u32,
 }
 
 /// The JSON form of a rate limit.
@@ -245,6 +255,7 @@ impl FaultsBody {
                 requests: r.requests,
                 window: Duration::from_secs(r.window_secs),
             }),
+            kv_bulk_unwritten: self.kv_bulk_unwritten,
         })
     }
 }

@@ -116,6 +116,9 @@ pub struct Faults {
     /// Cloudflare's global API rate limit (1,200 requests per 5 minutes) when set: past the
     /// budget, every request is answered 429 for the next window's length.
     pub rate_limit: Option<RateLimit>,
+    /// How many of the next KV bulk writes leave their last key unwritten and report it in
+    /// `unsuccessful_keys` (with HTTP 200), as Cloudflare may: a client must send it again.
+    pub kv_bulk_unwritten: u32,
 }
 
 /// A request budget, applied the way Cloudflare applies its global API limit: at most `requests`

@@ -26,6 +26,9 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
     let api = v4_routes()
         .fallback(accounts::no_route)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(
+            crate::envelope::wrap_bare_failures,
+        ))
         .layer(from_fn_with_state(
             state.clone(),
             crate::workerd::track_script_changes,

@@ -284,8 +284,13 @@ async fn write_values(
                         status: 200,
                         codes: Vec::new(),
                         message: format!(
-                            "the keys {} were not written, twice",
-                            second.unsuccessful_keys.join(", ")
+                            "Cloudflare reported the keys {} as not written, twice (the answer was a success otherwise)",
+                            second
+                                .unsuccessful_keys
+                                .iter()
+                                .map(|k| format!("{k:?}"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         ),
                     },
                     maybe_applied_before: false,
@@ -309,15 +314,22 @@ async fn put_bulk(
         tries += 1;
         let body = Value::Array(batch.to_vec());
         match client.call(Request::put(path).json(body)).await {
-            Ok(env) => {
-                return Ok(serde_json::from_value(env.result).unwrap_or_default());
-            }
+            Ok(env) => return bulk_answer(path, env.result),
             Err(e) if fresh && e.is_not_found() && tries < 6 => {
                 tokio::time::sleep(wait).await;
                 wait *= 2;
             }
             Err(e) => return Err(e),
         }
+    }
+}
+
+/// What a bulk write's answer says: no `result` at all reports nothing unwritten, and one that
+/// does not read as `{successful_key_count, unsuccessful_keys}` is an error, never a success.
+fn bulk_answer(path: &str, result: Value) -> Result<BulkResult, Error> {
+    match result {
+        Value::Null => Ok(BulkResult::default()),
+        result => crate::client::decode("PUT", path, result),
     }
 }
 
@@ -332,6 +344,28 @@ async fn delete_keys(client: &Client, id: &str, keys: &[String]) -> Result<(), E
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bulk_answer_that_does_not_read_is_an_error() {
+        let path = "/accounts/a/storage/kv/namespaces/n/bulk";
+        let ok = bulk_answer(
+            path,
+            json!({"successful_key_count": 1, "unsuccessful_keys": ["b"]}),
+        )
+        .unwrap();
+        assert_eq!(ok.unsuccessful_keys, ["b"]);
+        assert!(
+            bulk_answer(path, Value::Null)
+                .unwrap()
+                .unsuccessful_keys
+                .is_empty()
+        );
+        for garbled in [json!({"unsuccessful_keys": "b"}), json!(7), json!("done")] {
+            let err = bulk_answer(path, garbled).unwrap_err();
+            assert!(err.to_string().contains("PUT"), "{err}");
+        }
+    }
+
     use athanor_core::stack::KvPayload;
 
     fn kv(key: &str, value: &str) -> KvValue {

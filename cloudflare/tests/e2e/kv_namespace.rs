@@ -217,3 +217,40 @@ async fn ten_thousand_and_one_pairs_take_two_bulk_writes() {
     assert_eq!(stats.total, 3);
     assert_eq!(fx.kv_value(&id_of(&out), "key-10000").await.1, "v");
 }
+
+#[tokio::test]
+async fn keys_a_bulk_write_reports_unwritten_are_sent_again_and_a_second_refusal_is_an_error() {
+    let fx = start().await;
+    // The first bulk write leaves its last key unwritten and says so: it is sent again alone.
+    fx.emulator.set_faults(athanor_emulator::Faults {
+        kv_bulk_unwritten: 1,
+        ..Default::default()
+    });
+    fx.reset();
+    let decl = Decl::new("sessions", "user-sessions", seeded());
+    let out = fx.provider.create(&decl.desired()).await.unwrap();
+    assert_eq!(count(&fx.stats(), BULK), 2);
+    let id = id_of(&out);
+    for key in ["session_123", "main.js", "dated"] {
+        assert_eq!(fx.kv_value(&id, key).await.0, 200, "{key} was written");
+    }
+
+    // Refused twice: the deploy fails, naming the key, rather than record values it lacks.
+    fx.emulator.set_faults(athanor_emulator::Faults {
+        kv_bulk_unwritten: 2,
+        ..Default::default()
+    });
+    let decl = Decl::new("other", "other-sessions", {
+        let mut p = seeded();
+        p.title = Some("other-sessions".into());
+        p
+    });
+    let err = fx.provider.create(&decl.desired()).await.unwrap_err();
+    let text = athanor_core::provider::report(&err);
+    assert!(
+        text.contains("writing the values of")
+            && text.contains("\"dated\"")
+            && text.contains("twice"),
+        "{text}"
+    );
+}

@@ -396,8 +396,8 @@ struct BulkPair {
     base64: bool,
 }
 
-fn bulk_result(n: usize) -> ApiResult {
-    ok(json!({"successful_key_count": n, "unsuccessful_keys": []}))
+fn bulk_result(n: usize, unwritten: Vec<String>) -> ApiResult {
+    ok(json!({"successful_key_count": n, "unsuccessful_keys": unwritten}))
 }
 
 fn check_bulk_size(body: &Bytes) -> Result<(), ApiError> {
@@ -470,6 +470,11 @@ pub(crate) async fn bulk_write(
             expiration,
         });
     }
+    // An injected partial failure: the last key is left unwritten and reported.
+    let unwritten: Vec<String> = match state.faults.take_kv_bulk_unwritten() {
+        true => entries.pop().map(|e| e.key).into_iter().collect(),
+        false => Vec::new(),
+    };
     let n = entries.len();
     state
         .store
@@ -481,7 +486,7 @@ pub(crate) async fn bulk_write(
             Ok(())
         })
         .await?;
-    bulk_result(n)
+    bulk_result(n, unwritten)
 }
 
 /// `POST …/bulk/delete` and the deprecated `DELETE …/bulk`: a JSON array of key names.
@@ -520,7 +525,7 @@ pub(crate) async fn bulk_delete(
             Ok(())
         })
         .await?;
-    bulk_result(n)
+    bulk_result(n, Vec::new())
 }
 
 #[derive(Deserialize)]

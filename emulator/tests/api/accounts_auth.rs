@@ -154,3 +154,17 @@ async fn the_account_can_be_renamed_and_its_settings_changed() {
     let h = Harness::start_in(dir).await;
     assert_eq!(h.ok(h.req(Method::GET, &h.acct(""))).await["name"], "Again");
 }
+
+#[tokio::test]
+async fn what_the_router_refuses_itself_is_answered_in_the_envelope() {
+    let h = Harness::start().await;
+    // A method the route does not have.
+    let message = h
+        .fails(
+            h.req(Method::PATCH, &h.acct("/storage/kv/namespaces")),
+            405,
+            7003,
+        )
+        .await;
+    assert!(message.contains("Method Not Allowed"), "{message}");
+}
