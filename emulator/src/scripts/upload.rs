@@ -434,13 +434,49 @@ fn apply_migrations(
     Ok((classes, tag))
 }
 
-/// Reads the bindings of an upload or a settings patch; a malformed one is 400 (10021).
+/// The binding types Cloudflare documents beyond those the emulator models (the reference's
+/// binding table: the sdk's `WorkersBindingKind*` types and wrangler's `WorkerMetadataBinding`).
+/// Cloudflare adds types over time: one missing here is refused locally until it is added.
+const OTHER_BINDING_TYPES: &[&str] = &[
+    "version_metadata",
+    "assets",
+    "secret_key",
+    "ai",
+    "browser",
+    "hyperdrive",
+    "vectorize",
+    "mtls_certificate",
+    "workflow",
+    "ratelimit",
+    "send_email",
+    "images",
+    "media",
+    "pipelines",
+    "vpc_service",
+    "vpc_network",
+    "flagship",
+    "ai_search",
+];
+
+/// Reads the bindings of an upload or a settings patch; a malformed one, or one of a type
+/// Cloudflare does not have, is 400 (10021), as Cloudflare refuses it.
 pub(crate) fn parse_bindings(requested: &[Value]) -> Result<Vec<Binding>, ApiError> {
     requested
         .iter()
         .enumerate()
         .map(|(i, b)| {
-            Binding::from_json(b.clone()).map_err(|e| invalid(format!("binding #{}: {e}", i + 1)))
+            let binding = Binding::from_json(b.clone())
+                .map_err(|e| invalid(format!("binding #{}: {e}", i + 1)))?;
+            if let BindingKind::Other(t) = &binding.kind
+                && !OTHER_BINDING_TYPES.contains(&t.as_str())
+            {
+                return Err(invalid(format!(
+                    "binding #{} ('{}'): unknown binding type '{t}'",
+                    i + 1,
+                    binding.name
+                )));
+            }
+            Ok(binding)
         })
         .collect()
 }
@@ -700,6 +736,20 @@ mod tests {
 
     fn names(list: &[Binding]) -> Vec<&str> {
         list.iter().map(|b| b.name.as_str()).collect()
+    }
+
+    #[test]
+    fn a_binding_of_a_type_cloudflare_does_not_have_is_refused() {
+        let err = parse_bindings(&[json!({"name": "KV", "type": "kv_namesapce"})]).unwrap_err();
+        assert_eq!((err.status.as_u16(), err.code), (400, 10021));
+        assert!(
+            err.message.contains("unknown binding type 'kv_namesapce'"),
+            "{}",
+            err.message
+        );
+        // A documented type the emulator does not model is kept as it came.
+        let ai = parse_bindings(&[json!({"name": "AI", "type": "ai"})]).unwrap();
+        assert_eq!(ai[0].kind.type_name(), "ai");
     }
 
     #[test]
