@@ -137,6 +137,9 @@ pub(crate) async fn apply(ctx: &Context<'_>, plan: &Plan) -> Result<Outputs> {
             outcomes[ahead_of[k]] = Outcome::Failed(e);
         }
     }
+    if let Some(refused) = refused_credentials("deploy", &outcomes) {
+        return Err(refused);
+    }
     let failures = report(ctx.observer, &outcomes, |i| graph.id(i).to_owned());
     if !failures.is_empty() {
         return Err(Error::Failed {
@@ -203,6 +206,36 @@ async fn read_ahead(ctx: &Context<'_>, resource: &Resource, step: &Step) -> Resu
         .prepare(&desired, existing)
         .await
         .map_err(Error::provider(&resource.id, resource.kind()))
+}
+
+/// The one error for a run whose every failure is a refusal of its credentials (HTTP 401 or
+/// 403): a wrong token or account id fails each resource the same way, and one message says
+/// what to check. `None` when no resource failed or some failed for another reason.
+pub(crate) fn refused_credentials<T>(
+    what: &'static str,
+    outcomes: &[Outcome<T, Error>],
+) -> Option<Error> {
+    let failed: Vec<&Error> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            Outcome::Failed(e) => Some(e),
+            _ => None,
+        })
+        .collect();
+    let refused = |e: &&Error| match e {
+        Error::Provider { source, .. } => source
+            .api()
+            .is_some_and(|api| matches!(api.status, 401 | 403)),
+        _ => false,
+    };
+    if failed.is_empty() || !failed.iter().all(refused) {
+        return None;
+    }
+    Some(Error::CredentialsRefused {
+        what,
+        count: failed.len(),
+        example: failed[0].report(),
+    })
 }
 
 /// Turns outcomes into failures, telling the observer about skips.

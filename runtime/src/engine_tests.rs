@@ -584,3 +584,45 @@ fn session_futures_are_send() {
     send(&session.destroy());
     send(&session.outputs());
 }
+
+#[test]
+fn only_a_run_whose_every_failure_is_a_refusal_is_told_to_check_its_credentials() {
+    use crate::schedule::Outcome;
+    use athanor_core::{ApiError, Kind, ProviderError};
+    let refused = |id: &str| Error::Provider {
+        id: id.into(),
+        kind: Kind::KvNamespace,
+        source: Box::new(ProviderError::Api(ApiError {
+            method: "POST".into(),
+            path: "/accounts/a/storage/kv/namespaces".into(),
+            status: 403,
+            codes: vec![10000],
+            message: "Authentication error".into(),
+        })),
+    };
+    let local = Error::Provider {
+        id: "w".into(),
+        kind: Kind::Worker,
+        source: Box::new(ProviderError::Local {
+            message: "missing module".into(),
+        }),
+    };
+    let all: Vec<Outcome<(), Error>> = vec![
+        Outcome::Failed(refused("a")),
+        Outcome::Skipped {
+            blocked_by: Some(0),
+        },
+        Outcome::Done(()),
+        Outcome::Failed(refused("b")),
+    ];
+    let err = crate::apply::refused_credentials("deploy", &all).unwrap();
+    assert!(
+        matches!(err, Error::CredentialsRefused { count: 2, .. }),
+        "{err}"
+    );
+    let mixed: Vec<Outcome<(), Error>> =
+        vec![Outcome::Failed(refused("a")), Outcome::Failed(local)];
+    assert!(crate::apply::refused_credentials("deploy", &mixed).is_none());
+    let none: Vec<Outcome<(), Error>> = vec![Outcome::Done(())];
+    assert!(crate::apply::refused_credentials("deploy", &none).is_none());
+}

@@ -225,6 +225,19 @@ pub enum Error {
         /// The provider's error (boxed: it is large, and rare).
         source: Box<ProviderError>,
     },
+    /// Every request that failed was refused for its credentials (HTTP 401 or 403): one
+    /// message, rather than one per resource, saying what to check.
+    #[error(
+        "{what}: Cloudflare refused the credentials for every resource it changed ({count} refused, e.g. {example}); check CLOUDFLARE_API_TOKEN (or CLOUDFLARE_API_KEY with CLOUDFLARE_EMAIL): that it is active and has the permissions these resources need; and check CLOUDFLARE_ACCOUNT_ID"
+    )]
+    CredentialsRefused {
+        /// The run: `deploy` or `destroy`.
+        what: &'static str,
+        /// How many resources were refused.
+        count: usize,
+        /// The first refusal, in full.
+        example: String,
+    },
     /// Some resources failed; each failure is listed.
     #[error("{} failed:\n{}", what, failures.iter().map(|f| format!("  - {f}")).collect::<Vec<_>>().join("\n"))]
     Failed {

@@ -17,7 +17,7 @@ use std::path::Path;
 use athanor_core::provider::{Desired, Existing, NoLog};
 use athanor_core::{Kind, Output, Props, Provider, Resource};
 
-use crate::apply::{remove_record, report, write_record};
+use crate::apply::{refused_credentials, remove_record, report, write_record};
 use crate::error::{Error, Result};
 use crate::plan::Action;
 use crate::progress::{Event, Observer, observed};
@@ -205,6 +205,9 @@ pub(crate) async fn remove(
         })) as NodeFuture<'_, (), Error>
     })
     .await;
+    if let Some(refused) = refused_credentials(what, &outcomes) {
+        return Err(refused);
+    }
     let failures = report(observer, &outcomes, |i| removals[i].label());
     if !failures.is_empty() {
         return Err(Error::Failed { what, failures });

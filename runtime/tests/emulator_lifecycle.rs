@@ -274,6 +274,52 @@ async fn destroy_after_an_interrupted_create_deletes_what_it_made() {
 }
 
 #[tokio::test]
+async fn refused_credentials_are_one_message() {
+    let env = Env::start().await;
+    let s = stack(vec![
+        kv("a", "e2e-cred-a"),
+        kv("b", "e2e-cred-b"),
+        worker("api", "e2e-cred", &["a", "b"], "1"),
+    ]);
+    for (stage, token, account) in [
+        (
+            "token",
+            "not-the-token",
+            env.emulator.account_id().to_owned(),
+        ),
+        (
+            "account",
+            env.emulator.token(),
+            "0123456789abcdef0123456789abcdef".to_owned(),
+        ),
+    ] {
+        let mut config = athanor_cloudflare::ClientConfig::new(
+            env.emulator.base_url(),
+            athanor_cloudflare::Auth::Token(secrecy::SecretString::from(token.to_owned())),
+        );
+        config.account_id = Some(account);
+        let refused: Arc<dyn Provider> = Arc::new(athanor_cloudflare::CloudflareProvider::new(
+            athanor_cloudflare::Client::connect(config).await.unwrap(),
+        ));
+        let options = SessionOptions::new(stage).state_dir(env.state_dir());
+        let err = Session::new(s.clone(), refused, options)
+            .deploy()
+            .await
+            .unwrap_err();
+        let Error::CredentialsRefused { count, .. } = &err else {
+            panic!("{err}")
+        };
+        assert!(*count >= 1);
+        let text = err.to_string();
+        assert!(
+            text.contains("CLOUDFLARE_API_TOKEN") && text.contains("CLOUDFLARE_ACCOUNT_ID"),
+            "{text}"
+        );
+        assert_eq!(text.lines().count(), 1, "one message: {text}");
+    }
+}
+
+#[tokio::test]
 async fn refresh_sees_a_worker_changed_outside_and_deploy_repairs_it() {
     let env = Env::start().await;
     let s = stack(vec![
