@@ -714,7 +714,8 @@ pub(crate) fn kind_def(name: &str) -> Option<&'static KindDef> {
     KINDS.iter().find(|k| k.kind.as_str() == name)
 }
 
-/// The binding types Cloudflare knows, for `keep_bindings`.
+/// The binding types Cloudflare knows, for `keep_bindings`; the emulator refuses an upload with
+/// any other (`emulator/src/scripts/upload.rs`, kept in step by hand).
 pub(crate) const BINDING_TYPES: &[&str] = &[
     "plain_text",
     "secret_text",

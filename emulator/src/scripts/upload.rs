@@ -436,7 +436,9 @@ fn apply_migrations(
 
 /// The binding types Cloudflare documents beyond those the emulator models (the reference's
 /// binding table: the sdk's `WorkersBindingKind*` types and wrangler's `WorkerMetadataBinding`).
-/// Cloudflare adds types over time: one missing here is refused locally until it is added.
+/// Cloudflare adds types over time: one missing here is refused locally until it is added, here
+/// and in `keep_bindings`' list in `macros-core/src/kinds.rs` (the emulator depends on no
+/// athanor crate, so the two lists are kept in step by hand).
 const OTHER_BINDING_TYPES: &[&str] = &[
     "version_metadata",
     "assets",
