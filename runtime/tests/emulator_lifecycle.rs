@@ -387,6 +387,16 @@ async fn a_concurrent_deploy_is_refused_by_the_lock() {
         "{message}"
     );
     assert!(env.kv_titles().await.is_empty());
+    // Another stage of the same stack has a lock of its own: it deploys meanwhile.
+    let other = stack(vec![kv("a", "e2e-other-stage")]);
+    env.session_with(other, |o| SessionOptions {
+        stage: "other".into(),
+        ..o
+    })
+    .deploy()
+    .await
+    .unwrap();
+    assert_eq!(env.kv_titles().await, ["e2e-other-stage"]);
     drop(lock);
     env.session(s).deploy().await.unwrap();
 }
