@@ -28,6 +28,10 @@ use crate::{Faults, RateLimit};
 pub(crate) struct FaultState {
     faults: RwLock<Faults>,
     limiter: Mutex<Limiter>,
+    /// Requests since the faults were set, for [`Faults::hold_answer_of`].
+    seen: std::sync::atomic::AtomicU64,
+    /// Whether that request's answer is held.
+    holding: std::sync::atomic::AtomicBool,
 }
 
 /// The rate limit's memory: arrival times (ms since the epoch) inside the window, and the end of
@@ -64,6 +68,8 @@ impl FaultState {
         FaultState {
             faults: RwLock::new(faults),
             limiter: Mutex::new(Limiter::default()),
+            seen: Default::default(),
+            holding: Default::default(),
         }
     }
 
@@ -71,6 +77,14 @@ impl FaultState {
     pub fn set(&self, faults: Faults) {
         *self.faults.write().unwrap_or_else(|p| p.into_inner()) = faults;
         *self.limiter.lock().unwrap_or_else(|p| p.into_inner()) = Limiter::default();
+        self.seen.store(0, std::sync::atomic::Ordering::SeqCst);
+        self.holding
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether the answer [`Faults::hold_answer_of`] names is being held.
+    pub fn held(&self) -> bool {
+        self.holding.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The current faults.
@@ -203,7 +217,20 @@ pub(crate) async fn inject(
         return ApiError::new(status, 10002, "injected server error (emulator fault)")
             .into_response();
     }
+    let ordinal = state
+        .faults
+        .seen
+        .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        + 1;
     let mut response = next.run(req).await;
+    if faults.hold_answer_of == Some(ordinal) {
+        state
+            .faults
+            .holding
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        // Carried out; the answer never goes.
+        std::future::pending::<()>().await;
+    }
     if let Some((limit, remaining, reset_secs)) = admitted {
         limit_headers(response.headers_mut(), limit, remaining, reset_secs);
     }
@@ -225,6 +252,7 @@ pub(crate) struct FaultsBody {
     pub share_dropped: f64,
     pub rate_limit: Option<RateLimitBody>,
     pub kv_bulk_unwritten: u32,
+    pub hold_answer_of: Option<u64>,
 }
 
 /// The JSON form of a rate limit.
@@ -256,6 +284,7 @@ impl FaultsBody {
                 window: Duration::from_secs(r.window_secs),
             }),
             kv_bulk_unwritten: self.kv_bulk_unwritten,
+            hold_answer_of: self.hold_answer_of,
         })
     }
 }

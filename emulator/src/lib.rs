@@ -119,6 +119,10 @@ pub struct Faults {
     /// How many of the next KV bulk writes leave their last key unwritten and report it in
     /// `unsuccessful_keys` (with HTTP 200), as Cloudflare may: a client must send it again.
     pub kv_bulk_unwritten: u32,
+    /// The `n`-th request from when these faults were set (1 for the first) is carried out and
+    /// its answer is never sent: the moment a client is killed with its request applied and its
+    /// answer lost. [`Emulator::held`] says when it is held.
+    pub hold_answer_of: Option<u64>,
 }
 
 /// A request budget, applied the way Cloudflare applies its global API limit: at most `requests`
@@ -257,6 +261,12 @@ impl Emulator {
     /// Replaces the faults injected into the following requests.
     pub fn set_faults(&self, faults: Faults) {
         self.state.faults.set(faults);
+    }
+
+    /// Whether the request [`Faults::hold_answer_of`] names was carried out and its answer is
+    /// being held.
+    pub fn held(&self) -> bool {
+        self.state.faults.held()
     }
 
     /// The emulator's clock; tests advance it to expire KV values, deliver a delayed queue message,

@@ -1,7 +1,8 @@
 //! The command line, through a stack binary (`src/main.rs`) run as a child process against its
 //! embedded emulator: deploy, plan exit codes, `--refresh`, `types`, `outputs`, `state`, the lock,
-//! passwords, an interrupted deploy, and a scan of every output (debug logs included), state file
-//! and the binary for the secret values.
+//! passwords, an interrupted deploy, a deploy killed at each of its requests (the request carried
+//! out, its answer lost), and a scan of every output (debug logs included), state file and the
+//! binary for the secret values.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -445,4 +446,114 @@ fn state_forget_stops_managing_without_deleting() {
     assert_eq!(destroy.code, Some(0), "{}", destroy.stderr);
     assert!(destroy.stdout.contains("2 deleted"), "{}", destroy.stdout);
     assert_eq!(dir.kv_titles(), ["bin-sessions"]);
+}
+
+/// The names the emulator holds for the test stack: KV titles, scripts, and secrets of the
+/// default store (which the stack's Secret creates when missing and never deletes).
+async fn held_names(emulator: &athanor_emulator::Emulator) -> Vec<String> {
+    let call =
+        |path: &'static str| athanor_test_support::call(emulator, reqwest::Method::GET, path);
+    let mut names = athanor_test_support::kv_titles(emulator).await;
+    let scripts = call("/workers/scripts").await;
+    names.extend(
+        scripts["result"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|s| s["id"].as_str().unwrap_or_default().to_owned()),
+    );
+    let stores = call("/secrets_store/stores").await;
+    for store in stores["result"].as_array().into_iter().flatten() {
+        let id = store["id"].as_str().unwrap_or_default();
+        let path = format!("/secrets_store/stores/{id}/secrets");
+        let secrets = athanor_test_support::call(emulator, reqwest::Method::GET, &path).await;
+        names.extend(
+            secrets["result"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|s| s["name"].as_str().unwrap_or_default().to_owned()),
+        );
+    }
+    names.sort();
+    names
+}
+
+/// The stack binary run against `emulator` as it would run against Cloudflare.
+fn against(dir: &Dir, emulator: &athanor_emulator::Emulator, args: &[&str]) -> Command {
+    let mut cmd = dir.command(args);
+    cmd.env("CLOUDFLARE_API_BASE_URL", emulator.base_url())
+        .env("CLOUDFLARE_API_TOKEN", emulator.token())
+        .env("CLOUDFLARE_ACCOUNT_ID", emulator.account_id())
+        .env("ATHANOR_CI_STATE_CHECK", "false");
+    cmd
+}
+
+#[test]
+fn a_deploy_killed_at_any_request_converges_without_a_duplicate_or_a_leak() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let start = || async {
+            let tmp = tempfile::tempdir().unwrap();
+            let emulator =
+                athanor_emulator::Emulator::start(athanor_emulator::Config::new(tmp.path()))
+                    .await
+                    .unwrap();
+            (tmp, emulator, Dir::new())
+        };
+        // The requests of a full deploy.
+        let (_tmp, emulator, dir) = start().await;
+        let full = dir.run(&mut against(&dir, &emulator, &["deploy"]));
+        assert_eq!(full.code, Some(0), "{}", full.stderr);
+        let requests = emulator.stats().total;
+        let declared = held_names(&emulator).await;
+        assert_eq!(declared, ["BIN_SIGNING", "bin-api", "bin-sessions"]);
+        emulator.shutdown().await;
+
+        let mut covered = 0;
+        for k in 1..=requests {
+            let (_tmp, emulator, dir) = start().await;
+            emulator.set_faults(athanor_emulator::Faults {
+                hold_answer_of: Some(k),
+                ..Default::default()
+            });
+            let mut child = against(&dir, &emulator, &["deploy"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            // Request k is carried out and its answer held: kill the run there.
+            while !emulator.held() && child.try_wait().unwrap().is_none() {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            covered += u64::from(emulator.held());
+            child.kill().unwrap();
+            child.wait().unwrap();
+            emulator.set_faults(athanor_emulator::Faults::default());
+
+            let again = dir.run(&mut against(&dir, &emulator, &["deploy"]));
+            assert_eq!(
+                again.code,
+                Some(0),
+                "killed at request {k}: {}",
+                again.stderr
+            );
+            assert_eq!(
+                held_names(&emulator).await,
+                declared,
+                "killed at request {k}"
+            );
+            let plan = dir.run(&mut against(&dir, &emulator, &["plan"]));
+            assert_eq!(plan.code, Some(0), "killed at request {k}: {}", plan.stdout);
+            let gone = dir.run(&mut against(&dir, &emulator, &["destroy", "--yes"]));
+            assert_eq!(gone.code, Some(0), "killed at request {k}: {}", gone.stderr);
+            assert!(
+                held_names(&emulator).await.is_empty(),
+                "killed at request {k}: left after destroy"
+            );
+            emulator.shutdown().await;
+        }
+        println!("killed at request k: {covered} of {requests} covered");
+        assert_eq!(covered, requests);
+    });
 }
