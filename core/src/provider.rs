@@ -352,9 +352,9 @@ pub trait Provider: Send + Sync {
         desired: &'a Desired<'a>,
     ) -> BoxFuture<'a, Result<Option<String>, ProviderError>>;
 
-    /// The reads a create or update of this resource needs that depend on nothing the deploy
-    /// creates (whether a Worker's script exists and whose it is; the account's workers.dev
-    /// subdomain). The engine calls it as the deploy starts, before the resource's
+    /// What a create or update of this resource needs that depends on nothing the deploy
+    /// creates (a Worker's modules; whether its script exists and whose it is; the account's
+    /// workers.dev subdomain). The engine calls it as the deploy starts, before the resource's
     /// dependencies exist, so `desired.deps` may be empty and must not be read; `existing` is
     /// what an update starts from. The result goes back to [`Provider::start_create`] or
     /// [`Provider::start_update`]. By default there is nothing to read.
