@@ -389,9 +389,10 @@ pub(crate) async fn put_secret(
 ) -> ApiResult {
     let body: Value = parse_json(&body, 10001, "Worker secret")?;
     let sealer = state.sealer.clone();
+    let now = state.clock.rfc3339();
     let out = state
         .store
-        .tx(move |c| scripts::put_secret(c, &sealer, &scope, &name, &body))
+        .tx(move |c| scripts::put_secret(c, &sealer, &scope, &name, &body, &now))
         .await?;
     ok(out)
 }
@@ -421,9 +422,10 @@ pub(crate) async fn delete_secret(
     state: AppStateRef,
     Path((_, name, secret)): Path<(String, String, String)>,
 ) -> ApiResult {
+    let now = state.clock.rfc3339();
     state
         .store
-        .tx(move |c| scripts::delete_secret(c, &Scope::Account, &name, &secret))
+        .tx(move |c| scripts::delete_secret(c, &Scope::Account, &name, &secret, &now))
         .await?;
     ok(Value::Null)
 }

@@ -320,8 +320,10 @@ pub(crate) fn put_secret(
     scope: &Scope,
     script_name: &str,
     body: &Value,
+    now: &str,
 ) -> Result<Value, ApiError> {
     let mut script = require(c, scope, script_name)?;
+    script.modified_on = now.to_owned();
     let name = body["name"].as_str().unwrap_or("");
     let text = body["text"].as_str();
     let kind = body["type"].as_str().unwrap_or("secret_text");
@@ -343,7 +345,7 @@ pub(crate) fn put_secret(
     script
         .bindings
         .extend(upload::seal_secrets(sealer, script_name, vec![binding]));
-    save(c, scope, &script)?;
+    save_as_new_version(c, scope, script)?;
     Ok(json!({"name": name, "type": "secret_text"}))
 }
 
@@ -363,8 +365,10 @@ pub(crate) fn delete_secret(
     scope: &Scope,
     script_name: &str,
     secret: &str,
+    now: &str,
 ) -> Result<(), ApiError> {
     let mut script = require(c, scope, script_name)?;
+    script.modified_on = now.to_owned();
     let before = script.bindings.len();
     script
         .bindings
@@ -377,7 +381,20 @@ pub(crate) fn delete_secret(
             ),
         ));
     }
-    save(c, scope, &script)
+    save_as_new_version(c, scope, script)
+}
+
+/// Saves `script`, changed by a secret, as a new version deployed at once, as Cloudflare does
+/// when a secret is put or deleted (the version keeps the code of the one before).
+fn save_as_new_version(c: &Connection, scope: &Scope, mut script: Script) -> Result<(), ApiError> {
+    let now = script.modified_on.clone();
+    let versioned = versions::record_change(&mut script, "secret", &now);
+    save(c, scope, &script)?;
+    if versioned {
+        let code = parts::all(c, &scope.id(&script.id))?;
+        versions::keep(c, scope, &script, &code)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

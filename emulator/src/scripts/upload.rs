@@ -315,7 +315,7 @@ fn upload_bindings(
 
 /// Appends `version` to a script's versions, numbered after the last one, keeping the newest
 /// [`MAX_VERSIONS`].
-fn push_version(versions: &mut Vec<Version>, mut version: Version) {
+pub(crate) fn push_version(versions: &mut Vec<Version>, mut version: Version) {
     version.number = versions.last().map_or(0, |v| v.number) + 1;
     versions.push(version);
     if versions.len() > MAX_VERSIONS {

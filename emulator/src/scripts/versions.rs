@@ -14,7 +14,7 @@ use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::model::{DeployedVersion, Deployment, Script, Version};
+use super::model::{Binding, DeployedVersion, Deployment, Script, Version};
 use super::{Scope, Upload, UploadContext};
 use crate::envelope::ApiError;
 use crate::ids;
@@ -127,6 +127,35 @@ pub(crate) fn record_upload(script: &mut Script, previous: Option<&Script>, now:
         percentage: 100.0,
     }];
     record(script, deployment(all, Value::Null, now));
+}
+
+/// Makes a new version of `script` from its newest one, with its present bindings and the same
+/// code, and deploys it to all traffic, as Cloudflare does when something other than an upload
+/// changes a script (`triggered_by`: `secret` for a secret put or delete). Returns whether there was a
+/// version to start from (a script stored before versions were kept has none).
+pub(crate) fn record_change(script: &mut Script, triggered_by: &str, now: &str) -> bool {
+    let Some(mut version) = script.versions.last().cloned() else {
+        return false;
+    };
+    version.id = ids::uuid();
+    version.metadata["created_on"] = json!(now);
+    version.metadata["modified_on"] = json!(now);
+    version.resources["bindings"] = json!(
+        script
+            .bindings
+            .iter()
+            .map(Binding::public_json)
+            .collect::<Vec<_>>()
+    );
+    version.annotations = Some(json!({"workers/triggered_by": triggered_by}));
+    script.deployment_id = version.id.clone();
+    let all = vec![DeployedVersion {
+        version_id: version.id.clone(),
+        percentage: 100.0,
+    }];
+    super::upload::push_version(&mut script.versions, version);
+    record(script, deployment(all, Value::Null, now));
+    true
 }
 
 /// The deployments of a script, newest first (one, on its current version, for a document

@@ -180,20 +180,37 @@ async fn upload_list_download_settings_delete() {
     )
     .await;
 
-    // Versions: one per upload, newest first; the deployment names the latest.
+    // Versions: one per upload and one per secret put or delete (as Cloudflare makes and
+    // deploys), newest first; the deployment names the latest.
     let v = h
         .ok(h.req(Method::GET, &h.acct("/workers/scripts/my-worker/versions")))
         .await;
     let items = v["items"].as_array().unwrap();
-    assert_eq!(items.len(), 1);
-    assert_eq!(items[0]["number"], 1);
-    let vid = items[0]["id"].as_str().unwrap().to_owned();
-    let full = h
-        .ok(h.req(
+    let numbers: Vec<u64> = items
+        .iter()
+        .map(|i| i["number"].as_u64().unwrap())
+        .collect();
+    assert_eq!(numbers, [3, 2, 1]);
+    let version = |id: &str| {
+        h.ok(h.req(
             Method::GET,
-            &h.acct(&format!("/workers/scripts/my-worker/versions/{vid}")),
+            &h.acct(&format!("/workers/scripts/my-worker/versions/{id}")),
         ))
-        .await;
+    };
+    let binding_names = |full: &Value| -> Vec<String> {
+        full["resources"]["bindings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let with_api = version(items[1]["id"].as_str().unwrap()).await;
+    assert!(binding_names(&with_api).contains(&"API".to_owned()));
+    let vid = items[0]["id"].as_str().unwrap().to_owned();
+    let full = version(&vid).await;
+    assert!(!binding_names(&full).contains(&"API".to_owned()));
+    assert_eq!(full["annotations"]["workers/triggered_by"], "secret");
     assert_eq!(full["resources"]["script"]["handlers"], json!(["fetch"]));
     assert!(!full.to_string().contains("s3cr3t"));
     h.fails(
