@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use athanor_cloudflare::{Auth, Client, ClientConfig, CloudflareProvider};
+use athanor_cloudflare::{Client, CloudflareProvider};
 use athanor_core::binding::{Binding, BindingValue};
 use athanor_core::output::{KvNamespaceOutput, WorkerOutput};
 use athanor_core::provider::Desired;
@@ -30,7 +30,6 @@ use athanor_runtime::internals::{
     Digests, Record, SCHEMA_VERSION, Status, lock_stage, session_store,
 };
 use athanor_runtime::{Session, SessionOptions, StateLocation};
-use secrecy::SecretString;
 
 const LATENCY: Duration = Duration::from_millis(50);
 const CONCURRENCY: usize = 8;
@@ -79,11 +78,7 @@ fn generated(app: &str, pairs: usize, chain: usize) -> Stack {
 }
 
 async fn provider(emulator: &Emulator) -> Arc<dyn Provider> {
-    let mut config = ClientConfig::new(
-        emulator.base_url(),
-        Auth::Token(SecretString::from(emulator.token().to_owned())),
-    );
-    config.account_id = Some(emulator.account_id().to_owned());
+    let mut config = athanor_test_support::client_config(emulator);
     config.rate_limit = athanor_cloudflare::RateLimit {
         requests: 100_000,
         window: Duration::from_secs(300),

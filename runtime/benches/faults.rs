@@ -19,13 +19,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use athanor_cloudflare::{Auth, Client, ClientConfig, CloudflareProvider};
+use athanor_cloudflare::{Client, CloudflareProvider};
 use athanor_core::binding::{Binding, BindingValue};
 use athanor_core::stack::{KvNamespace, KvValue, R2Bucket, Worker, WorkerCode};
 use athanor_core::{Provider, Resource, ResourceRef, Stack};
 use athanor_emulator::{Config, Emulator, Faults};
 use athanor_runtime::{Session, SessionOptions};
-use secrecy::SecretString;
 
 const ROUNDS: usize = 50;
 const ATTEMPTS: usize = 5;
@@ -77,11 +76,7 @@ fn stack() -> Stack {
 }
 
 async fn provider(emulator: &Emulator) -> Arc<dyn Provider> {
-    let mut config = ClientConfig::new(
-        emulator.base_url(),
-        Auth::Token(SecretString::from(emulator.token().to_owned())),
-    );
-    config.account_id = Some(emulator.account_id().to_owned());
+    let config = athanor_test_support::client_config(emulator);
     Arc::new(CloudflareProvider::new(
         Client::connect(config).await.unwrap(),
     ))
@@ -90,42 +85,18 @@ async fn provider(emulator: &Emulator) -> Arc<dyn Provider> {
 /// The names of what the emulator holds for `stage`: KV titles, bucket names, script names.
 async fn held(emulator: &Emulator, stage: &str) -> Vec<String> {
     let suffix = format!("-{stage}");
-    let get = |path: &str| {
-        let url = emulator.account_url(path);
-        let token = emulator.token().to_owned();
-        async move {
-            let body: serde_json::Value = reqwest::Client::new()
-                .get(url)
-                .bearer_auth(token)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            body
-        }
-    };
-    let mut names = Vec::new();
-    let kv = get("/storage/kv/namespaces?per_page=100").await;
+    let mut names = athanor_test_support::kv_titles(emulator).await;
+    let r2 = athanor_test_support::get_result(emulator, "/r2/buckets").await;
     names.extend(
-        kv["result"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|n| n["title"].as_str().unwrap().to_owned()),
-    );
-    let r2 = get("/r2/buckets").await;
-    names.extend(
-        r2["result"]["buckets"]
+        r2["buckets"]
             .as_array()
             .unwrap()
             .iter()
             .map(|b| b["name"].as_str().unwrap().to_owned()),
     );
-    let scripts = get("/workers/scripts").await;
+    let scripts = athanor_test_support::get_result(emulator, "/workers/scripts").await;
     names.extend(
-        scripts["result"]
+        scripts
             .as_array()
             .unwrap()
             .iter()

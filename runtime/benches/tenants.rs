@@ -52,7 +52,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use athanor_cloudflare::{Auth, Client, ClientConfig, CloudflareProvider};
+use athanor_cloudflare::{Client, CloudflareProvider};
 use athanor_core::{Provider, Stack, TenantId};
 use athanor_emulator::{Config, Emulator, Faults, RateLimit};
 use athanor_runtime::{
@@ -60,7 +60,6 @@ use athanor_runtime::{
     TenantsOptions,
 };
 use athanor_test_support::{platform_namespace, tenant_stack};
-use secrecy::SecretString;
 use tracing_subscriber::layer::SubscriberExt;
 
 const APP: &str = "platform";
@@ -223,11 +222,7 @@ async fn onboard(dir: &Path, limit: Option<RateLimit>, retries: &AtomicU64) -> R
     let emulator = Emulator::start(Config::new(dir.join("emulator")))
         .await
         .unwrap();
-    let mut config = ClientConfig::new(
-        emulator.base_url(),
-        Auth::Token(SecretString::from(emulator.token().to_owned())),
-    );
-    config.account_id = Some(emulator.account_id().to_owned());
+    let mut config = athanor_test_support::client_config(&emulator);
     config.rate_limit = match limit {
         Some(l) => athanor_cloudflare::RateLimit {
             requests: l.requests,

@@ -1,8 +1,8 @@
 //! What the end-to-end tests of several crates (the runtime, its test stack, the examples) share:
-//! reading the emulator's v4 API back, to see what a deploy left there, and the examples'
-//! [`Fixture`], the shared state stores of this machine ([`shared_stores`]), and the tenant the
-//! runtime's tenant tests and benchmark onboard ([`tenant_stack`]). Never
-//! published.
+//! a client configured for the emulator ([`client_config`]), reading the emulator's v4 API back,
+//! to see what a deploy left there, and the examples' [`Fixture`], the shared state stores of
+//! this machine ([`shared_stores`]), and the tenant the runtime's tenant tests and benchmark
+//! onboard ([`tenant_stack`]). Never published.
 
 mod fixture;
 mod shared_stores;
@@ -14,6 +14,17 @@ pub use tenant_stack::{platform_namespace, tenant_stack};
 
 use athanor_emulator::Emulator;
 use serde_json::Value;
+
+/// A client configuration for `emulator` as for Cloudflare: its base URL, its token, its
+/// account; the rate limit is the client's default, for the caller to change.
+pub fn client_config(emulator: &Emulator) -> athanor_cloudflare::ClientConfig {
+    let mut config = athanor_cloudflare::ClientConfig::new(
+        emulator.base_url(),
+        athanor_cloudflare::Auth::Token(secrecy::SecretString::from(emulator.token().to_owned())),
+    );
+    config.account_id = Some(emulator.account_id().to_owned());
+    config
+}
 
 /// The JSON answer to `method` on `path` under the emulator's account (`/accounts/{id}{path}`),
 /// whatever its status.

@@ -21,9 +21,8 @@ use std::time::{Duration, Instant};
 use athanor::infra;
 use athanor::model::Provider;
 use athanor::runtime::{Session, SessionOptions};
-use athanor_cloudflare::{Auth, Client, ClientConfig, CloudflareProvider, RateLimit};
+use athanor_cloudflare::{Client, CloudflareProvider, RateLimit};
 use athanor_emulator::{Config, Emulator, Faults};
-use secrecy::SecretString;
 
 const LATENCY: Duration = Duration::from_millis(300);
 
@@ -59,11 +58,7 @@ async fn deploy(stack: athanor::Stack) -> Measured {
     let emulator = Emulator::start(Config::new(dir.path().join("emulator")))
         .await
         .expect("the emulator starts");
-    let mut config = ClientConfig::new(
-        emulator.base_url(),
-        Auth::Token(SecretString::from(emulator.token().to_owned())),
-    );
-    config.account_id = Some(emulator.account_id().to_owned());
+    let mut config = athanor_test_support::client_config(&emulator);
     config.rate_limit = RateLimit {
         requests: 100_000,
         window: Duration::from_secs(300),

@@ -6,13 +6,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use athanor_cloudflare::{Auth, Client, ClientConfig, CloudflareProvider};
+use athanor_cloudflare::{Client, CloudflareProvider};
 use athanor_core::binding::{Binding, BindingValue};
 use athanor_core::stack::{KvNamespace, KvValue, R2Bucket, Worker};
 use athanor_core::{Provider, Resource, ResourceRef, Stack};
 use athanor_emulator::{Config, Emulator};
 use athanor_runtime::{Session, SessionOptions};
-use secrecy::SecretString;
 
 pub struct Env {
     pub dir: tempfile::TempDir,
@@ -65,11 +64,7 @@ impl Env {
 }
 
 pub async fn provider_for(emulator: &Emulator) -> Arc<dyn Provider> {
-    let mut config = ClientConfig::new(
-        emulator.base_url(),
-        Auth::Token(SecretString::from(emulator.token().to_owned())),
-    );
-    config.account_id = Some(emulator.account_id().to_owned());
+    let config = athanor_test_support::client_config(emulator);
     let client = Client::connect(config).await.unwrap();
     Arc::new(CloudflareProvider::new(client))
 }
