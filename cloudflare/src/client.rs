@@ -212,6 +212,11 @@ impl Client {
         &self.inner.account_id
     }
 
+    /// The credentials every request carries.
+    pub(crate) fn auth(&self) -> &Auth {
+        &self.inner.auth
+    }
+
     /// The API base URL.
     pub fn base_url(&self) -> &str {
         &self.inner.base_url

@@ -14,6 +14,7 @@
 
 mod client;
 mod config;
+mod credentials;
 mod envelope;
 mod error;
 pub mod modules;

@@ -145,6 +145,10 @@ impl Provider for CloudflareProvider {
         Some(self.client.account_id().to_owned())
     }
 
+    fn check_credentials(&self) -> BoxFuture<'_, Option<String>> {
+        Box::pin(self.client.credentials_problem())
+    }
+
     fn fingerprint<'a>(
         &'a self,
         desired: &'a Desired<'a>,

@@ -433,6 +433,15 @@ pub trait Provider: Send + Sync {
         Box::pin(async { Ok(None) })
     }
 
+    /// Checks the provider's credentials with as few requests as it takes, once a request of a
+    /// run was refused (HTTP 401 or 403): `Some` with what is wrong and the setting to fix (a
+    /// token that is not valid, an account it cannot use), `None` when they are good (so the
+    /// refusal was a missing permission) or the check itself could not tell. The engine stops
+    /// sending a run's requests once it has an answer that is `Some`. By default: `None`.
+    fn check_credentials(&self) -> BoxFuture<'_, Option<String>> {
+        Box::pin(async { None })
+    }
+
     /// The account this provider deploys into. State records it, so that a stage deployed into
     /// one account is never planned, deployed or destroyed against another (the local emulator's
     /// account included). `None` when the provider cannot tell; then nothing is checked.

@@ -1,5 +1,17 @@
 //! Authentication: a request must carry the configured token, as `Authorization: Bearer T` (API
 //! token) or `X-Auth-Key: T` with any `X-Auth-Email` (global key), and name the emulated account.
+//!
+//! Sources (reference/cloudflare-api.md §1.3 for the headers, §1.5 and §2 for the codes):
+//! - 9106 "Missing X-Auth-Key, X-Auth-Email or Authorization headers", 401: third-party logs, and
+//!   wrangler's account discovery reads 9106 (`packages/workers-auth/src/core/factory.ts`).
+//! - 1000 "Invalid API Token" on the token-verify routes, 401: what `/user/tokens/verify` answers
+//!   an account token; wrangler's `getTokenType` reads 1000
+//!   (`packages/wrangler/src/user/whoami.ts`).
+//! - 10000 "Authentication error", 403: a bad token or missing permission (wrangler's tests,
+//!   third-party logs). The emulator answers it (403) for another account's id too: no public
+//!   source gives Cloudflare's answer there.
+//! - A configured token of 1 to 256 visible ASCII characters ([`check_token`]): the emulator's own
+//!   bound, no public source (wrangler only refuses tokens with code points above 255, §1.3).
 
 use std::sync::Arc;
 

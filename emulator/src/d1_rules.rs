@@ -25,16 +25,21 @@ use rusqlite::limits::Limit;
 use rusqlite::types::{Value as SqlValue, ValueRef};
 use serde_json::{Value, json};
 
-/// Databases per account (Workers Paid).
+/// Databases per account (Workers Paid; `d1/platform/limits`).
 pub(crate) const MAX_DATABASES: usize = 50_000;
-/// Longest database name the emulator accepts.
+/// Longest database name the emulator accepts: the emulator's own bound, no public source
+/// (Cloudflare documents no rule for database names).
 pub(crate) const MAX_NAME_CHARS: usize = 64;
-/// Primary location hints a database can be created with.
+/// Primary location hints a database can be created with (the API schema's
+/// `d1_primary-location-hint` enum).
 pub(crate) const LOCATION_HINTS: [&str; 6] = ["weur", "eeur", "apac", "oc", "wnam", "enam"];
-/// Jurisdictions a database can be restricted to.
+/// Jurisdictions a database can be restricted to (`eu` and `fedramp`: D1's data-location page,
+/// `d1/learning/data-location`; `us`: the changelog of 2026-10-02).
 pub(crate) const JURISDICTIONS: [&str; 3] = ["eu", "fedramp", "us"];
 
-/// SQLite limits as D1 documents them (and workerd sets the rest).
+/// SQLite limits as D1 documents them (and workerd sets the rest: `sqlite3_limit` calls in
+/// `src/workerd/util/sqlite.c++`, where workerd's own length and function-argument limits,
+/// 2,200,000 and 127, are above D1's documented ones).
 pub(crate) const LIMITS: [(Limit, i32); 11] = [
     // Maximum string, BLOB or table row size: 2,000,000 bytes.
     (Limit::SQLITE_LIMIT_LENGTH, 2_000_000),
@@ -42,16 +47,19 @@ pub(crate) const LIMITS: [(Limit, i32); 11] = [
     (Limit::SQLITE_LIMIT_SQL_LENGTH, 100_000),
     // Maximum columns per table: 100.
     (Limit::SQLITE_LIMIT_COLUMN, 100),
+    // workerd: expression depth 100, compound SELECT 5, VDBE operations 25,000.
     (Limit::SQLITE_LIMIT_EXPR_DEPTH, 100),
     (Limit::SQLITE_LIMIT_COMPOUND_SELECT, 5),
     (Limit::SQLITE_LIMIT_VDBE_OP, 25_000),
     // Maximum arguments per SQL function: 32.
     (Limit::SQLITE_LIMIT_FUNCTION_ARG, 32),
+    // workerd: no attached databases.
     (Limit::SQLITE_LIMIT_ATTACHED, 0),
     // Maximum bytes in a LIKE or GLOB pattern: 50.
     (Limit::SQLITE_LIMIT_LIKE_PATTERN_LENGTH, 50),
     // Maximum bound parameters per query: 100.
     (Limit::SQLITE_LIMIT_VARIABLE_NUMBER, 100),
+    // workerd: trigger depth 10.
     (Limit::SQLITE_LIMIT_TRIGGER_DEPTH, 10),
 ];
 

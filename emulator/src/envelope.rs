@@ -3,6 +3,16 @@
 //! Every answer goes through here, so that successes and failures have exactly Cloudflare's
 //! shape; failures always carry `result: null`. Raw downloads (KV values, R2 objects, script
 //! content) are the one exception, built by [`raw`] outside the envelope.
+//!
+//! Sources for the codes answered here (reference/cloudflare-api.md §1.5 lists them with theirs):
+//! - 10002, a storage failure inside the emulator ([`ApiError::internal`]): "Unexpected internal
+//!   server error" in the spec's `x-cfLinkErrors` of `workers_script-response-single`
+//!   (reference/cloudflare-openapi-subset.json). Cloudflare documents no internal-error code for
+//!   the other products; the emulator uses this one for all.
+//! - 10003, a `page` or `per_page` that is not a positive integer: no public source. The same spec
+//!   list has 10003 "Missing required URL parameter" and 10004 "Malformed URL parameter"; the
+//!   emulator answers 10003.
+//! - 7003, 10024 and 10001 for the failures axum answers itself: see [`code_for_bare`].
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -116,6 +126,8 @@ pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response {
 /// Page-style pagination (`?page=&per_page=`): the slice of `items` and its `result_info`.
 ///
 /// A page past the end is an empty array (the TypeScript SDK pages until one comes back empty).
+/// A `per_page` over `max_per_page` is lowered to it, not refused; each caller names the source
+/// of its default and maximum.
 pub(crate) fn paginate<T: Clone>(
     items: &[T],
     page: Option<&str>,
@@ -168,16 +180,26 @@ pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// A method the route does not have: 7003 "No route for the URI", the spec's failure example
+/// (reference/cloudflare-api.md §1.5). No public source gives the code for a 405.
+const BARE_NO_ROUTE: u32 = 7003;
+/// A body over the size limit: KV's 10024 "payload too large" (§1.5, a third-party list of KV
+/// codes). No public source gives the code for a 413 outside KV.
+const BARE_TOO_LARGE: u32 = 10024;
+/// Anything else axum refuses (a path or body its extractors cannot read): 10001, KV's and
+/// miniflare's code for a bad request body (§1.5; miniflare `local-explorer/common.ts`). No public
+/// source gives a code for these.
+const BARE_REFUSED: u32 = 10001;
+
 /// The codes of failures that axum answers itself, before any handler: a method the route does
 /// not have, a body over the size limit, a path or body its extractors refuse. Cloudflare answers
 /// these in its envelope too; no public source gives their codes, so the documented ones nearest
-/// in meaning are used: 7003 "No route for the URI" for a method, KV's 10024 "payload too large"
-/// for the size, and 10001 (KV's and miniflare's code for a bad request body) for the rest.
+/// in meaning are used (see the constants).
 fn code_for_bare(status: StatusCode) -> u32 {
     match status {
-        StatusCode::METHOD_NOT_ALLOWED => 7003,
-        StatusCode::PAYLOAD_TOO_LARGE => 10024,
-        _ => 10001,
+        StatusCode::METHOD_NOT_ALLOWED => BARE_NO_ROUTE,
+        StatusCode::PAYLOAD_TOO_LARGE => BARE_TOO_LARGE,
+        _ => BARE_REFUSED,
     }
 }
 
@@ -196,6 +218,7 @@ pub(crate) async fn wrap_bare_failures(
     if !(status.is_client_error() || status.is_server_error()) || is_json {
         return response;
     }
+    // At most 64 KiB of axum's own text is read (the emulator's bound; no public source).
     let text = axum::body::to_bytes(response.into_body(), 64 * 1024)
         .await
         .map(|b| String::from_utf8_lossy(&b).trim().to_owned())

@@ -8,6 +8,15 @@
 //! window's length (5 minutes). Requests refused during the block do not count; when it ends, the
 //! count starts from zero. Time is the emulator's [`Clock`](crate::Clock), so tests advance it
 //! instead of sleeping.
+//!
+//! Sources (reference/cloudflare-api.md §1.4): the limit of 1,200 requests per 5 minutes, the
+//! five-minute block, the `x-ratelimit-limit` / `x-ratelimit-remaining` headers and, on a 429,
+//! `Retry-After` and `x-ratelimit-reset` are Cloudflare's documented API limits
+//! (`developers.cloudflare.com/fundamentals/api/reference/limits`); the `Ratelimit` and
+//! `Ratelimit-Policy` pair is from a 2025 changelog copy (third-party). Code 971 "Please wait and
+//! consider throttling your request speed" is what 429 bodies carry in third-party reports;
+//! Cloudflare documents no code. An injected 5xx carries 10002, the spec's "Unexpected internal
+//! server error" for Workers (§1.5); no public source gives Cloudflare's code for these.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, RwLock};
@@ -206,7 +215,17 @@ pub(crate) async fn inject(
         std::future::pending::<()>().await;
     }
     if chance(faults.share_429) {
-        return too_many(1);
+        let mut r = too_many(1);
+        if let Some(wait) = faults.retry_after_429 {
+            let value = match wait.subsec_nanos() {
+                0 => wait.as_secs().to_string(),
+                _ => format!("{:.3}", wait.as_secs_f64()),
+            };
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                r.headers_mut().insert("retry-after", v);
+            }
+        }
+        return r;
     }
     if chance(faults.share_5xx) {
         let status = [
@@ -248,6 +267,8 @@ fn chance(share: f64) -> bool {
 pub(crate) struct FaultsBody {
     pub latency_ms: u64,
     pub share_429: f64,
+    /// The `Retry-After` of the injected 429s, in milliseconds (none: 1 s).
+    pub retry_after_429_ms: Option<u64>,
     pub share_5xx: f64,
     pub share_dropped: f64,
     pub rate_limit: Option<RateLimitBody>,
@@ -277,6 +298,7 @@ impl FaultsBody {
         Ok(Faults {
             latency: Duration::from_millis(self.latency_ms),
             share_429: self.share_429,
+            retry_after_429: self.retry_after_429_ms.map(Duration::from_millis),
             share_5xx: self.share_5xx,
             share_dropped: self.share_dropped,
             rate_limit: self.rate_limit.map(|r| RateLimit {

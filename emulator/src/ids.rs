@@ -1,4 +1,7 @@
 //! Identifiers in Cloudflare's formats: 32 lowercase hex characters, or UUIDs.
+//!
+//! Sources: account ids and KV namespace ids are 32 lowercase hex characters, dispatch namespace
+//! ids UUIDs (reference/cloudflare-api.md §11; the spec's identifiers have `maxLength` 32).
 
 use crate::Error;
 

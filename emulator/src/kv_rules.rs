@@ -1,6 +1,27 @@
 //! Workers KV's rules for values, shared by the v4 API (`handlers::kv`) and the Workers' KV binding
 //! (`bindings::kv`), so that both refuse and answer alike: key, value and metadata limits,
 //! expirations, list cursors and the shape of a bulk read.
+//!
+//! Sources:
+//! - Keys of at most 512 bytes, values of at most 25 MiB, metadata of at most 1024 bytes, a TTL of
+//!   at least 60 s and an absolute expiration at least 60 s ahead:
+//!   `developers.cloudflare.com/kv/platform/limits` and `kv/api/write-key-value-pairs`
+//!   (reference/cloudflare-api.md §3); the spec's `workers-kv_key_name` has `maxLength` 512.
+//! - At most 100 keys per bulk get: §3, and miniflare's `MAX_BULK_GET_KEYS`
+//!   (`packages/miniflare/src/workers/kv/constants.ts`).
+//! - The statuses and messages (414 "UTF-8 encoded length of … exceeds key length limit of 512.",
+//!   413 "Metadata length of … exceeds limit of 1024.", `Illegal key name`, the expiration
+//!   messages): workerd's KV binding (`src/workerd/api/kv.c++`) and miniflare's
+//!   `workers/kv/validator.worker.ts`.
+//! - 10024 for a value or metadata too large: KV's "payload too large" (§1.5, a third-party list
+//!   of KV codes).
+//! - 10033 for a key too long: no public source (Cloudflare's code for it is not documented; the
+//!   emulator's choice).
+//! - 10001 for every other refusal (an empty or `.`/`..` key, an expiration too soon, a bad cursor,
+//!   a value that is not JSON in a bulk get): KV's bad-request code (§1.5). Third-party clients
+//!   match 10034 for an invalid `expiration_ttl` (alchemy-run/distilled,
+//!   `packages/cloudflare/patches/kv/putNamespaceValue.json`); the emulator answers 10001.
+//! - The cursor's format (the last key, base64url): the emulator's own; Cloudflare's is opaque.
 
 use axum::http::StatusCode;
 use base64::Engine;

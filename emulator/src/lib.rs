@@ -28,6 +28,8 @@ mod clock;
 mod d1_rules;
 mod envelope;
 mod error;
+#[cfg(test)]
+mod error_code_sources;
 mod faults;
 mod handlers;
 mod ids;
@@ -109,6 +111,10 @@ pub struct Faults {
     pub latency: Duration,
     /// Share (0.0..=1.0) of requests answered 429 with `Retry-After` and code 971.
     pub share_429: f64,
+    /// The `Retry-After` of those 429s: 1 s when `None`. A benchmark scales it down with the
+    /// rest of its waits; below a second it is sent in fractional seconds (`0.02`), which
+    /// athanor's client reads and Cloudflare never sends.
+    pub retry_after_429: Option<Duration>,
     /// Share (0.0..=1.0) of requests answered 500, 502 or 503.
     pub share_5xx: f64,
     /// Share (0.0..=1.0) of requests whose connection is closed without an answer.
@@ -140,7 +146,9 @@ pub struct RateLimit {
 }
 
 impl RateLimit {
-    /// Cloudflare's documented API limit: 1,200 requests per 5 minutes.
+    /// Cloudflare's documented API limit: 1,200 requests per 5 minutes
+    /// (`developers.cloudflare.com/fundamentals/api/reference/limits`; reference/cloudflare-api.md
+    /// §1.4).
     pub fn cloudflare() -> RateLimit {
         RateLimit {
             requests: 1200,

@@ -18,13 +18,15 @@ use serde_json::Value;
 
 use crate::envelope::ApiError;
 
-/// Largest message body, in bytes.
+/// Largest message body, in bytes (128 KB, 1 KB being 1000 bytes: `queues/platform/limits`).
 pub(crate) const MAX_MESSAGE_BYTES: usize = 128_000;
-/// Most messages in one `sendBatch` (or HTTP batch).
+/// Most messages in one `sendBatch` (or HTTP batch) (`queues/platform/limits`).
 pub(crate) const MAX_BATCH_MESSAGES: usize = 100;
-/// Largest total of the bodies of one batch, in bytes.
+/// Largest total of the bodies of one batch, in bytes (256 KB, `queues/platform/limits`).
 pub(crate) const MAX_BATCH_BYTES: usize = 256_000;
-/// Longest delay of a message, a queue's delivery delay and a consumer's retry delay, in seconds.
+/// Longest delay of a message, a queue's delivery delay and a consumer's retry delay, in seconds
+/// (wrangler's `MAX_DELIVERY_DELAY_SECS`; the error-codes page's "1 and 86400 seconds"; a
+/// version of the limits page says 12 hours for `delaySeconds`).
 pub(crate) const MAX_DELAY_SECS: i64 = 86_400;
 /// Shortest and longest message retention period, and the default (4 days), in seconds.
 pub(crate) const MIN_RETENTION_SECS: i64 = 60;
@@ -34,40 +36,55 @@ pub(crate) const DEFAULT_RETENTION_SECS: i64 = 345_600;
 pub(crate) const DEFAULT_BATCH_SIZE: i64 = 10;
 pub(crate) const DEFAULT_MAX_WAIT_TIME_MS: i64 = 5_000;
 pub(crate) const DEFAULT_MAX_RETRIES: i64 = 3;
-/// A consumer's limits.
+/// A consumer's limits (`queues/platform/limits`): batches of 100 messages, 60 s of batch wait,
+/// 100 retries, 250 concurrent consumer invocations.
 pub(crate) const MAX_BATCH_SIZE: i64 = 100;
 pub(crate) const MAX_WAIT_TIME_MS: i64 = 60_000;
 pub(crate) const MAX_RETRIES: i64 = 100;
 pub(crate) const MAX_CONCURRENCY: i64 = 250;
 
-/// Cloudflare's codes.
+/// Cloudflare's codes. The control-plane codes (110xx, 10026) are not in Cloudflare's
+/// documentation: their sources are third-party, as each says.
 pub(crate) mod code {
-    /// The queue does not exist (the control-plane API).
+    /// 11000, the queue does not exist (the control-plane API): third-party clients' error
+    /// matchers (`QueueNotFound`, alchemy-run/distilled PR #273).
     pub const QUEUE_NOT_FOUND: u32 = 11_000;
-    /// The consumer's Worker exports no `queue()` handler.
+    /// 11001, the consumer's Worker exports no `queue()` handler ("queue handler is missing"):
+    /// alchemy-run/distilled PR #273; Alchemy retries uploads on it
+    /// (reference/alchemy.md §2).
     pub const QUEUE_HANDLER_MISSING: u32 = 11_001;
-    /// The queue name breaks the naming rule.
+    /// 11003, the queue name breaks the naming rule: the API's refusal quoted in workers-sdk issue
+    /// #2522; alchemy-run/distilled (`patches/queues/updateQueue.json`).
     pub const INVALID_QUEUE_NAME: u32 = 11_003;
-    /// The queue already has a consumer (`workers.api.error.consumer_exists`).
+    /// 11004, the queue already has a consumer (`workers.api.error.consumer_exists [code:
+    /// 11004]`, workers-sdk issue #5347).
     pub const CONSUMER_EXISTS: u32 = 11_004;
-    /// No consumer with that id (not confirmed against Cloudflare).
+    /// 11005, no consumer with that id: no public source (the emulator's choice).
     pub const CONSUMER_NOT_FOUND: u32 = 11_005;
-    /// The name is taken by another queue (not confirmed against Cloudflare).
+    /// 11009, the name is taken by another queue: third-party wrangler output, `Queue name '…'
+    /// is already taken. Please use a different name and try again. [code: 11009]`.
     pub const QUEUE_NAME_TAKEN: u32 = 11_009;
-    /// The request body is not what the endpoint takes.
+    /// 10026, the request body is not what the endpoint takes: alchemy-run/distilled
+    /// (`InvalidRequestBody` in `patches/queues/createConsumer.json`).
     pub const INVALID_REQUEST_BODY: u32 = 10_026;
-    /// The queue does not exist (the message API and the binding).
+    /// 10104 QueueNotFound (the message API and the binding): `queues/reference/error-codes`.
     pub const MESSAGE_QUEUE_NOT_FOUND: u32 = 10_104;
-    /// A message's content type or delay is invalid.
+    /// 10203 MessageMetadataInvalid, a message's content type or delay is invalid (the
+    /// error-codes page).
     pub const MESSAGE_METADATA_INVALID: u32 = 10_203;
+    /// 10204 MessageSizeOutOfBounds (the error-codes page).
     pub const MESSAGE_SIZE_OUT_OF_BOUNDS: u32 = 10_204;
+    /// 10205 BatchSizeOutOfBounds (the error-codes page).
     pub const BATCH_SIZE_OUT_OF_BOUNDS: u32 = 10_205;
+    /// 10206 BatchCountOutOfBounds (the error-codes page).
     pub const BATCH_COUNT_OUT_OF_BOUNDS: u32 = 10_206;
+    /// 10207 JSONRequestBodyInvalid (the error-codes page).
     pub const JSON_BODY_INVALID: u32 = 10_207;
+    /// 10208 JSONRequestBodyMalformed (the error-codes page).
     pub const JSON_BODY_MALFORMED: u32 = 10_208;
-    /// Invalid consumer settings (wrangler reads it by number).
+    /// 100127, invalid consumer settings (wrangler reads it by number: `queues/constants.ts`).
     pub const INVALID_CONSUMER_SETTINGS: u32 = 100_127;
-    /// Invalid queue settings (wrangler reads it by number).
+    /// 100128, invalid queue settings (wrangler reads it by number: `queues/constants.ts`).
     pub const INVALID_QUEUE_SETTINGS: u32 = 100_128;
 }
 

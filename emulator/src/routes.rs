@@ -17,7 +17,8 @@ use crate::state::AppState;
 /// The prefix of the v4 API, as in `https://api.cloudflare.com/client/v4`.
 pub const API_PREFIX: &str = "/client/v4";
 
-/// The largest request body: a bulk KV write of 100 MB plus multipart overhead.
+/// The largest request body: a bulk KV write of 100 MB (reference/cloudflare-api.md §3) plus
+/// multipart overhead. The 128 MiB is the emulator's own bound: no public source gives the API's.
 const MAX_BODY_BYTES: usize = 128 * 1024 * 1024;
 
 /// Builds the router: the v4 API under [`API_PREFIX`], the emulator's own controls under

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::Method;
+use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 use std::sync::Arc;
@@ -26,6 +26,9 @@ pub struct Stats {
     /// injected per request, a client's wall time is at least `round_trips × L`.
     #[serde(default)]
     pub round_trips: u64,
+    /// Requests answered 429 Too Many Requests, by the rate limit or a fault injected as one.
+    #[serde(default)]
+    pub too_many_requests: u64,
 }
 
 /// The live counters.
@@ -48,10 +51,14 @@ impl Counters {
         s.round_trips + 1
     }
 
-    /// A request whose chain (what [`Counters::record`] returned) is `chain` was answered.
-    pub fn answered(&self, chain: u64) {
+    /// A request whose chain (what [`Counters::record`] returned) is `chain` was answered
+    /// `status`.
+    pub fn answered(&self, chain: u64, status: StatusCode) {
         let mut s = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         s.round_trips = s.round_trips.max(chain);
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            s.too_many_requests += 1;
+        }
     }
 
     /// A copy of the counters.
@@ -86,7 +93,7 @@ pub(crate) async fn count(
 ) -> Response {
     let chain = state.stats.record(req.method(), &route_template(&req));
     let response = next.run(req).await;
-    state.stats.answered(chain);
+    state.stats.answered(chain, response.status());
     response
 }
 
@@ -100,15 +107,16 @@ mod tests {
         // Two at once, then one after both, then one overlapping it.
         let a = c.record(&Method::POST, "/a");
         let b = c.record(&Method::POST, "/b");
-        c.answered(a);
-        c.answered(b);
+        c.answered(a, StatusCode::OK);
+        c.answered(b, StatusCode::TOO_MANY_REQUESTS);
         let after = c.record(&Method::PUT, "/c");
         let beside = c.record(&Method::GET, "/d");
-        c.answered(after);
-        c.answered(beside);
+        c.answered(after, StatusCode::OK);
+        c.answered(beside, StatusCode::OK);
         let stats = c.snapshot();
         assert_eq!((a, b, after, beside), (1, 1, 2, 2));
         assert_eq!(stats.round_trips, 2);
+        assert_eq!(stats.too_many_requests, 1);
         assert_eq!((stats.total, stats.mutating), (4, 3));
         c.reset();
         assert_eq!(c.snapshot().round_trips, 0);

@@ -7,7 +7,13 @@
 //!    the total request count times the latency divided by the concurrency. The request volume
 //!    sets that bound; a second configuration (80 resources in chains of 40) is one where the
 //!    chain sets it. Target: under 1.3 for both.
-//! 2. Plans 1,000 resources against state that matches them, with state in a local directory
+//! 2. Deploys 1,000 resources (500 namespaces, 500 Workers in chains of 10) under Cloudflare's
+//!    API rate limit of 1,200 requests per 5 minutes, on the emulator and on the client, with the
+//!    window scaled down to [`WINDOW`] so that the run takes seconds. Counts the requests answered
+//!    429 (target: none) and holds the wall time to the earliest finish the limit allows at
+//!    athanor's own pace (`athanor_test_support::Pace`: the same deploy run again with no limit,
+//!    on a fresh emulator and state, gives the pace). Target: wall / bound ≤ 1.05.
+//! 3. Plans 1,000 resources against state that matches them, with state in a local directory
 //!    and in each shared store (an S3-compatible server and Postgres, as `.ci/services` starts
 //!    them), and prints the times. Target: under 100 ms locally.
 //!
@@ -24,15 +30,20 @@ use athanor_core::output::{KvNamespaceOutput, WorkerOutput};
 use athanor_core::provider::Desired;
 use athanor_core::stack::{KvNamespace, Worker};
 use athanor_core::{Output, Provider, Resource, ResourceRef, Stack};
-use athanor_emulator::{Config, Emulator, Faults};
+use athanor_emulator::{Config, Emulator, Faults, RateLimit};
 use athanor_runtime::internals::dependency_digest;
 use athanor_runtime::internals::{
     Digests, Record, SCHEMA_VERSION, Status, lock_stage, session_store,
 };
 use athanor_runtime::{Session, SessionOptions, StateLocation};
+use athanor_test_support::Pace;
 
 const LATENCY: Duration = Duration::from_millis(50);
 const CONCURRENCY: usize = 8;
+/// Cloudflare's budget per window, kept.
+const BUDGET: u32 = 1200;
+/// Cloudflare's 5-minute window, scaled down.
+const WINDOW: Duration = Duration::from_secs(4);
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
@@ -77,11 +88,18 @@ fn generated(app: &str, pairs: usize, chain: usize) -> Stack {
     stack
 }
 
-async fn provider(emulator: &Emulator) -> Arc<dyn Provider> {
+/// A provider for `emulator` whose client keeps to `limit` (none: a limit that never binds).
+async fn provider(emulator: &Emulator, limit: Option<RateLimit>) -> Arc<dyn Provider> {
     let mut config = athanor_test_support::client_config(emulator);
-    config.rate_limit = athanor_cloudflare::RateLimit {
-        requests: 100_000,
-        window: Duration::from_secs(300),
+    config.rate_limit = match limit {
+        Some(l) => athanor_cloudflare::RateLimit {
+            requests: l.requests,
+            window: l.window,
+        },
+        None => athanor_cloudflare::RateLimit {
+            requests: u32::MAX,
+            window: Duration::from_secs(1),
+        },
     };
     Arc::new(CloudflareProvider::new(
         Client::connect(config).await.unwrap(),
@@ -95,7 +113,7 @@ async fn start() -> (tempfile::TempDir, Emulator, Arc<dyn Provider>, PathBuf) {
     let emulator = Emulator::start(Config::new(tmp.path().join("emulator")))
         .await
         .unwrap();
-    let provider = provider(&emulator).await;
+    let provider = provider(&emulator, None).await;
     let state = tmp.path().join("state");
     (tmp, emulator, provider, state)
 }
@@ -176,6 +194,61 @@ async fn deploy_bench(label: &str, pairs: usize, chain: usize) -> DeployFigure {
     );
     emulator.shutdown().await;
     DeployFigure { ratio }
+}
+
+/// One deploy of the 1,000-resource stack in `dir`, with the emulator and the client limited to
+/// `limit` (`None`: no limit anywhere): when its requests arrived, and how many were answered 429.
+async fn deploy_at(dir: &Path, limit: Option<RateLimit>) -> (Pace, u64) {
+    let emulator = Emulator::start(Config::new(dir.join("emulator")))
+        .await
+        .unwrap();
+    let provider = provider(&emulator, limit).await;
+    let stack = generated("scale", 500, 10);
+    emulator.set_faults(Faults {
+        rate_limit: limit,
+        ..Faults::default()
+    });
+    let session = session(stack, &provider, &dir.join("state"), "scale");
+    let (outputs, pace) = Pace::measure(&emulator, session.deploy(), || {}).await;
+    assert_eq!(outputs.unwrap().len(), 1000);
+    let refused = emulator.stats().too_many_requests;
+    emulator.shutdown().await;
+    (pace, refused)
+}
+
+/// Deploys 1,000 resources under the rate limit, then with no limit for the pace; prints and
+/// returns the requests answered 429 and wall / bound.
+async fn scale_bench() -> (u64, f64) {
+    let tmp = tempfile::tempdir().unwrap();
+    let limit = RateLimit {
+        requests: BUDGET,
+        window: WINDOW,
+    };
+    let (limited, refused) = deploy_at(&tmp.path().join("limited"), Some(limit)).await;
+    let (free, _) = deploy_at(&tmp.path().join("unlimited"), None).await;
+    let budget = u64::from(BUDGET);
+    let bound = free.earliest_finish(budget, WINDOW);
+    let (by_limit, windows, last) = free.limit_alone(budget, WINDOW);
+    let ratio = limited.wall.as_secs_f64() / bound.as_secs_f64();
+    println!(
+        "scale: 1000 resources (500 namespaces, 500 Workers in chains of 10), concurrency {CONCURRENCY}; limit {BUDGET} requests per {} s on emulator and client (Cloudflare's per 5 min, scaled)",
+        WINDOW.as_secs()
+    );
+    println!(
+        "scale: {} requests, {refused} answered 429 (target 0); requests received per {} s: {:?}",
+        limited.requests,
+        WINDOW.as_secs(),
+        limited.per_slice(WINDOW),
+    );
+    println!(
+        "scale: wall {:.2} s, bound {:.2} s, wall / bound {ratio:.3} (target <= 1.05); from the limit alone {:.2} s ({windows} windows, then {last} requests); unlimited run {:.2} s ({:.0} requests/s)",
+        limited.wall.as_secs_f64(),
+        bound.as_secs_f64(),
+        by_limit.as_secs_f64(),
+        free.wall.as_secs_f64(),
+        free.requests as f64 / free.wall.as_secs_f64(),
+    );
+    (refused, ratio)
 }
 
 /// Plans 1,000 resources over matching state in each store; returns the local median.
@@ -323,10 +396,13 @@ fn main() {
     let missed = runtime.block_on(async {
         let volume = deploy_bench("volume-bound", 100, 10).await;
         let chain = deploy_bench("chain-bound", 40, 40).await;
+        let (refused, scale) = scale_bench().await;
         let plan = plan_bench().await;
         [
             (volume.ratio >= 1.3).then_some("the volume-bound deploy ratio"),
             (chain.ratio >= 1.3).then_some("the chain-bound deploy ratio"),
+            (refused > 0).then_some("no request answered 429 at the rate limit"),
+            (scale > 1.05).then_some("the deploy ratio at the rate limit"),
             (plan >= Duration::from_millis(100)).then_some("the local plan time"),
         ]
     });

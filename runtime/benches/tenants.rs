@@ -26,11 +26,8 @@
 //! first `R - (ceil(R / 1,200) - 1) * 1,200` requests and its time after the last one (the limit
 //! alone, printed beside it), and at least the unlimited run's time. Target: wall / bound ≤ 1.10.
 //!
-//! Counted: the requests the emulator received (its `stats()`), and those answered 429. The
-//! emulator counts by route, not by status, so 429s are counted on the client side: the client
-//! retries every 429 (as it retries 408, 5xx and lost connections, none of which is injected here)
-//! and logs each retry at debug level, which a `tracing` layer here counts; a 429 the client gives
-//! up on fails its tenant. The emulator's count beyond the unlimited run's is the same number.
+//! Counted: the requests the emulator received and those it answered 429 (its `stats()`). The
+//! client retries a 429, so one it gives up on also fails its tenant.
 //!
 //! Memory: the process's peak resident memory (VmHWM, the emulator included), its growth during
 //! the limited run per tenant, and, from a counting allocator, the peak of live heap (sampled every
@@ -49,8 +46,8 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use athanor_cloudflare::{Client, CloudflareProvider};
 use athanor_core::{Provider, Stack, TenantId};
@@ -59,8 +56,7 @@ use athanor_runtime::{
     DEFAULT_CONCURRENCY, DEFAULT_TENANTS_AT_ONCE, Session, SessionOptions, StateLocation, Tenants,
     TenantsOptions,
 };
-use athanor_test_support::{platform_namespace, tenant_stack};
-use tracing_subscriber::layer::SubscriberExt;
+use athanor_test_support::{Pace, platform_namespace, tenant_stack};
 
 const APP: &str = "platform";
 /// Tenants onboarded.
@@ -127,24 +123,6 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
-/// Counts the client's retries: its debug event at each one (target `athanor_cloudflare::client`,
-/// with an `attempt` field).
-struct RetryCounter(Arc<AtomicU64>);
-
-impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for RetryCounter {
-    fn on_event(
-        &self,
-        event: &tracing::Event<'_>,
-        _ctx: tracing_subscriber::layer::Context<'_, S>,
-    ) {
-        let meta = event.metadata();
-        if meta.target() == "athanor_cloudflare::client" && meta.fields().field("attempt").is_some()
-        {
-            self.0.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-}
-
 /// A kB figure of `/proc/self/status` (`VmHWM`, `VmRSS`); 0 where there is none.
 fn status_kb(field: &str) -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -159,66 +137,20 @@ const MIB: f64 = 1024.0 * 1024.0;
 
 /// What one onboarding run measured.
 struct Run {
-    wall: Duration,
-    /// Requests the emulator received.
-    requests: u64,
-    /// Requests the client sent again (every one answered 429 here).
-    retries: u64,
+    /// When its requests arrived.
+    pace: Pace,
+    /// Requests answered 429.
+    too_many: u64,
     failed: Vec<String>,
-    /// (time since the start, requests the emulator had received), about every millisecond.
-    samples: Vec<(Duration, u64)>,
     rss_before_kb: u64,
     heap_before: usize,
     heap_peak: usize,
     heap_after: usize,
 }
 
-impl Run {
-    /// The time the run had taken when the emulator had received `n` requests.
-    fn time_to(&self, n: u64) -> Duration {
-        let i = self.samples.partition_point(|(_, count)| *count < n);
-        self.samples.get(i).map_or(self.wall, |(t, _)| *t)
-    }
-
-    /// Requests received in each `slice` of the run.
-    fn per_slice(&self, slice: Duration) -> Vec<u64> {
-        let mut out = Vec::new();
-        let (mut last, mut edge) = (0, slice);
-        for (t, count) in &self.samples {
-            while *t >= edge {
-                out.push(count - last);
-                last = *count;
-                edge += slice;
-            }
-        }
-        out.push(self.requests - last);
-        out
-    }
-}
-
-/// The earliest a run of `free`'s requests can end under `budget` requests per `window`: request
-/// `i` goes no sooner after request `i - 1` than it did in `free` (unlimited) nor sooner than one
-/// window after request `i - budget`; the run ends as long after its last request as `free` did.
-fn earliest_finish(free: &Run, budget: u64, window: Duration) -> Duration {
-    let budget = usize::try_from(budget).unwrap();
-    let mut sent: Vec<Duration> = Vec::new();
-    let mut before = Duration::ZERO;
-    for i in 1..=free.requests {
-        let unlimited = free.time_to(i);
-        let mut at = sent.last().copied().unwrap_or_default() + (unlimited - before);
-        if sent.len() >= budget {
-            at = at.max(sent[sent.len() - budget] + window);
-        }
-        sent.push(at);
-        before = unlimited;
-    }
-    let tail = free.wall.saturating_sub(free.time_to(free.requests));
-    sent.last().copied().unwrap_or_default() + tail
-}
-
 /// Starts an emulator in `dir` and the platform's namespace, then onboards every tenant with the
 /// emulator and the client limited to `limit` (`None`: no limit anywhere).
-async fn onboard(dir: &Path, limit: Option<RateLimit>, retries: &AtomicU64) -> Run {
+async fn onboard(dir: &Path, limit: Option<RateLimit>) -> Run {
     let emulator = Emulator::start(Config::new(dir.join("emulator")))
         .await
         .unwrap();
@@ -271,29 +203,13 @@ async fn onboard(dir: &Path, limit: Option<RateLimit>, retries: &AtomicU64) -> R
         rate_limit: limit,
         ..Faults::default()
     });
-    emulator.reset_stats();
-    let retries_before = retries.load(Ordering::Relaxed);
     let rss_before_kb = status_kb("VmRSS");
     let heap_before = LIVE.load(Ordering::Relaxed);
-    let done = AtomicBool::new(false);
-    let started = Instant::now();
-    let sample = async {
-        let mut samples = Vec::with_capacity(1 << 16);
-        let mut heap_peak = heap_before;
-        while !done.load(Ordering::Relaxed) {
-            samples.push((started.elapsed(), emulator.stats().total));
-            heap_peak = heap_peak.max(LIVE.load(Ordering::Relaxed));
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-        (samples, heap_peak)
-    };
-    let apply = async {
-        let results = tenants.apply_all(stacks).await;
-        let wall = started.elapsed();
-        done.store(true, Ordering::Relaxed);
-        (results, wall)
-    };
-    let ((samples, heap_peak), (results, wall)) = tokio::join!(sample, apply);
+    let mut heap_peak = heap_before;
+    let (results, pace) = Pace::measure(&emulator, tenants.apply_all(stacks), || {
+        heap_peak = heap_peak.max(LIVE.load(Ordering::Relaxed));
+    })
+    .await;
     let heap_after = LIVE.load(Ordering::Relaxed);
     let mut failed = Vec::new();
     for (id, result) in &results {
@@ -303,11 +219,9 @@ async fn onboard(dir: &Path, limit: Option<RateLimit>, retries: &AtomicU64) -> R
         }
     }
     let run = Run {
-        wall,
-        requests: emulator.stats().total,
-        retries: retries.load(Ordering::Relaxed) - retries_before,
+        pace,
+        too_many: emulator.stats().too_many_requests,
         failed,
-        samples,
         rss_before_kb,
         heap_before,
         heap_peak,
@@ -319,14 +233,6 @@ async fn onboard(dir: &Path, limit: Option<RateLimit>, retries: &AtomicU64) -> R
 }
 
 fn main() -> std::process::ExitCode {
-    let retries = Arc::new(AtomicU64::new(0));
-    let only_client = tracing_subscriber::filter::Targets::new()
-        .with_target("athanor_cloudflare::client", tracing::Level::DEBUG);
-    tracing::subscriber::set_global_default(tracing_subscriber::registry().with(
-        tracing_subscriber::Layer::with_filter(RetryCounter(retries.clone()), only_client),
-    ))
-    .unwrap();
-
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -337,20 +243,20 @@ fn main() -> std::process::ExitCode {
     };
     let tmp = tempfile::tempdir().unwrap();
     let (limited, peak_kb, free) = runtime.block_on(async {
-        let limited = onboard(&tmp.path().join("limited"), Some(limit), &retries).await;
+        let limited = onboard(&tmp.path().join("limited"), Some(limit)).await;
         let peak_kb = status_kb("VmHWM");
-        let free = onboard(&tmp.path().join("unlimited"), None, &retries).await;
+        let free = onboard(&tmp.path().join("unlimited"), None).await;
         (limited, peak_kb, free)
     });
 
+    let free_run = free;
+    let free = &free_run.pace;
     let r = free.requests;
     let b = u64::from(BUDGET);
-    let windows = r.div_ceil(b).saturating_sub(1);
-    let last = r - windows * b;
+    let (by_limit, windows, last) = free.limit_alone(b, WINDOW);
     let tail = free.wall.saturating_sub(free.time_to(r));
-    let by_limit = WINDOW * u32::try_from(windows).unwrap() + free.time_to(last) + tail;
-    let bound = earliest_finish(&free, b, WINDOW);
-    let ratio = limited.wall.as_secs_f64() / bound.as_secs_f64();
+    let bound = free.earliest_finish(b, WINDOW);
+    let ratio = limited.pace.wall.as_secs_f64() / bound.as_secs_f64();
     let tenants = TENANTS as f64;
 
     println!(
@@ -360,23 +266,23 @@ fn main() -> std::process::ExitCode {
     println!(
         "tenants: {r} requests ({:.0} per tenant), {} answered 429 (the emulator received {}), {} tenants failed",
         r as f64 / tenants,
-        limited.retries,
-        limited.requests,
+        limited.too_many,
+        limited.pace.requests,
         limited.failed.len(),
     );
     println!(
         "tenants: requests received per {} s: {:?}",
         WINDOW.as_secs(),
-        limited.per_slice(WINDOW)
+        limited.pace.per_slice(WINDOW)
     );
-    let edges: Vec<String> = (1..=limited.requests / u64::from(BUDGET))
+    let edges: Vec<String> = (1..=limited.pace.requests / u64::from(BUDGET))
         .flat_map(|k| [(k - 1) * u64::from(BUDGET) + 1, k * u64::from(BUDGET)])
-        .map(|n| format!("#{n} {:.2}", limited.time_to(n).as_secs_f64()))
+        .map(|n| format!("#{n} {:.2}", limited.pace.time_to(n).as_secs_f64()))
         .collect();
     println!("tenants: arrivals: {}", edges.join(", "));
     println!(
         "tenants: wall {:.2} s, bound {:.2} s, wall / bound {ratio:.3} (target <= 1.10)",
-        limited.wall.as_secs_f64(),
+        limited.pace.wall.as_secs_f64(),
         bound.as_secs_f64(),
     );
     println!(
@@ -398,10 +304,10 @@ fn main() -> std::process::ExitCode {
     for f in limited.failed.iter().take(5) {
         eprintln!("tenants: failed: {f}");
     }
-    if limited.retries > 0 || free.retries > 0 || !limited.failed.is_empty() || ratio > 1.10 {
+    if limited.too_many > 0 || free_run.too_many > 0 || !limited.failed.is_empty() || ratio > 1.10 {
         eprintln!(
             "tenants: FAILED: {} requests answered 429, {} tenants failed, wall / bound {ratio:.3} (target <= 1.10)",
-            limited.retries + free.retries,
+            limited.too_many + free_run.too_many,
             limited.failed.len()
         );
         return std::process::ExitCode::FAILURE;

@@ -18,6 +18,7 @@ use secrecy::SecretString;
 use athanor_core::provider::{Applying, Desired, Prepared};
 use athanor_core::{Output, Provider, Resource, Stack};
 
+use crate::credentials_gate::CredentialsGate;
 use crate::error::{Error, Failure, Result};
 use crate::graph::Graph;
 use crate::outputs::Outputs;
@@ -95,16 +96,17 @@ pub(crate) async fn apply(ctx: &Context<'_>, plan: &Plan) -> Result<Outputs> {
     }
     let prepared: Vec<Mutex<Option<Prepared>>> = (0..n).map(|_| Mutex::new(None)).collect();
     let signals = Signals::new(waits.len());
+    let gate = CredentialsGate::new(ctx.provider);
     let outcomes = schedule::run_staged(&waits, ctx.concurrency, &signals, |node| {
-        let (outputs, prepared, signals) = (&outputs, &prepared, &signals);
+        let (outputs, prepared, signals, gate) = (&outputs, &prepared, &signals, &gate);
         if let Some(&i) = node.checked_sub(n).and_then(|k| ahead_of.get(k)) {
             let resource = &ctx.stack.resources[i];
             let step = steps[resource.id.as_str()];
-            return Box::pin(async move {
+            return Box::pin(gate.run(async move {
                 let ready = read_ahead(ctx, resource, step).await?;
                 *prepared[i].lock().expect("prepared lock") = Some(ready);
                 Ok(())
-            }) as NodeFuture<'_, (), Error>;
+            })) as NodeFuture<'_, (), Error>;
         }
         let resource = &ctx.stack.resources[node];
         let step = steps.get(resource.id.as_str()).copied();
@@ -114,7 +116,7 @@ pub(crate) async fn apply(ctx: &Context<'_>, plan: &Plan) -> Result<Outputs> {
             signals,
             outputs,
         };
-        Box::pin(async move {
+        Box::pin(gate.run(async move {
             let step = step.ok_or_else(|| Error::NotInState {
                 id: resource.id.clone(),
                 stage: ctx.stage.to_owned(),
@@ -126,7 +128,7 @@ pub(crate) async fn apply(ctx: &Context<'_>, plan: &Plan) -> Result<Outputs> {
                 .expect("outputs lock")
                 .insert(resource.id.clone(), output);
             Ok(())
-        })
+        }))
     })
     .await;
     // A failure of a resource's reads ahead is the resource's (its apply, skipped for it, is the
@@ -137,7 +139,7 @@ pub(crate) async fn apply(ctx: &Context<'_>, plan: &Plan) -> Result<Outputs> {
             outcomes[ahead_of[k]] = Outcome::Failed(e);
         }
     }
-    if let Some(refused) = refused_credentials("deploy", &outcomes) {
+    if let Some(refused) = gate.fold("deploy", &outcomes) {
         return Err(refused);
     }
     let failures = report(ctx.observer, &outcomes, |i| graph.id(i).to_owned());
@@ -206,36 +208,6 @@ async fn read_ahead(ctx: &Context<'_>, resource: &Resource, step: &Step) -> Resu
         .prepare(&desired, existing)
         .await
         .map_err(Error::provider(&resource.id, resource.kind()))
-}
-
-/// The one error for a run whose every failure is a refusal of its credentials (HTTP 401 or
-/// 403): a wrong token or account id fails each resource the same way, and one message says
-/// what to check. `None` when no resource failed or some failed for another reason.
-pub(crate) fn refused_credentials<T>(
-    what: &'static str,
-    outcomes: &[Outcome<T, Error>],
-) -> Option<Error> {
-    let failed: Vec<&Error> = outcomes
-        .iter()
-        .filter_map(|o| match o {
-            Outcome::Failed(e) => Some(e),
-            _ => None,
-        })
-        .collect();
-    let refused = |e: &&Error| match e {
-        Error::Provider { source, .. } => source
-            .api()
-            .is_some_and(|api| matches!(api.status, 401 | 403)),
-        _ => false,
-    };
-    if failed.is_empty() || !failed.iter().all(refused) {
-        return None;
-    }
-    Some(Error::CredentialsRefused {
-        what,
-        count: failed.len(),
-        example: failed[0].report(),
-    })
 }
 
 /// Turns outcomes into failures, telling the observer about skips.

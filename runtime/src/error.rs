@@ -225,10 +225,11 @@ pub enum Error {
         /// The provider's error (boxed: it is large, and rare).
         source: Box<ProviderError>,
     },
-    /// Every request that failed was refused for its credentials (HTTP 401 or 403): one
-    /// message, rather than one per resource, saying what to check.
+    /// Cloudflare refused the run's credentials (HTTP 401 or 403): one message, rather than one
+    /// per resource, saying what to fix.
     #[error(
-        "{what}: Cloudflare refused the credentials for every resource it changed ({count} refused, e.g. {example}); check CLOUDFLARE_API_TOKEN (or CLOUDFLARE_API_KEY with CLOUDFLARE_EMAIL): that it is active and has the permissions these resources need; and check CLOUDFLARE_ACCOUNT_ID"
+        "{what}: Cloudflare refused the credentials ({count} requests refused, e.g. {example}); {}",
+        .problem.as_deref().unwrap_or("check CLOUDFLARE_API_TOKEN (or CLOUDFLARE_API_KEY with CLOUDFLARE_EMAIL): that it is active and has the permissions these resources need; and check CLOUDFLARE_ACCOUNT_ID")
     )]
     CredentialsRefused {
         /// The run: `deploy` or `destroy`.
@@ -237,7 +238,14 @@ pub enum Error {
         count: usize,
         /// The first refusal, in full.
         example: String,
+        /// What the provider's check of the credentials found wrong, naming the variable to
+        /// fix; `None` when it found them good (a permission is missing) or could not tell.
+        problem: Option<String>,
     },
+    /// A resource's request was not sent: the run stopped once its credentials were found
+    /// wrong.
+    #[error("not sent: the run stopped, its credentials were refused")]
+    NotSent,
     /// Some resources failed; each failure is listed.
     #[error("{} failed:\n{}", what, failures.iter().map(|f| format!("  - {f}")).collect::<Vec<_>>().join("\n"))]
     Failed {

@@ -19,6 +19,7 @@
 
 mod apply;
 pub mod cli;
+mod credentials_gate;
 mod destroy;
 mod dev;
 mod diff;

@@ -17,7 +17,8 @@ use std::path::Path;
 use athanor_core::provider::{Desired, Existing, NoLog};
 use athanor_core::{Kind, Output, Props, Provider, Resource};
 
-use crate::apply::{refused_credentials, remove_record, report, write_record};
+use crate::apply::{remove_record, report, write_record};
+use crate::credentials_gate::CredentialsGate;
 use crate::error::{Error, Result};
 use crate::plan::Action;
 use crate::progress::{Event, Observer, observed};
@@ -159,10 +160,11 @@ pub(crate) async fn remove(
     // Instances rewrite their record: one rewrite at a time.
     let records = tokio::sync::Mutex::new(records);
     let removed = std::sync::Mutex::new(Removed::default());
+    let gate = CredentialsGate::new(provider);
     let outcomes = schedule::run(&waits_for, ctx.concurrency, |i| {
         let this = &removals[i];
         let (records, removed, recorded) = (&records, &removed, &recorded);
-        Box::pin(observed(observer, &this.id, this.action, async move {
+        let work = gate.run(async move {
             let found = match this.unfinished {
                 true => look_up(ctx, this, recorded).await?,
                 false => None,
@@ -202,10 +204,11 @@ pub(crate) async fn remove(
                 }
             }
             Ok(())
-        })) as NodeFuture<'_, (), Error>
+        });
+        Box::pin(observed(observer, &this.id, this.action, work)) as NodeFuture<'_, (), Error>
     })
     .await;
-    if let Some(refused) = refused_credentials(what, &outcomes) {
+    if let Some(refused) = gate.fold(what, &outcomes) {
         return Err(refused);
     }
     let failures = report(observer, &outcomes, |i| removals[i].label());

@@ -29,6 +29,8 @@ pub(crate) struct MemoryProvider {
     pub rest_waits_for: Mutex<BTreeMap<String, String>>,
     /// The resources whose rest ended, in order.
     pub rests: Mutex<Vec<String>>,
+    /// What [`Provider::check_credentials`] answers.
+    pub credentials_problem: Mutex<Option<String>>,
     counter: Mutex<u64>,
 }
 
@@ -222,6 +224,12 @@ impl MemoryProvider {
 }
 
 impl Provider for MemoryProvider {
+    fn check_credentials(&self) -> BoxFuture<'_, Option<String>> {
+        self.calls.lock().unwrap().push("check_credentials".into());
+        let problem = self.credentials_problem.lock().unwrap().clone();
+        Box::pin(async move { problem })
+    }
+
     fn fingerprint<'a>(
         &'a self,
         desired: &'a Desired<'a>,

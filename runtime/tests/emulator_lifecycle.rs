@@ -274,34 +274,49 @@ async fn destroy_after_an_interrupted_create_deletes_what_it_made() {
 }
 
 #[tokio::test]
-async fn refused_credentials_are_one_message() {
+async fn refused_credentials_stop_the_run_with_one_message_naming_the_variable() {
     let env = Env::start().await;
-    let s = stack(vec![
-        kv("a", "e2e-cred-a"),
-        kv("b", "e2e-cred-b"),
-        worker("api", "e2e-cred", &["a", "b"], "1"),
-    ]);
-    for (stage, token, account) in [
+    // More resources than requests in flight, so that the stop shows.
+    let mut resources: Vec<Resource> = (0..12)
+        .map(|i| kv(&format!("n{i}"), &format!("e2e-cred-{i}")))
+        .collect();
+    resources.push(worker("api", "e2e-cred", &["n0", "n1"], "1"));
+    let s = stack(resources);
+    let token =
+        |t: &str| athanor_cloudflare::Auth::Token(secrecy::SecretString::from(t.to_owned()));
+    let key = athanor_cloudflare::Auth::Key {
+        key: secrecy::SecretString::from("not-the-key".to_owned()),
+        email: "someone@example.com".into(),
+    };
+    for (stage, auth, account, says) in [
         (
             "token",
-            "not-the-token",
+            token("not-the-token"),
             env.emulator.account_id().to_owned(),
+            "Cloudflare does not know the token in CLOUDFLARE_API_TOKEN",
+        ),
+        (
+            "key",
+            key,
+            env.emulator.account_id().to_owned(),
+            "Cloudflare refuses the global API key in CLOUDFLARE_API_KEY and CLOUDFLARE_EMAIL",
         ),
         (
             "account",
-            env.emulator.token(),
+            token(env.emulator.token()),
             "0123456789abcdef0123456789abcdef".to_owned(),
+            "are valid, but Cloudflare refuses them for account 0123456789abcdef0123456789abcdef: check CLOUDFLARE_ACCOUNT_ID",
         ),
     ] {
-        let mut config = athanor_cloudflare::ClientConfig::new(
-            env.emulator.base_url(),
-            athanor_cloudflare::Auth::Token(secrecy::SecretString::from(token.to_owned())),
-        );
+        let mut config = athanor_cloudflare::ClientConfig::new(env.emulator.base_url(), auth);
         config.account_id = Some(account);
         let refused: Arc<dyn Provider> = Arc::new(athanor_cloudflare::CloudflareProvider::new(
             athanor_cloudflare::Client::connect(config).await.unwrap(),
         ));
-        let options = SessionOptions::new(stage).state_dir(env.state_dir());
+        let options = SessionOptions::new(stage)
+            .state_dir(env.state_dir())
+            .concurrency(4);
+        env.emulator.reset_stats();
         let err = Session::new(s.clone(), refused, options)
             .deploy()
             .await
@@ -311,12 +326,14 @@ async fn refused_credentials_are_one_message() {
         };
         assert!(*count >= 1);
         let text = err.to_string();
-        assert!(
-            text.contains("CLOUDFLARE_API_TOKEN") && text.contains("CLOUDFLARE_ACCOUNT_ID"),
-            "{text}"
-        );
+        assert!(text.contains(says), "{stage}: {text}");
         assert_eq!(text.lines().count(), 1, "one message: {text}");
+        // The requests in flight when the first refusal came, and the check's (two at most);
+        // nothing after.
+        let sent = env.emulator.stats().total;
+        assert!(sent <= 4 + 2, "{stage}: {sent} requests sent");
     }
+    assert!(env.kv_titles().await.is_empty());
 }
 
 #[tokio::test]

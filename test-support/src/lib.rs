@@ -1,14 +1,17 @@
 //! What the end-to-end tests of several crates (the runtime, its test stack, the examples) share:
 //! a client configured for the emulator ([`client_config`]), reading the emulator's v4 API back,
 //! to see what a deploy left there, and the examples' [`Fixture`], the shared state stores of
-//! this machine ([`shared_stores`]), and the tenant the runtime's tenant tests and benchmark
+//! this machine ([`shared_stores`]), a run's pace and its bound under a rate limit ([`Pace`]),
+//! and the tenant the runtime's tenant tests and benchmark
 //! onboard ([`tenant_stack`]). Never published.
 
 mod fixture;
+mod pace;
 mod shared_stores;
 mod tenant_stack;
 
 pub use fixture::Fixture;
+pub use pace::Pace;
 pub use shared_stores::{SharedStore, shared_stores, use_in_this_process};
 pub use tenant_stack::{platform_namespace, tenant_stack};
 

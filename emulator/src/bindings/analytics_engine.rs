@@ -35,7 +35,8 @@ use super::{percent_decode, with_reason};
 use crate::state::AppState;
 use crate::store::analytics_engine::{self, DataPoint, MAX_FIELDS};
 
-/// The largest event body: 16,000 blob bytes written as JSON numbers, and the rest.
+/// The largest event body: 16,000 blob bytes written as JSON numbers, and the rest (the
+/// emulator's own bound, no public source).
 const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// Records one data point for dataset `dataset` (percent-encoded, as the binding header has it).

@@ -39,7 +39,8 @@ use crate::store::d1::{D1Error, Outcome, Query, Split};
 
 /// The answer header carrying a session's bookmark.
 const BOOKMARK_HEADER: &str = "x-cf-d1-session-commit-token";
-/// The largest request body: D1's 100 KB statements, many of them in a batch.
+/// The largest request body: D1's 100 KB statements (`d1/platform/limits`), many of them in a
+/// batch; the 64 MiB is the emulator's own bound, no public source.
 const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 
 /// How rows are answered, by the `resultsFormat` query parameter.

@@ -6,6 +6,14 @@
 //! percent-encoded in the path. A refusal is a status whose reason phrase is the message, which is
 //! what the Worker's error shows (`KV PUT failed: 400 Invalid expiration_ttl of 30 …`); the limits
 //! and messages are the v4 API's (`kv_rules`).
+//!
+//! Sources: the Worker never sees a code (workerd reads the status and reason phrase only), so the
+//! codes here are the v4 API's for the same refusals, sourced in `kv_rules` and
+//! reference/cloudflare-api.md §1.5: 10001 a bad request, 10024 a body over its limit, and 10013
+//! a namespace deleted since the deploy (answered 400 rather than 404, which the binding would
+//! read as a missing key: the emulator's choice, no public source). The shortest `cacheTtl` (30 s)
+//! and the most keys per list (1000) are miniflare's `KVLimits` (`MIN_CACHE_TTL`,
+//! `MAX_LIST_KEYS` in `packages/miniflare/src/workers/kv/constants.ts`).
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -20,9 +28,9 @@ use crate::kv_rules::{self, MAX_BULK_GET_KEYS, MAX_VALUE_BYTES};
 use crate::state::AppState;
 use crate::store::{KvEntry, kv, lookup};
 
-/// The shortest `cacheTtl` Cloudflare accepts.
+/// The shortest `cacheTtl` Cloudflare accepts (miniflare's `KVLimits.MIN_CACHE_TTL`).
 const MIN_CACHE_TTL: i64 = 30;
-/// The most keys one list answer holds.
+/// The most keys one list answer holds (miniflare's `KVLimits.MAX_LIST_KEYS`).
 const MAX_LIST_KEYS: usize = 1000;
 
 /// Answers one KV binding request for namespace `namespace`.
@@ -78,6 +86,7 @@ async fn serve(state: &AppState, ns: String, req: Request) -> Result<Response, A
             list(state, ns, prefix, after, limit).await
         }
         (Method::POST, "/bulk/get") => {
+            // 1 KiB per key and 4 KiB more: the emulator's bound (no public source).
             let body = read_body(req, MAX_BULK_GET_KEYS * 1024 + 4096).await?;
             bulk_get(state, ns, &body).await
         }

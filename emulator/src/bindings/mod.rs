@@ -189,8 +189,9 @@ pub(crate) fn query_params(req: &Request) -> Vec<(String, String)> {
         .collect()
 }
 
-/// An answer whose HTTP reason phrase carries `message` (printable ASCII, at most 512 bytes):
-/// how workerd's KV binding reports a refusal to the Worker (it reads no body).
+/// An answer whose HTTP reason phrase carries `message` (printable ASCII, at most 512 bytes, the
+/// emulator's own bound): how workerd's KV binding reports a refusal to the Worker (it reads no
+/// body).
 pub(crate) fn with_reason(status: StatusCode, message: &str) -> Response {
     let reason: String = message
         .chars()

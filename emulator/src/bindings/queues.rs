@@ -42,7 +42,8 @@ use crate::queue_rules::{self, ContentType, code};
 use crate::state::AppState;
 use crate::store::queues::{self as store, Backlog, NewMessage};
 
-/// The largest request body: a batch of base64 messages.
+/// The largest request body: a batch of base64 messages (the emulator's own bound, no public
+/// source; past it the answer is 10205, BatchSizeOutOfBounds, see `queue_rules::code`).
 const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 
 /// Answers one producer binding request; `target` is `{queue name}` or `{queue name}/{delay}`.

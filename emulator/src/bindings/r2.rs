@@ -9,6 +9,30 @@
 //!
 //! In requests, 64-bit numbers are JSON strings; `md5` is base64 and the SHA digests hex. Object
 //! checksums are answered under the keys "0" to "4" (md5, sha1, sha256, sha384, sha512).
+//!
+//! Sources for the codes (the `v4code` the binding reads): `developers.cloudflare.com/r2/api/
+//! error-codes` and miniflare's `R2ErrorCode` (`packages/miniflare/src/workers/r2/
+//! errors.worker.ts`), with their statuses and messages:
+//! - 10006 NoSuchBucket (404), 10007 NoSuchKey (404), 10011 EntityTooSmall, 10012
+//!   MetadataTooLarge, 10020 InvalidObjectName, 10025 InvalidPart, 10031 PreconditionFailed (412),
+//!   10037 BadDigest, 10039 InvalidRange (416), 100100 EntityTooLarge: both sources.
+//! - 10022 InvalidMaxKeys ("MaxKeys params must be positive integer <= 1000."): miniflare only.
+//! - 10024 NoSuchUpload: both; the status is miniflare's 400 (the error-codes page says 404).
+//! - 10048: "All non-trailing parts must have the same size" on the error-codes page (miniflare's
+//!   BadUpload).
+//! - 10001 InternalError (both sources): the emulator answers it for an abort of an unknown
+//!   upload and for a request it cannot read (a missing header, JSON, method, cursor or
+//!   `partNumber`), where miniflare answers 10029 InvalidArgument for bad metadata: no public
+//!   source for those choices.
+//! - 10040 for a storage class R2 does not have: no binding source; it is the v4 API's code for a
+//!   bad `storageClass` (reference/cloudflare-api.md §1.5).
+//!
+//! Sources for the limits: keys of 1 to 1024 bytes and at most 10,000 parts
+//! (`developers.cloudflare.com/r2/platform/limits`); custom metadata of at most 2048 bytes
+//! (miniflare's `R2Limits.MAX_METADATA_SIZE`; the limits and error-codes pages now say 8,192);
+//! parts but the last of at least 5 MiB (the error-codes page, 10011, and miniflare's
+//! `MIN_MULTIPART_PART_SIZE`); lists of at most 1000 objects (miniflare's `MAX_LIST_KEYS`). One
+//! put of at most 128 MiB is the emulator's own bound (R2 takes 5 GiB, the limits page).
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -24,15 +48,15 @@ use crate::state::AppState;
 use crate::store::lookup;
 use crate::store::r2::{self as objects, Listing, NewObject, ObjectMeta, Upload};
 
-/// Largest object one `put` (or one part) may carry.
+/// Largest object one `put` (or one part) may carry: the emulator's own bound, no public source.
 const MAX_OBJECT_BYTES: usize = 128 * 1024 * 1024;
-/// Longest key, in bytes.
+/// Longest key, in bytes (`r2/platform/limits`).
 const MAX_KEY_BYTES: usize = 1024;
-/// Largest custom metadata, keys and values together.
+/// Largest custom metadata, keys and values together (miniflare's `R2Limits`).
 const MAX_CUSTOM_METADATA_BYTES: usize = 2048;
-/// Smallest part of a multipart upload, except the last.
+/// Smallest part of a multipart upload, except the last (`r2/api/error-codes`, 10011).
 const MIN_PART_BYTES: u64 = 5 * 1024 * 1024;
-/// The most objects one list answer holds.
+/// The most objects one list answer holds (miniflare's `R2Limits.MAX_LIST_KEYS`).
 const MAX_LIST: usize = 1000;
 /// Checksum algorithms, in the order of the keys "0" to "4" the binding reads.
 const CHECKSUMS: [&str; 5] = ["md5", "sha1", "sha256", "sha384", "sha512"];

@@ -12,7 +12,7 @@ use tokio::sync::broadcast;
 use super::{percent_decode, with_reason};
 use crate::workerd::WorkerEvent;
 
-/// The largest batch of tail events read.
+/// The largest batch of tail events read (the emulator's own bound, no public source).
 const MAX_EVENTS_BYTES: usize = 16 * 1024 * 1024;
 
 /// Publishes one batch of tail events of the Worker named by the path.

@@ -1,5 +1,18 @@
 //! Accounts (list, get, update), memberships, the user and token verification (user and account
 //! forms).
+//!
+//! Sources:
+//! - An account update the API refuses (bad body, name, id or setting): code 1001, as third-party
+//!   clients match Cloudflare's answers to a bad or too long account name (alchemy-run/distilled,
+//!   `packages/cloudflare/patches/accounts/updateAccount.json`); Cloudflare documents no code.
+//! - Names of at most 100 characters, the settings and their types, and the three
+//!   `default_nameservers` values: the spec's `iam_account` schema
+//!   (reference/cloudflare-openapi-subset.json).
+//! - `GET /accounts` pages: `per_page` 5 to 50, default 20 (the spec's `/accounts` parameters);
+//!   larger pages are cut to 50. `/memberships` takes the same bounds: no public source for it.
+//! - The verify answer's message code 10000 "This API Token is valid and active": the real
+//!   success body (reference/cloudflare-api.md §2).
+//! - 7003 "No route for the URI" for a path no route serves: the spec's failure example (§1.5).
 
 use axum::body::Bytes;
 use axum::extract::Path;
@@ -15,7 +28,7 @@ use crate::store::docs;
 
 /// Where the account's editable fields (name, settings) are kept once changed.
 const ACCOUNT: &str = "account";
-/// The longest account name the API accepts.
+/// The longest account name the API accepts (the spec's `iam_account.name`, `maxLength` 100).
 const MAX_NAME_CHARS: usize = 100;
 /// The account settings an update may set, with their types.
 const SETTINGS: [(&str, &str); 4] = [

@@ -1,5 +1,10 @@
 //! The emulator's own controls, outside `/client/v4`: request counters and faults, for tests that
 //! drive a separate emulator process. They need the API token too.
+//!
+//! No public source: these routes are the emulator's, not Cloudflare's. Their refusals reuse the
+//! v4 codes nearest in meaning: 10000 for a missing or wrong token (Cloudflare's authentication
+//! error, reference/cloudflare-api.md §1.5) and 10001 for a faults body that cannot be read (KV's
+//! and miniflare's bad-body code, §1.5).
 
 use std::sync::Arc;
 

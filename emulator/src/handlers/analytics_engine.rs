@@ -22,9 +22,10 @@ use crate::analytics_engine_sql::{self, Rendered, SqlError, Statement};
 use crate::envelope::{ApiError, ApiResult};
 use crate::store::analytics_engine;
 
-/// The code of a statement the SQL API refuses.
+/// The code of a statement the SQL API refuses: 1000, no public source (the emulator's choice).
 const INVALID: u32 = 1000;
-/// The code of a statement outside the emulator's subset.
+/// The code of a statement outside the emulator's subset: 1001, no public source (the
+/// emulator's choice).
 const UNSUPPORTED: u32 = 1001;
 
 fn refusal(e: SqlError) -> ApiError {

@@ -9,6 +9,16 @@
 //! database limit, 7500 a statement SQLite or D1 refused (400, with D1's message such as `no such
 //! table: t: SQLITE_ERROR`), 7502 a duplicate name (wrangler reads 7502 and 7406 by number).
 //!
+//! Sources: 7406 and 7502 as wrangler reads them (`packages/wrangler/src/d1/create.ts`); 7400,
+//! 7404 and 7500 as third-party clients match them (alchemy-run/distilled,
+//! `packages/cloudflare/patches/d1/*.json`) and third-party wrangler output shows them (`Invalid
+//! property: databaseId => Invalid uuid [code: 7400]`, `The database … could not be found [code:
+//! 7404]`, `no such table: …: SQLITE_ERROR [code: 7500]`). Limits: 50,000 databases per account
+//! (`developers.cloudflare.com/d1/platform/limits`, Workers Paid; see `d1_rules`). Import files of
+//! at most 1 GiB, transfer files kept an hour, database names of 1 to 64 characters, and list
+//! pages of 1000 (at most 10,000) are the emulator's own: no public source (D1 imports up to 5 GB,
+//! same page).
+//!
 //! A query request is one transaction: when a statement fails, nothing the request wrote stays.
 //!
 //! Export and import hand out a "signed URL" on the emulator itself (`/__emulator/d1/files/…`, a
@@ -39,7 +49,8 @@ const DB: &str = lookup::D1_DATABASE;
 const TRANSFERS: &str = "transfers";
 /// The path prefix of the URLs export and import hand out.
 pub(crate) const FILES_PATH: &str = "/__emulator/d1/files";
-/// The largest SQL file an import takes.
+/// The largest SQL file an import takes: 1 GiB, the emulator's own bound (D1's limits page allows
+/// 5 GB imports).
 pub(crate) const MAX_FILE_BYTES: usize = 1024 * 1024 * 1024;
 
 fn malformed(message: impl std::fmt::Display) -> ApiError {
@@ -452,7 +463,8 @@ pub(crate) async fn export(
     }))
 }
 
-/// Removes export and import files older than an hour (how long Cloudflare's URLs stay valid).
+/// Removes export and import files older than an hour (how long Cloudflare's URLs are taken to
+/// stay valid; no public source).
 async fn prune_transfers(state: &AppState) {
     let Ok(mut entries) = tokio::fs::read_dir(state.d1.dir().join(TRANSFERS)).await else {
         return;

@@ -2,6 +2,17 @@
 //! into them, with `keep_bindings` keeping the previous upload's bindings of the listed types.
 //! Upload, code, settings, secrets and deletion of those Workers are served by the `workers`
 //! handlers, which read the namespace from the path.
+//!
+//! Sources:
+//! - 100119 for an unknown namespace: third-party logs, `The specified dispatch namespace does not
+//!   exist on this account. [code: 100119]`.
+//! - 100120 for a name that is taken: no public source (the emulator's choice, next to 100119).
+//! - 10021 for a namespace name the emulator refuses: the spec's Workers validation code
+//!   (reference/cloudflare-api.md §1.5). The name rule is the emulator's: it reuses the Worker
+//!   name rule, where the spec's `workers_dispatch_namespace_name` only says `^.+$`.
+//! - 10001 for a body that cannot be read: KV's bad-request code (§1.5); no public source for
+//!   these routes.
+//! - At most 8 tags per script: the Workers for Platforms limits (§8).
 
 use axum::body::Bytes;
 use axum::extract::Path;
@@ -19,9 +30,9 @@ const NAMESPACE: &str = lookup::DISPATCH_NAMESPACE;
 type NsPath = Path<(String, String)>;
 type NsScriptPath = Path<(String, String, String)>;
 
-/// Cloudflare's code for an unknown dispatch namespace.
+/// Cloudflare's code for an unknown dispatch namespace: 100119 (third-party logs).
 const NAMESPACE_NOT_FOUND: u32 = 100_119;
-/// Cloudflare's code for a dispatch namespace name that is taken.
+/// The code for a dispatch namespace name that is taken: 100120, no public source.
 const NAMESPACE_EXISTS: u32 = 100_120;
 
 fn not_found(name: &str) -> ApiError {

@@ -3,7 +3,27 @@
 //!
 //! Codes 10009, 10011, 10013, 10014, 10018, 10019 and 10028 are Cloudflare's; the statuses and
 //! messages of the size limits (414 key, 413 value and metadata) follow the messages Cloudflare
-//! returns for them.
+//! returns for them (`kv_rules` names their sources).
+//!
+//! Sources (reference/cloudflare-api.md §1.5 and §3 give theirs):
+//! - 10009 `get: 'key not found'` and 10013 `namespace not found`, both 404: miniflare
+//!   (`local-explorer/resources/kv.ts`); third-party clients match the same codes
+//!   (alchemy-run/distilled, `packages/cloudflare/patches/kv/*.json`).
+//! - 10011 "could not parse UUID from request's namespace_id": third-party (§1.5).
+//! - 10014, 400, a title that is taken: wrangler (`src/kv/index.ts`) and the SDK (§1.5); the
+//!   message as in workers-sdk issue #13242.
+//! - 10018 too many namespaces, 10019 missing title, 10028 invalid `limit`: a third-party list of
+//!   KV codes (§1.5); 10019 also in alchemy-run/distilled's `createNamespace.json`.
+//! - 10024, 413, a body over a size limit: KV's "payload too large" (§1.5).
+//! - 10001 for every other refusal (a body, query parameter, `order` or bulk item the API cannot
+//!   read): KV's bad-request code (§1.5; miniflare uses it for validation). Third-party clients
+//!   match 10012 for an invalid bulk body (alchemy-run/distilled); the emulator answers 10001.
+//! - Limits: 1000 namespaces per account (`developers.cloudflare.com/kv/platform/limits`, §3);
+//!   titles of at most 512 bytes (the current spec's `maxLength`, §3); bulk writes and deletes of
+//!   at most 10,000 pairs and 100 MB (§3, the SDK's field docs); `limit` of a key list 10 to 1000,
+//!   default 1000 (the spec's `keys` parameters, reference/cloudflare-openapi-subset.json).
+//! - Namespace list pages: default 20 (the spec); the spec's maximum is 100, but the emulator
+//!   allows 1000 because wrangler asks for `per_page=1000` (reference/wrangler-requests.md).
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Path, Request};
@@ -25,13 +45,13 @@ use crate::store::{KvEntry, docs, kv, lookup};
 
 /// Document kind of namespaces.
 const NS: &str = lookup::KV_NAMESPACE;
-/// Namespaces per account.
+/// Namespaces per account (`kv/platform/limits`, reference/cloudflare-api.md §3).
 pub(crate) const MAX_NAMESPACES: usize = 1000;
-/// Longest namespace title.
+/// Longest namespace title (the current spec's `maxLength` 512, §3).
 pub(crate) const MAX_TITLE_BYTES: usize = 512;
-/// Pairs per bulk request.
+/// Pairs per bulk request (§3: "Up to 10,000 pairs").
 pub(crate) const MAX_BULK_PAIRS: usize = 10_000;
-/// Largest bulk request body: 100 MB.
+/// Largest bulk request body: 100 MB (§3: "the whole request must be ≤100 MB").
 pub(crate) const MAX_BULK_BYTES: usize = 100 * 1000 * 1000;
 #[derive(Deserialize)]
 struct TitleBody {

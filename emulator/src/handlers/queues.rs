@@ -16,8 +16,9 @@
 //! Codes: 11000 an unknown queue (404), 11003 an invalid name, 11004 a second consumer
 //! (`workers.api.error.consumer_exists`), 11001 a consumer Worker with no `queue` handler, 10026
 //! a malformed body, 100127 and 100128 invalid consumer and queue settings; the message
-//! endpoints answer with the binding's codes (10104 unknown queue, 10203 .. 10208). 11009 for a
-//! taken name and 11005 for an unknown consumer are the emulator's choice (not confirmed).
+//! endpoints answer with the binding's codes (10104 unknown queue, 10203 .. 10208). 11005 for an
+//! unknown consumer is the emulator's choice (no public source). Each code's source is on its
+//! constant in `queue_rules::code`. Queue list pages: default 100, at most 1000; no public source.
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery};

@@ -2,6 +2,24 @@
 //! storage-class patch and delete; objects put, get and delete (stored in `store::r2`, shared with
 //! the Workers' R2 binding). Buckets are addressed by name within a jurisdiction. A bucket's
 //! settings (CORS, lifecycle, r2.dev and custom domains) are in [`settings`].
+//!
+//! Sources (reference/cloudflare-api.md §1.5 and §4 give theirs):
+//! - 10004, 409, a bucket that exists: third-party reports (§1.5); third-party clients match it
+//!   (alchemy-run/distilled, `packages/cloudflare/patches/r2/createBucket.json`).
+//! - 10005, an invalid bucket name; 10006, 404, no such bucket; 10007, 404, no such object key;
+//!   10008, 409, a bucket that is not empty: `developers.cloudflare.com/r2/api/error-codes`
+//!   (InvalidBucketName, NoSuchBucket, NoSuchKey, BucketNotEmpty).
+//! - 10040 for a body or header the API refuses (JSON, `locationHint`, `storageClass`,
+//!   `cf-r2-jurisdiction`, `per_page`): wrangler's tests answer 10040 for JSON that is not well
+//!   formed and a bad storage class (`msw/handlers/r2.ts`, §1.5). For an object key or body over
+//!   the limits on the object routes there is no public source: the emulator answers 10040 there
+//!   (the binding answers R2's 10020 and 100100, see `bindings::r2`).
+//! - Bucket names of 3 to 63 characters of `a-z 0-9 -`, starting and ending with a letter or digit:
+//!   wrangler (`workers-utils/src/config/validation.ts`) and the error-codes page (the 2024 spec
+//!   says 3 to 64, §4). Location hints, storage classes and jurisdictions: §4.
+//! - Bucket list pages: `per_page` 1 to 1000, default 20 (the spec's `/r2/buckets` parameters).
+//! - Object keys of at most 1024 bytes: `developers.cloudflare.com/r2/platform/limits`. Objects of
+//!   at most 128 MiB: the emulator's own bound (R2 takes 5 GiB in one upload, same page).
 
 use axum::body::Bytes;
 use axum::extract::Path;
@@ -255,7 +273,8 @@ pub(crate) async fn delete(
     ok(json!({}))
 }
 
-/// Largest object the emulator accepts in one PUT (its request body limit).
+/// Largest object the emulator accepts in one PUT (its request body limit): the emulator's own
+/// bound, no public source (R2's is 5 GiB, `r2/platform/limits`).
 const MAX_OBJECT_BYTES: usize = 128 * 1024 * 1024;
 
 fn no_such_key(key: &str) -> ApiError {

@@ -10,6 +10,21 @@
 //! not-found (`store_not_found`, `secret_not_found`, `secret_name_empty`, `secret_scope_invalid`,
 //! `secret_scopes_empty`, `invalid_json_body`), 1003 for limits and name conflicts
 //! (`maximum_stores_exceeded`, `secret_name_already_exists`).
+//!
+//! Sources:
+//! - One store and 100 secrets per account, values of at most 65,536 bytes:
+//!   `developers.cloudflare.com/secrets-store/manage-secrets` ("Limits"; earlier versions of the
+//!   page said 1024 bytes for a value, reference/cloudflare-api.md §7).
+//! - 1003 `maximum_stores_exceeded`: workers-sdk issue #10052 (`maximum_stores_exceeded [code:
+//!   1003]`). 1001 for `store_not_found`, `secret_not_found`, `secret_name_empty`,
+//!   `secret_scope_invalid`, `secret_scopes_empty` and `invalid_json_body`, 1003 for
+//!   `secret_name_already_exists`: as third-party clients match Cloudflare's answers
+//!   (alchemy-run/distilled, `packages/cloudflare/patches/secrets-store/*.json`); not documented.
+//! - 1004 `store_not_empty`, 409: the status and the name are the SDK's (§7, `stores.ts`); the
+//!   code has no public source (the emulator's choice).
+//! - The scopes: the SDK's `scopes` enum (§7). Names of at most 255 bytes: no public source
+//!   (Cloudflare documents no bound). Store and secret pages: default 20, up to 1000: no public
+//!   source.
 
 use axum::body::Bytes;
 use axum::extract::Path;
@@ -27,16 +42,18 @@ const SECRET: &str = lookup::SECRETS_STORE_SECRET;
 /// Largest secret value, in bytes (64 KiB: the API reference and the current documentation; the
 /// documentation said 1,024 bytes before September 2026).
 pub(crate) const MAX_VALUE_BYTES: usize = 65_536;
-/// Longest secret or store name (Cloudflare documents none; a generous bound).
+/// Longest secret or store name (Cloudflare documents none; a generous bound, no public source).
 pub(crate) const MAX_NAME_BYTES: usize = 255;
-/// Stores an account may hold during the open beta.
+/// Stores an account may hold during the open beta (`secrets-store/manage-secrets`).
 pub(crate) const MAX_STORES_PER_ACCOUNT: usize = 1;
 /// Secrets an account may hold during the open beta, across its stores (what
-/// `GET /secrets_store/quota` reports).
+/// `GET /secrets_store/quota` reports; `secrets-store/manage-secrets`).
 pub(crate) const MAX_SECRETS_PER_ACCOUNT: usize = 100;
-/// Cloudflare's Secrets Store code for validation failures and unknown stores or secrets.
+/// Cloudflare's Secrets Store code for validation failures and unknown stores or secrets: 1001
+/// (third-party clients' matchers, see the module doc).
 const INVALID: u32 = 1001;
-/// Cloudflare's Secrets Store code for exceeded limits and taken names.
+/// Cloudflare's Secrets Store code for exceeded limits and taken names: 1003 (workers-sdk issue
+/// #10052).
 const EXCEEDED: u32 = 1003;
 const SCOPES: [&str; 6] = [
     "workers",

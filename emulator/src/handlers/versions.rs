@@ -1,6 +1,13 @@
 //! Versions and deployments of account Workers: list and get versions, upload a version without
 //! deploying it, list deployments and deploy (or roll back to) a version. The model is in
 //! `versions`.
+//!
+//! Sources: 10007 "Resource not found" and 10021 "Script content failed validation checks" (a
+//! deployment body it cannot read) are the spec's Workers `x-cfLinkErrors`
+//! (reference/cloudflare-api.md §1.5). For an unknown version third-party clients match 100146
+//! (alchemy-run/distilled, `packages/cloudflare/patches/workers/getScriptVersion.json`); the
+//! emulator answers 10007. Version pages: default 10, at most 100 (the versions kept, see
+//! `scripts::versions`); the spec gives `per_page` no bounds, so the default has no public source.
 
 use axum::body::Bytes;
 use axum::extract::{Path, Request};

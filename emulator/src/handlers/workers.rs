@@ -2,6 +2,29 @@
 //! workers.dev subdomains; `workers/services`; Durable Object namespaces derived from
 //! migrations. The script model itself is in `scripts`; versions and deployments are in
 //! `handlers::versions`.
+//!
+//! Sources (reference/cloudflare-api.md §1.5 and §5 give theirs):
+//! - 10001 "Unsupported or unexpected Content Type", 10006 "Unparseable script body", 10021
+//!   "Script content failed validation checks", 10027 "Script body was too large": the spec's
+//!   `x-cfLinkErrors` for Workers (reference/cloudflare-openapi-subset.json). The emulator answers
+//!   10006 for a settings, usage-model or schedules body it cannot parse, 10001 for a subdomain or
+//!   secret body it cannot read, 10021 for a usage model or cron expression it refuses.
+//! - 10090 `workers.api.error.service_not_found` on `workers/services/{name}`: how wrangler learns
+//!   a Worker is new (reference/wrangler-requests.md; wrangler's `worker-not-found-error.ts`).
+//! - 10032 for a workers.dev subdomain the emulator refuses: no public source for an invalid one.
+//!   Wrangler reads 10032 (`subdomain_unavailable`) and 10031 on the availability check
+//!   (`triggers/subdomain.ts`, §1.5); the emulator answers the first. Subdomains of 1 to 63
+//!   characters of `a-z 0-9 -`: a DNS label's rule, no Cloudflare source.
+//! - 10056, 404, a secret the Worker does not have: third-party clients match 10056 for a missing
+//!   secret (alchemy-run/distilled, `packages/cloudflare/patches/workers/getScriptSecret.json`),
+//!   and third-party logs show `Binding … not found [code: 10056]`.
+//! - 10066, 404, an unknown Durable Object namespace: alchemy-run/distilled,
+//!   `patches/durable-objects/listNamespaceObjects.json`.
+//! - 100119, an unknown dispatch namespace: see `handlers::dispatch`.
+//! - Usage models `standard`, `bundled`, `unbound`: the SDK's `usage_model` (§5.1); the 2024 spec
+//!   has `^(bundled|unbound)$`. Five-field cron expressions: no public source for the check.
+//! - Durable Object namespace pages: up to 1000, which wrangler asks for (§6); the default of 20
+//!   has no public source (the 2024 spec gives this list no page parameters).
 
 use std::collections::HashMap;
 

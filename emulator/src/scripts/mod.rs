@@ -6,6 +6,24 @@
 //!
 //! Secret values (`secret_text` bindings) are kept sealed (see `sealing`) so that the local
 //! runtime can hand them to the Worker, with their SHA-256 beside them; no answer shows either.
+//!
+//! Sources (reference/cloudflare-api.md §1.5 and §5 give theirs):
+//! - 10007 "Resource not found", 10021 "Script content failed validation checks" and 10001
+//!   "Unsupported or unexpected Content Type" (here, a secret body the API cannot use): the spec's
+//!   Workers `x-cfLinkErrors` (reference/cloudflare-openapi-subset.json).
+//! - 10016 for an invalid Worker name: no public source (the emulator's choice). The name rule
+//!   `^[a-z0-9_][a-z0-9-_]*$` is the spec's `workers_script_name`; at most 63 characters is not
+//!   confirmed (§5.1: it would follow from the workers.dev DNS label).
+//! - 10056, 404, a secret the Worker does not have: alchemy-run/distilled
+//!   (`packages/cloudflare/patches/workers/deleteScriptSecret.json`) and third-party logs.
+//! - At most 8 tags per script: the Workers for Platforms limits (§8,
+//!   `cloudflare-for-platforms/workers-for-platforms/reference/limits`).
+//! - 100 versions kept per script: Cloudflare keeps the 100 most recent for rollbacks and
+//!   deployments (the changelog entry "Worker version rollback limit increased from 10 to 100",
+//!   `developers.cloudflare.com/changelog/2025-09-11-increased-version-rollback-limit`).
+//! - Uploads of at most 64 MiB: the emulator's own bound on the uncompressed parts, no public
+//!   source; Cloudflare's limit is 10 MB after compression (`workers/platform/limits`), which the
+//!   emulator does not measure.
 
 pub(crate) mod model;
 pub(crate) mod upload;
@@ -25,11 +43,13 @@ pub(crate) use upload::{Upload, UploadContext, apply_upload, read_upload};
 /// Document kind of scripts; ids are `{dispatch namespace}/{name}`, with an empty namespace for
 /// account scripts.
 pub(crate) const SCRIPT: &str = "worker_script";
-/// Most tags a script may carry.
+/// Most tags a script may carry (Workers for Platforms limits).
 pub(crate) const MAX_TAGS: usize = 8;
-/// Versions kept per script (the oldest are forgotten).
+/// Versions kept per script, the oldest forgotten (Cloudflare's 100 most recent; changelog
+/// 2025-09-11).
 pub(crate) const MAX_VERSIONS: usize = 100;
-/// Largest upload (all parts): Cloudflare's 10 MB compressed limit, uncompressed here.
+/// Largest upload (all parts), uncompressed: the emulator's own bound, no public source
+/// (Cloudflare's limit is 10 MB after compression).
 pub(crate) const MAX_SCRIPT_BYTES: usize = 64 * 1024 * 1024;
 
 /// Where a script lives.
@@ -120,7 +140,8 @@ pub(crate) fn to_doc(script: &Script) -> Value {
     serde_json::to_value(script).expect("a script document serializes")
 }
 
-/// Cloudflare's script name rule: `^[a-z0-9_][a-z0-9-_]*$`, at most 63 characters.
+/// Cloudflare's script name rule: `^[a-z0-9_][a-z0-9-_]*$` (the spec), at most 63 characters
+/// (not confirmed); 400 code 10016 otherwise (no public source for the code).
 pub(crate) fn check_name(name: &str) -> Result<(), ApiError> {
     let b = name.as_bytes();
     let ok = !b.is_empty()

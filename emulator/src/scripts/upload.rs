@@ -1,6 +1,16 @@
 //! Uploads: reading the multipart form, building the script document it would store (Durable
 //! Object migrations with the expected-tag check, `inherit` and `keep_bindings` resolved, every
 //! binding checked against what exists, secrets sealed), and storing it with its new version.
+//!
+//! Sources (reference/cloudflare-api.md §1.5 and §5 give theirs):
+//! - 10001 "Unsupported or unexpected Content Type", 10006 "Unparseable script body" (a form or
+//!   `metadata` part the API cannot read), 10021 "Script content failed validation checks" and
+//!   10027 "Script body was too large": the spec's Workers `x-cfLinkErrors`
+//!   (reference/cloudflare-openapi-subset.json). Third-party logs show 10021 for a `d1` binding
+//!   without a database id too ("binding DB of type d1 must have a valid `database_id` specified").
+//! - 10079 "Actor migration tag precondition failed, got tag '' when expected tag is 'v1'": third-
+//!   party reports (§1.5), which differ on the status (400 or 412); the emulator answers 400.
+//! - The codes for a binding to something missing: see [`missing`].
 
 use axum::extract::{FromRequest, Multipart, Request};
 use axum::http::header;
@@ -547,12 +557,26 @@ pub(crate) fn seal_secrets(sealer: &Sealer, script: &str, bindings: Vec<Binding>
 
 /// Cloudflare's codes for a binding to something that does not exist (400 each).
 mod missing {
+    /// 10041: third-party deploy logs, `KV namespace '<id>' not found. [code: 10041]`. For an id
+    /// that is not well formed Cloudflare answers 10042 `… is not valid` (workers-sdk issue
+    /// #14249); the emulator does not tell the two apart.
     pub const KV_NAMESPACE: u32 = 10041;
+    /// 10061: third-party deploy logs, `Cannot create binding for class '…' because it is not
+    /// currently configured to implement Durable Objects … [code: 10061]`
+    /// (reference/cloudflare-api.md §1.5).
     pub const DURABLE_OBJECT_CLASS: u32 = 10061;
+    /// 10085: third-party deploy logs, `R2 bucket '…' not found … [code: 10085]`.
     pub const R2_BUCKET: u32 = 10085;
+    /// 10144: no public source. Third-party deploy logs show 10143 for the message the emulator
+    /// gives (`Could not resolve service binding '…'. Target script '…' not found.`).
     pub const SERVICE: u32 = 10144;
+    /// 10182: no public source (the emulator's choice).
     pub const SECRETS_STORE_SECRET: u32 = 10182;
+    /// 100119: third-party logs, `The specified dispatch namespace does not exist on this
+    /// account. [code: 100119]`.
     pub const DISPATCH_NAMESPACE: u32 = 100_119;
+    /// 10181: third-party deploy logs, `D1 binding 'DB' references database '…' which was not
+    /// found. [code: 10181]`.
     pub const D1_DATABASE: u32 = 10181;
     /// The Queues API's "queue not found"; what Cloudflare answers an upload with is not
     /// confirmed.

@@ -9,6 +9,14 @@
 //! A deployment may split traffic between two versions; the local runtime runs one version per
 //! script, so the version with the larger share becomes the script's content and the split is
 //! recorded as sent.
+//!
+//! Sources: 10021 "Script content failed validation checks" and 10007 "Resource not found" are the
+//! spec's Workers `x-cfLinkErrors` (reference/cloudflare-api.md §1.5). A deployment has one or
+//! two versions (`developers.cloudflare.com/workers/configuration/versions-and-deployments`); each
+//! share is 0.01 to 100 (the spec's `workers_deployments-strategy-percentage`,
+//! reference/cloudflare-openapi-subset.json); that the shares add up to 100 is the emulator's
+//! check, no public source. Ten deployments are listed: `wrangler deployments list` shows the 10
+//! most recent (wrangler 2.13.0 release notes).
 
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
@@ -22,9 +30,11 @@ use crate::store::{Part, docs, parts};
 
 /// Document kind of version snapshots; ids are `{script storage id}#{version id}`.
 const VERSION: &str = "worker_version";
-/// Deployments listed per script: the API's `GET …/deployments` shows the 10 most recent.
+/// Deployments listed per script: the API's `GET …/deployments` shows the 10 most recent (what
+/// `wrangler deployments list` shows, per its 2.13.0 release notes).
 pub(crate) const MAX_DEPLOYMENTS: usize = 10;
-/// Most versions one deployment may split traffic between.
+/// Most versions one deployment may split traffic between ("one or two versions",
+/// `workers/configuration/versions-and-deployments`).
 const MAX_SPLIT: usize = 2;
 
 /// A kept version: the script document as that upload stored it.

@@ -16,12 +16,13 @@ use crate::envelope::ApiError;
 
 /// The table of data points.
 pub(crate) const TABLE: &str = "analytics_engine_points";
-/// Blobs and doubles per data point (`blob1`…`blob20`, `double1`…`double20`).
+/// Blobs and doubles per data point (`blob1`…`blob20`, `double1`…`double20`): "up to twenty
+/// blobs, twenty doubles, and one index" (`analytics/analytics-engine/limits`).
 pub(crate) const MAX_FIELDS: usize = 20;
-/// The largest index, in bytes.
+/// The largest index, in bytes (96, the same limits page).
 pub(crate) const MAX_INDEX_BYTES: usize = 96;
 /// The largest total size of a data point's blobs, in bytes: workerd's 800 × 20 (Cloudflare's
-/// documented "16 KB").
+/// documented "16 KB", the limits page and the changelog of 2025-06-20).
 pub(crate) const MAX_BLOB_BYTES: usize = 16_000;
 
 /// The table's definition.

@@ -60,12 +60,12 @@ const EXTRA_HANDLERS_FLAG: &str = "service_binding_extra_handlers";
 pub(crate) const POLL: Duration = Duration::from_millis(100);
 /// The longest a check waits when nothing is pending.
 const IDLE: Duration = Duration::from_secs(1);
-/// How long a batch may stay out with its consumer: Cloudflare's 15 minutes of wall time, and a
-/// margin.
+/// How long a batch may stay out with its consumer: Cloudflare's 15 minutes of consumer wall time
+/// (`queues/platform/limits`), and a margin.
 const LEASE_MS: i64 = 16 * 60 * 1000;
-/// How long a queue waits after its consumer could not be reached.
+/// How long a queue waits after its consumer could not be reached (the emulator's own).
 const BACKOFF_MS: i64 = 1_000;
-/// The largest answer the dispatcher gives.
+/// The largest answer the dispatcher gives (the emulator's own bound, no public source).
 const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
 
 /// The dispatcher's workerd service, binding every running account script by name, and the

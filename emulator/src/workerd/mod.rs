@@ -125,7 +125,7 @@ pub struct WorkersStatus {
     pub notes: Vec<String>,
 }
 
-/// How long an API change waits for the local runtime to run it.
+/// How long an API change waits for the local runtime to run it (the emulator's own).
 const RUN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Middleware of the v4 API: a successful change under `/workers/` (an upload, a deletion, a

@@ -17,9 +17,9 @@ use tokio::sync::broadcast;
 
 use super::{WorkerEvent, Workerd};
 
-/// How long workerd may take to load a configuration.
+/// How long workerd may take to load a configuration (the emulator's own).
 const START_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long a stopping workerd gets before it is killed.
+/// How long a stopping workerd gets before it is killed (the emulator's own).
 const STOP_GRACE: Duration = Duration::from_secs(3);
 /// The file descriptor numbers workerd is told about.
 const SOCKET_FD: RawFd = 3;

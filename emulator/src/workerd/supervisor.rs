@@ -27,7 +27,8 @@ use crate::store::parts;
 
 /// How long the supervisor waits for more changes before it applies them.
 const SETTLE: Duration = Duration::from_millis(5);
-/// Crashes tolerated within [`CRASH_WINDOW`] before restarts wait for the next change.
+/// Crashes tolerated within [`CRASH_WINDOW`] before restarts wait for the next change (the
+/// local runtime's own policy: no Cloudflare counterpart).
 const MAX_CRASHES: usize = 3;
 const CRASH_WINDOW: Duration = Duration::from_secs(30);
 

@@ -91,6 +91,22 @@ async fn injected_429_5xx_latency_and_drops() {
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["errors"][0]["code"], 971);
     assert!(body["result"].is_null());
+    assert_eq!(h.emu.stats().too_many_requests, 1);
+
+    // A benchmark scales the wait down: fractional seconds below one.
+    for (wait, header) in [
+        (Duration::from_millis(20), "0.020"),
+        (Duration::from_secs(3), "3"),
+    ] {
+        h.emu.set_faults(Faults {
+            share_429: 1.0,
+            retry_after_429: Some(wait),
+            ..Faults::default()
+        });
+        let r = h.req(Method::GET, "/accounts").send().await.unwrap();
+        assert_eq!(r.status(), 429);
+        assert_eq!(r.headers()["retry-after"], header);
+    }
 
     h.emu.set_faults(Faults {
         share_5xx: 1.0,
@@ -129,7 +145,7 @@ async fn injected_429_5xx_latency_and_drops() {
     let (status, _) = h.get("/accounts").await;
     assert_eq!(status, 200);
     // Every request above was counted, answered or not.
-    assert_eq!(h.emu.stats().total, 9);
+    assert_eq!(h.emu.stats().total, 11);
 }
 
 #[tokio::test]

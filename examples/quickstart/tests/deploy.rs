@@ -21,7 +21,14 @@ async fn deploy_reads_back_runs_redeploys_nothing_and_destroys() {
         first_line.contains("stage `test`") && first_line.contains("Cloudflare"),
         "{first_line}"
     );
-    assert!(fx.emu.stats().mutating > 0);
+    // The README's figures for the first deploy are what it sends.
+    let first = fx.emu.stats();
+    assert_eq!(
+        (first.total, first.mutating),
+        readme_requests("quickstart, first deploy"),
+        "the README's request count of a first deploy is out of date: {:?}",
+        first.by_route
+    );
 
     // The session written with a TTL expires about an hour after the deploy.
     let sessions = fx.kv_namespace_id("user-sessions").await;
@@ -101,14 +108,44 @@ async fn deploy_reads_back_runs_redeploys_nothing_and_destroys() {
         assert_eq!(answer["version"], "1.0.0", "{answer}");
     }
 
-    // Nothing changed: not a single request.
+    // Nothing changed: not a single request, as the README says.
     fx.emu.reset_stats();
     fx.run(BIN, &["deploy"], &[]).await;
-    assert_eq!(fx.emu.stats().total, 0, "{:?}", fx.emu.stats().by_route);
+    let again = fx.emu.stats();
+    assert_eq!(
+        (again.total, again.mutating),
+        (0, 0),
+        "{:?}",
+        again.by_route
+    );
+    assert_eq!(
+        readme_requests("quickstart, second deploy with nothing changed"),
+        (0, 0)
+    );
 
     // Destroy deletes everything but the namespace declared with `delete: false`.
     fx.run(BIN, &["destroy", "--yes"], &[]).await;
     assert_eq!(fx.kv_titles().await, ["preserved-namespace"]);
     let scripts = fx.get("/workers/scripts").await;
     assert_eq!(scripts.as_array().unwrap().len(), 0, "{scripts}");
+}
+
+/// The requests (all, mutating) the README's performance table gives in the row that starts
+/// with `row`: its figure reads `18 (15)`.
+fn readme_requests(row: &str) -> (u64, u64) {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+        .expect("the README");
+    let line = readme
+        .lines()
+        .find(|l| l.starts_with(&format!("| {row}")))
+        .unwrap_or_else(|| panic!("the README's performance table has no row `{row}`"));
+    let figure = line.split('|').nth(2).expect("a figure column").trim();
+    let (total, mutating) = figure
+        .trim_end_matches(')')
+        .split_once(" (")
+        .unwrap_or_else(|| panic!("`{figure}` is not `N (M)`"));
+    (
+        total.parse().expect("a request count"),
+        mutating.parse().expect("a mutating count"),
+    )
 }
