@@ -18,9 +18,12 @@
 //! - 10033 for a key too long: no public source (Cloudflare's code for it is not documented; the
 //!   emulator's choice).
 //! - 10001 for every other refusal (an empty or `.`/`..` key, an expiration too soon, a bad cursor,
-//!   a value that is not JSON in a bulk get): KV's bad-request code (§1.5). Third-party clients
-//!   match 10034 for an invalid `expiration_ttl` (alchemy-run/distilled,
-//!   `packages/cloudflare/patches/kv/putNamespaceValue.json`); the emulator answers 10001.
+//!   a value that is not JSON in a bulk get): KV's bad-request code (§1.5). One third-party client
+//!   matches 10034 for an invalid `expiration_ttl` (alchemy-run/distilled,
+//!   `packages/cloudflare/patches/kv/putNamespaceValue.json`), but no answer carrying it is quoted
+//!   anywhere public and no other client sees it (the public KV answers quoted for a short TTL,
+//!   `Invalid expiration_ttl of 59. Expiration TTL must be at least 60.`, come without a code);
+//!   the evidence being one client, the emulator keeps 10001.
 //! - The cursor's format (the last key, base64url): the emulator's own; Cloudflare's is opaque.
 
 use axum::http::StatusCode;

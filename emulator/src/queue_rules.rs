@@ -25,8 +25,9 @@ pub(crate) const MAX_BATCH_MESSAGES: usize = 100;
 /// Largest total of the bodies of one batch, in bytes (256 KB, `queues/platform/limits`).
 pub(crate) const MAX_BATCH_BYTES: usize = 256_000;
 /// Longest delay of a message, a queue's delivery delay and a consumer's retry delay, in seconds
-/// (wrangler's `MAX_DELIVERY_DELAY_SECS`; the error-codes page's "1 and 86400 seconds"; a
-/// version of the limits page says 12 hours for `delaySeconds`).
+/// (wrangler's `MAX_DELIVERY_DELAY_SECS`; the error-codes page's "1 and 86400 seconds"; the
+/// current limits page, `queues/platform/limits`, gives `delaySeconds` 24 hours; the 12 hours
+/// was the older beta-era page, `queues/limits`).
 pub(crate) const MAX_DELAY_SECS: i64 = 86_400;
 /// Shortest and longest message retention period, and the default (4 days), in seconds.
 pub(crate) const MIN_RETENTION_SECS: i64 = 60;

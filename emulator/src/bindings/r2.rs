@@ -28,8 +28,9 @@
 //!   bad `storageClass` (reference/cloudflare-api.md §1.5).
 //!
 //! Sources for the limits: keys of 1 to 1024 bytes and at most 10,000 parts
-//! (`developers.cloudflare.com/r2/platform/limits`); custom metadata of at most 2048 bytes
-//! (miniflare's `R2Limits.MAX_METADATA_SIZE`; the limits and error-codes pages now say 8,192);
+//! (`developers.cloudflare.com/r2/platform/limits`); custom metadata of at most 8,192 bytes, keys
+//! and values together (the limits page's "Object metadata size: 8,192 bytes"; miniflare's
+//! `R2Limits.MAX_METADATA_SIZE` still stops at 2048);
 //! parts but the last of at least 5 MiB (the error-codes page, 10011, and miniflare's
 //! `MIN_MULTIPART_PART_SIZE`); lists of at most 1000 objects (miniflare's `MAX_LIST_KEYS`). One
 //! put of at most 128 MiB is the emulator's own bound (R2 takes 5 GiB, the limits page).
@@ -52,8 +53,8 @@ use crate::store::r2::{self as objects, Listing, NewObject, ObjectMeta, Upload};
 const MAX_OBJECT_BYTES: usize = 128 * 1024 * 1024;
 /// Longest key, in bytes (`r2/platform/limits`).
 const MAX_KEY_BYTES: usize = 1024;
-/// Largest custom metadata, keys and values together (miniflare's `R2Limits`).
-const MAX_CUSTOM_METADATA_BYTES: usize = 2048;
+/// Largest custom metadata, keys and values together (`r2/platform/limits`: 8,192 bytes).
+const MAX_CUSTOM_METADATA_BYTES: usize = 8192;
 /// Smallest part of a multipart upload, except the last (`r2/api/error-codes`, 10011).
 const MIN_PART_BYTES: u64 = 5 * 1024 * 1024;
 /// The most objects one list answer holds (miniflare's `R2Limits.MAX_LIST_KEYS`).
@@ -388,7 +389,7 @@ fn http_fields(request: &Value) -> Map<String, Value> {
     out
 }
 
-/// Custom metadata as sent; 400 (10012) past R2's 2 KiB.
+/// Custom metadata as sent; 400 (10012) past R2's 8,192 bytes.
 fn custom_fields(request: &Value) -> Result<Vec<(String, String)>, R2Error> {
     let fields: Vec<(String, String)> = request["customFields"]
         .as_array()
@@ -855,5 +856,16 @@ mod tests {
         );
         assert!(checksums(&json!({"sha256": "00"}), data).is_err());
         assert!(checksums(&json!({"md5": "AAAA"}), data).is_err());
+    }
+
+    #[test]
+    fn custom_metadata_holds_up_to_8192_bytes() {
+        // Keys and values count together: "owner" (5 bytes) plus the value.
+        let fields = |value_len: usize| json!({"customFields": [{"k": "owner", "v": "x".repeat(value_len)}]});
+        let kept = custom_fields(&fields(8192 - 5)).unwrap();
+        assert_eq!(kept[0].1.len(), 8187);
+        let R2Error(status, code, message) = custom_fields(&fields(8192 - 4)).unwrap_err();
+        assert_eq!((status, code), (StatusCode::BAD_REQUEST, 10012));
+        assert!(message.contains("8193 of 8192 bytes"), "{message}");
     }
 }

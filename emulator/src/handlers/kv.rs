@@ -16,8 +16,10 @@
 //!   KV codes (§1.5); 10019 also in alchemy-run/distilled's `createNamespace.json`.
 //! - 10024, 413, a body over a size limit: KV's "payload too large" (§1.5).
 //! - 10001 for every other refusal (a body, query parameter, `order` or bulk item the API cannot
-//!   read): KV's bad-request code (§1.5; miniflare uses it for validation). Third-party clients
-//!   match 10012 for an invalid bulk body (alchemy-run/distilled); the emulator answers 10001.
+//!   read): KV's bad-request code (§1.5; miniflare uses it for validation). One third-party client
+//!   matches 10012 for an invalid bulk body (alchemy-run/distilled, `patches/kv/bulk*.json`); no
+//!   answer carrying it is quoted anywhere public and no other client sees it, so the emulator
+//!   keeps 10001 (miniflare's bulk endpoints answer 10001 too).
 //! - Limits: 1000 namespaces per account (`developers.cloudflare.com/kv/platform/limits`, §3);
 //!   titles of at most 512 bytes (the current spec's `maxLength`, §3); bulk writes and deletes of
 //!   at most 10,000 pairs and 100 MB (§3, the SDK's field docs); `limit` of a key list 10 to 1000,

@@ -2,11 +2,13 @@
 //! deploying it, list deployments and deploy (or roll back to) a version. The model is in
 //! `versions`.
 //!
-//! Sources: 10007 "Resource not found" and 10021 "Script content failed validation checks" (a
-//! deployment body it cannot read) are the spec's Workers `x-cfLinkErrors`
-//! (reference/cloudflare-api.md §1.5). For an unknown version third-party clients match 100146
-//! (alchemy-run/distilled, `packages/cloudflare/patches/workers/getScriptVersion.json`); the
-//! emulator answers 10007. Version pages: default 10, at most 100 (the versions kept, see
+//! Sources: 10007 "Resource not found" (a Worker that does not exist) and 10021 "Script content
+//! failed validation checks" (a deployment body it cannot read) are the spec's Workers
+//! `x-cfLinkErrors` (reference/cloudflare-api.md §1.5). 100146 for an unknown version of a Worker
+//! that exists: the API's answer to `GET …/versions/{id}` quoted in workers-sdk issue #14410
+//! (wrangler reading a version it had just created), and the code alchemy-run/distilled matches
+//! for the same call (`packages/cloudflare/patches/workers/getScriptVersion.json`, checked by its
+//! tests against the live API). Version pages: default 10, at most 100 (the versions kept, see
 //! `scripts::versions`); the spec gives `per_page` no bounds, so the default has no public source.
 
 use axum::body::Bytes;
@@ -44,7 +46,11 @@ pub(crate) async fn list_versions(
     ok_with_info(json!({"items": page}), info)
 }
 
-/// `GET …/versions/{version_id}`: one version with its resources; 404 (10007) when unknown.
+/// The code for a version the Worker does not have (see the module's sources).
+const VERSION_NOT_FOUND: u32 = 100_146;
+
+/// `GET …/versions/{version_id}`: one version with its resources; 404 (100146) when the Worker
+/// has no such version, 404 (10007) when there is no such Worker.
 pub(crate) async fn get_version(
     state: AppStateRef,
     Path((_, name, version)): Path<(String, String, String)>,
@@ -53,7 +59,7 @@ pub(crate) async fn get_version(
     match doc.versions.iter().find(|v| v.id == version) {
         Some(v) => ok(json!(v)),
         None => Err(ApiError::not_found(
-            10007,
+            VERSION_NOT_FOUND,
             format!("version '{version}' of this Worker not found"),
         )),
     }

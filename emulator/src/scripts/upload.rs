@@ -557,19 +557,28 @@ pub(crate) fn seal_secrets(sealer: &Sealer, script: &str, bindings: Vec<Binding>
 
 /// Cloudflare's codes for a binding to something that does not exist (400 each).
 mod missing {
-    /// 10041: third-party deploy logs, `KV namespace '<id>' not found. [code: 10041]`. For an id
-    /// that is not well formed Cloudflare answers 10042 `… is not valid` (workers-sdk issue
-    /// #14249); the emulator does not tell the two apart.
+    /// 10041, for a well-formed id (32 hex characters) that names no namespace: third-party deploy
+    /// logs, `KV namespace '<id>' not found. [code: 10041]`, and the code alchemy-run/distilled
+    /// recorded from probe uploads to the live API (its pull request #365).
     pub const KV_NAMESPACE: u32 = 10041;
+    /// 10042, for an id that is not well formed: the API's answer quoted in workers-sdk issue
+    /// #14249, `KV namespace 'placeholder-kv-id' is not valid. Please verify the namespace_id in
+    /// your configuration. [code: 10042]`.
+    pub const KV_NAMESPACE_ID: u32 = 10042;
     /// 10061: third-party deploy logs, `Cannot create binding for class '…' because it is not
     /// currently configured to implement Durable Objects … [code: 10061]`
     /// (reference/cloudflare-api.md §1.5).
     pub const DURABLE_OBJECT_CLASS: u32 = 10061;
     /// 10085: third-party deploy logs, `R2 bucket '…' not found … [code: 10085]`.
     pub const R2_BUCKET: u32 = 10085;
-    /// 10144: no public source. Third-party deploy logs show 10143 for the message the emulator
-    /// gives (`Could not resolve service binding '…'. Target script '…' not found.`).
-    pub const SERVICE: u32 = 10144;
+    /// 10143: the API's answers quoted in deploy logs for the message the emulator gives,
+    /// `Could not resolve service binding '…'. Target script '…' not found. Please verify the
+    /// target script and try again. [code: 10143]` (jonbeckman/solstatus issue #24, 2025), and
+    /// earlier `workers.api.error.service_binding_error: could not resolve binding "…": script
+    /// "…" not found [code: 10143]` (benmix/opencatd_worker issue #15, 2023). alchemy-run/distilled
+    /// matches 10144 for the same refusal (its pull request #365, from probe uploads), with no
+    /// answer quoted; clients should accept both.
+    pub const SERVICE: u32 = 10143;
     /// 10182: no public source (the emulator's choice).
     pub const SECRETS_STORE_SECRET: u32 = 10182;
     /// 100119: third-party logs, `The specified dispatch namespace does not exist on this
@@ -622,12 +631,21 @@ fn refusal(
         BindingKind::KvNamespace { namespace_id }
             if !lookup::kv_namespace_exists(c, namespace_id)? =>
         {
-            missing(
-                missing::KV_NAMESPACE,
-                format!(
-                    "KV namespace '{namespace_id}' is not valid. (binding '{name}'): create the namespace first or fix its id"
-                ),
-            )
+            if ids::is_hex32(namespace_id) {
+                missing(
+                    missing::KV_NAMESPACE,
+                    format!(
+                        "KV namespace '{namespace_id}' not found. (binding '{name}'): create the namespace first or fix its id"
+                    ),
+                )
+            } else {
+                missing(
+                    missing::KV_NAMESPACE_ID,
+                    format!(
+                        "KV namespace '{namespace_id}' is not valid. (binding '{name}'): a namespace id is 32 hexadecimal characters; check the namespace_id in your configuration"
+                    ),
+                )
+            }
         }
         BindingKind::R2Bucket {
             bucket_name,
@@ -713,7 +731,7 @@ fn refusal(
             missing(
                 missing::SERVICE,
                 format!(
-                    "Could not resolve service binding '{name}'. Target script '{service}' not found."
+                    "Could not resolve service binding '{name}'. Target script '{service}' not found. Please verify the target script and try again."
                 ),
             )
         }

@@ -11,7 +11,9 @@
 //! recorded as sent.
 //!
 //! Sources: 10021 "Script content failed validation checks" and 10007 "Resource not found" are the
-//! spec's Workers `x-cfLinkErrors` (reference/cloudflare-api.md §1.5). A deployment has one or
+//! spec's Workers `x-cfLinkErrors` (reference/cloudflare-api.md §1.5); a deployment naming a
+//! version the Worker does not have keeps 10007, since what Cloudflare answers there is not
+//! public (reading such a version answers 100146, `handlers::versions`). A deployment has one or
 //! two versions (`developers.cloudflare.com/workers/configuration/versions-and-deployments`); each
 //! share is 0.01 to 100 (the spec's `workers_deployments-strategy-percentage`,
 //! reference/cloudflare-openapi-subset.json); that the shares add up to 100 is the emulator's

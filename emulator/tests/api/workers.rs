@@ -219,6 +219,15 @@ async fn upload_list_download_settings_delete() {
             &h.acct("/workers/scripts/my-worker/versions/nope"),
         ),
         404,
+        100146,
+    )
+    .await;
+    h.fails(
+        h.req(
+            Method::GET,
+            &h.acct(&format!("/workers/scripts/nope/versions/{vid}")),
+        ),
+        404,
         10007,
     )
     .await;
@@ -371,7 +380,22 @@ async fn bindings_to_missing_resources_are_refused() {
         10041,
     )
     .await;
-    assert!(msg.contains("KV namespace"), "{msg}");
+    assert!(
+        msg.contains("KV namespace") && msg.contains("not found"),
+        "{msg}"
+    );
+    // An id that is not 32 hex characters is refused as not valid (workers-sdk issue #14249).
+    let msg = upload_fails(
+        &h,
+        "w",
+        m(json!({"type": "kv_namespace", "name": "K", "namespace_id": "placeholder-kv-id"})),
+        10042,
+    )
+    .await;
+    assert!(
+        msg.starts_with("KV namespace 'placeholder-kv-id' is not valid."),
+        "{msg}"
+    );
     let msg = upload_fails(
         &h,
         "w",
@@ -392,7 +416,7 @@ async fn bindings_to_missing_resources_are_refused() {
         &h,
         "w",
         m(json!({"type": "service", "name": "S", "service": "other"})),
-        10144,
+        10143,
     )
     .await;
     let msg = upload_fails(

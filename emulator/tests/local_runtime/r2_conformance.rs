@@ -149,6 +149,22 @@ async fn put_writes_what_the_api_reads() {
     let err = err["error"].as_str().unwrap();
     assert!(err.contains("(10037)"), "{err}");
     assert!(api_get(&local, "bad").await.is_none());
+    // Custom metadata holds up to 8,192 bytes, keys and values together (R2's limits page).
+    let with_metadata = |value_len: usize| {
+        json!({"op": "put", "args": {"key": "meta", "value": "x",
+               "options": {"customMetadata": {"owner": "x".repeat(value_len)}}}})
+    };
+    let put = local.call("r2", "/", with_metadata(8192 - 5)).await;
+    assert_eq!(
+        put["result"]["customMetadata"]["owner"]
+            .as_str()
+            .map(str::len),
+        Some(8187),
+        "{put}"
+    );
+    let err = local.call("r2", "/", with_metadata(8192 - 4)).await;
+    let err = err["error"].as_str().unwrap();
+    assert!(err.contains("(10012)"), "{err}");
 }
 
 #[tokio::test]
