@@ -91,16 +91,7 @@ fn generated(app: &str, pairs: usize, chain: usize) -> Stack {
 /// A provider for `emulator` whose client keeps to `limit` (none: a limit that never binds).
 async fn provider(emulator: &Emulator, limit: Option<RateLimit>) -> Arc<dyn Provider> {
     let mut config = athanor_test_support::client_config(emulator);
-    config.rate_limit = match limit {
-        Some(l) => athanor_cloudflare::RateLimit {
-            requests: l.requests,
-            window: l.window,
-        },
-        None => athanor_cloudflare::RateLimit {
-            requests: u32::MAX,
-            window: Duration::from_secs(1),
-        },
-    };
+    config.rate_limit = athanor_test_support::client_rate_limit(limit);
     Arc::new(CloudflareProvider::new(
         Client::connect(config).await.unwrap(),
     ))

@@ -155,16 +155,7 @@ async fn onboard(dir: &Path, limit: Option<RateLimit>) -> Run {
         .await
         .unwrap();
     let mut config = athanor_test_support::client_config(&emulator);
-    config.rate_limit = match limit {
-        Some(l) => athanor_cloudflare::RateLimit {
-            requests: l.requests,
-            window: l.window,
-        },
-        None => athanor_cloudflare::RateLimit {
-            requests: u32::MAX,
-            window: Duration::from_secs(1),
-        },
-    };
+    config.rate_limit = athanor_test_support::client_rate_limit(limit);
     let state = dir.join("state");
 
     // The platform's own stack makes the namespace, once, earlier and on its own (`platform

@@ -11,7 +11,7 @@ mod shared_stores;
 mod tenant_stack;
 
 pub use fixture::Fixture;
-pub use pace::Pace;
+pub use pace::{Pace, client_rate_limit};
 pub use shared_stores::{SharedStore, shared_stores, use_in_this_process};
 pub use tenant_stack::{platform_namespace, tenant_stack};
 

@@ -6,7 +6,22 @@ use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use athanor_emulator::Emulator;
+use athanor_emulator::{Emulator, RateLimit};
+
+/// The client's rate limit for a run whose emulator enforces `limit`: the same budget and
+/// window, as a user on Cloudflare runs with the real one; `None` gives a limit that never binds.
+pub fn client_rate_limit(limit: Option<RateLimit>) -> athanor_cloudflare::RateLimit {
+    match limit {
+        Some(l) => athanor_cloudflare::RateLimit {
+            requests: l.requests,
+            window: l.window,
+        },
+        None => athanor_cloudflare::RateLimit {
+            requests: u32::MAX,
+            window: Duration::from_secs(1),
+        },
+    }
+}
 
 /// When each request of a run arrived at the emulator.
 #[derive(Debug, Clone)]
