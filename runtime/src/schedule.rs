@@ -105,6 +105,25 @@ pub(crate) async fn run<'a, T, E>(
     run_staged(&waits, concurrency, &Signals::new(waits.len()), start).await
 }
 
+/// Runs `n` independent jobs, `concurrency` at a time, and returns their results in index order.
+pub(crate) async fn run_each<'a, T, E>(
+    n: usize,
+    concurrency: usize,
+    start: impl FnMut(usize) -> NodeFuture<'a, T, E>,
+) -> Vec<Result<T, E>> {
+    run(&vec![Vec::new(); n], concurrency, start)
+        .await
+        .into_iter()
+        .map(|outcome| match outcome {
+            Outcome::Done(t) => Ok(t),
+            Outcome::Failed(e) => Err(e),
+            Outcome::Skipped { .. } => {
+                unreachable!("a job that waits for nothing is never skipped")
+            }
+        })
+        .collect()
+}
+
 /// Runs every node; `waits_for[i]` lists what node `i` starts after. The node futures call
 /// `signals.publish` and `signals.ended` on the same `signals`. The graph must be acyclic.
 pub(crate) async fn run_staged<'a, T, E>(

@@ -21,6 +21,7 @@ use crate::error::{Error, Result};
 use crate::outputs::{self, Outputs};
 use crate::plan::{self, Inputs, Plan};
 use crate::progress::{ObservedLog, Observer, Silent};
+use crate::schedule::{self, NodeFuture};
 use crate::secrets::{self, Keyring, SecretValues, SecretsHeader};
 use crate::state::{LockOptions, Meta, SCHEMA_VERSION, Snapshot, StateLocation, StateStore};
 
@@ -334,46 +335,65 @@ impl Session {
                 inputs.secret_digests.insert(id.clone(), digests);
             }
         }
+        // Fingerprints (a Worker's modules collected or built) and refresh reads go out
+        // `concurrency` at a time, in stack order, the first failure in that order reported.
         let recorded = outputs::from_state(&state);
         let empty = Default::default();
-        for resource in &self.stack.resources {
-            let deps: std::collections::BTreeMap<String, Output> = resource
-                .dependencies()
-                .into_iter()
-                .filter_map(|d| recorded.get(d).map(|o| (d.to_owned(), o.clone())))
-                .collect();
-            let name = crate::diff::resolved_name(&self.stack.app, self.stage(), resource);
-            let desired = Desired {
-                resource,
-                name: &name,
-                app: &self.stack.app,
-                stage: self.stage(),
-                root: &self.stack.root,
-                deps: &deps,
-                secrets: secrets.get(&resource.id).unwrap_or(&empty),
-                adopt: resource.adopt,
-                resumed: false,
-                log: &ObservedLog(self.observer.as_ref()),
-            };
-            let fingerprint = self
-                .provider
-                .fingerprint(&desired)
-                .await
-                .map_err(Error::provider(&resource.id, resource.kind()))?;
-            inputs.fingerprints.insert(resource.id.clone(), fingerprint);
+        let concurrency = self.options.concurrency.max(1);
+        let resources = &self.stack.resources;
+        let fingerprints = schedule::run_each(resources.len(), concurrency, |i| {
+            let (resource, recorded, secrets, empty) = (&resources[i], &recorded, &secrets, &empty);
+            Box::pin(async move {
+                let deps: std::collections::BTreeMap<String, Output> = resource
+                    .dependencies()
+                    .into_iter()
+                    .filter_map(|d| recorded.get(d).map(|o| (d.to_owned(), o.clone())))
+                    .collect();
+                let name = crate::diff::resolved_name(&self.stack.app, self.stage(), resource);
+                let log = ObservedLog(self.observer.as_ref());
+                let desired = Desired {
+                    resource,
+                    name: &name,
+                    app: &self.stack.app,
+                    stage: self.stage(),
+                    root: &self.stack.root,
+                    deps: &deps,
+                    secrets: secrets.get(&resource.id).unwrap_or(empty),
+                    adopt: resource.adopt,
+                    resumed: false,
+                    log: &log,
+                };
+                self.provider
+                    .fingerprint(&desired)
+                    .await
+                    .map_err(Error::provider(&resource.id, resource.kind()))
+            }) as NodeFuture<'_, Option<String>, Error>
+        })
+        .await;
+        for (resource, fingerprint) in resources.iter().zip(fingerprints) {
+            inputs
+                .fingerprints
+                .insert(resource.id.clone(), fingerprint?);
         }
         if self.options.refresh {
+            let existing: Vec<_> = state
+                .records
+                .values()
+                .filter_map(|record| Some((record, record.existing()?)))
+                .collect();
+            let reads = schedule::run_each(existing.len(), concurrency, |i| {
+                let (record, existing) = existing[i];
+                Box::pin(async move {
+                    self.provider
+                        .read(existing)
+                        .await
+                        .map_err(Error::provider(&record.id, record.kind))
+                }) as NodeFuture<'_, Option<Output>, Error>
+            })
+            .await;
             let mut live = std::collections::BTreeMap::new();
-            for record in state.records.values() {
-                let Some(existing) = record.existing() else {
-                    continue;
-                };
-                let read = self
-                    .provider
-                    .read(existing)
-                    .await
-                    .map_err(Error::provider(&record.id, record.kind))?;
-                live.insert(record.id.clone(), read);
+            for ((record, _), read) in existing.iter().zip(reads) {
+                live.insert(record.id.clone(), read?);
             }
             inputs.live = Some(live);
         }

@@ -337,6 +337,28 @@ async fn refused_credentials_stop_the_run_with_one_message_naming_the_variable()
 }
 
 #[tokio::test]
+async fn refresh_reads_go_out_concurrency_at_a_time() {
+    let env = Env::start().await;
+    let s = stack(
+        (0..12)
+            .map(|i| kv(&format!("n{i}"), &format!("e2e-refresh-{i}")))
+            .collect(),
+    );
+    env.session(s.clone()).deploy().await.unwrap();
+    env.emulator.reset_stats();
+    let plan = env
+        .session_with(s, |o| o.refresh(true).concurrency(4))
+        .plan()
+        .await
+        .unwrap();
+    assert!(!plan.has_changes(), "{}", plan.render(true));
+    let stats = env.emulator.stats();
+    assert_eq!(stats.total, 12, "{:?}", stats.by_route);
+    // Four at a time: three rounds (one more when the slots drift apart), not twelve.
+    assert!(stats.round_trips <= 4, "{} round trips", stats.round_trips);
+}
+
+#[tokio::test]
 async fn refresh_sees_a_worker_changed_outside_and_deploy_repairs_it() {
     let env = Env::start().await;
     let s = stack(vec![
