@@ -169,16 +169,29 @@ impl Tenants {
     }
 
     /// Applies many tenants, at most `tenants_at_once` at a time, each on its own; the results
-    /// come back in the order given, and one tenant's failure stops no other.
+    /// come back in the order given, and one tenant's failure stops no other, but for one:
+    /// once a tenant's run finds the credentials wrong ([`Error::CredentialsRefused`] naming a
+    /// problem), the tenants not yet started fail with [`Error::NotSent`], sending nothing.
     pub async fn apply_all(
         &self,
         tenants: impl IntoIterator<Item = (TenantId, Stack)>,
     ) -> Vec<(TenantId, Result<Applied>)> {
+        let refused = std::sync::atomic::AtomicBool::new(false);
+        let refused = &refused;
         // Unordered, so that a slow tenant holds one place and not the ones after it.
         let mut done: Vec<(usize, (TenantId, Result<Applied>))> =
             futures_util::stream::iter(tenants.into_iter().enumerate())
                 .map(|(i, (id, stack))| async move {
+                    if refused.load(std::sync::atomic::Ordering::Relaxed) {
+                        return (i, (id, Err(Error::NotSent)));
+                    }
                     let result = self.apply(&id, stack).await;
+                    if let Err(Error::CredentialsRefused {
+                        problem: Some(_), ..
+                    }) = &result
+                    {
+                        refused.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
                     (i, (id, result))
                 })
                 .buffer_unordered(self.options.tenants_at_once)

@@ -1,7 +1,8 @@
 //! Tenants at run time through the public API, against the emulator in this process: tenants
 //! onboarded together, one re-applied with no request, one whose plan changes alone, one whose
 //! name Cloudflare would refuse failing alone before any request, one removed with nothing of it
-//! left while the platform's shared namespace stays. The stacks are built by hand as an `infra!`
+//! left while the platform's shared namespace stays, and wrong credentials stopping the tenants
+//! not yet started. The stacks are built by hand as an `infra!`
 //! tenant template builds them (`athanor_test_support::tenant_stack`).
 
 mod common;
@@ -155,4 +156,53 @@ async fn tenants_are_applied_apart_through_one_client() {
     let other = Stack::new("other", fixtures());
     let err = tenants.apply(&acme, other).await.unwrap_err();
     assert!(matches!(err, Error::TenantApp { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn wrong_credentials_stop_the_tenants_not_yet_started() {
+    let env = Env::start().await;
+    let platform = Stack::new(APP, fixtures()).with(athanor_test_support::platform_namespace());
+    env.session(platform).deploy().await.unwrap();
+    let mut config = athanor_test_support::client_config(&env.emulator);
+    config.auth =
+        athanor_cloudflare::Auth::Token(secrecy::SecretString::from("revoked".to_owned()));
+    let revoked: Arc<dyn athanor_core::Provider> =
+        Arc::new(athanor_cloudflare::CloudflareProvider::new(
+            athanor_cloudflare::Client::connect(config).await.unwrap(),
+        ));
+    let tenants = Tenants::new(
+        APP,
+        revoked,
+        TenantsOptions::new(athanor_runtime::StateLocation::Local(env.state_dir()))
+            .tenants_at_once(2)
+            .concurrency(4),
+    );
+    let many: Vec<(TenantId, Stack)> = (0..20)
+        .map(|i| {
+            let t = id(&format!("t{i:02}"));
+            let stack = tenant(&t, "free", &format!("t{i:02}-files"));
+            (t, stack)
+        })
+        .collect();
+    env.emulator.reset_stats();
+    let results = tenants.apply_all(many).await;
+    assert_eq!(results.len(), 20);
+    let (mut named, mut unsent) = (0, 0);
+    for (tenant, result) in &results {
+        match result {
+            Err(Error::CredentialsRefused {
+                problem: Some(p), ..
+            }) => {
+                assert!(p.contains("CLOUDFLARE_API_TOKEN"), "{tenant}: {p}");
+                named += 1;
+            }
+            Err(Error::NotSent) => unsent += 1,
+            other => panic!("{tenant}: {:?}", other.as_ref().map(|a| &a.summary)),
+        }
+    }
+    // The tenants running when the first found out; the rest never started.
+    assert!(named >= 1 && named <= 2, "{named} tenants ran");
+    assert_eq!(named + unsent, 20);
+    let sent = env.emulator.stats().total;
+    assert!(sent <= 2 * (4 + 2), "{sent} requests");
 }
