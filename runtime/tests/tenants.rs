@@ -201,7 +201,7 @@ async fn wrong_credentials_stop_the_tenants_not_yet_started() {
         }
     }
     // The tenants running when the first found out; the rest never started.
-    assert!(named >= 1 && named <= 2, "{named} tenants ran");
+    assert!((1..=2).contains(&named), "{named} tenants ran");
     assert_eq!(named + unsent, 20);
     let sent = env.emulator.stats().total;
     assert!(sent <= 2 * (4 + 2), "{sent} requests");
