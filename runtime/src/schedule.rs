@@ -105,23 +105,46 @@ pub(crate) async fn run<'a, T, E>(
     run_staged(&waits, concurrency, &Signals::new(waits.len()), start).await
 }
 
-/// Runs `n` independent jobs, `concurrency` at a time, and returns their results in index order.
+/// Runs `n` independent jobs, `concurrency` at a time, started in index order, until one
+/// fails: then no other starts, those in flight finish, and the failure of the lowest index is
+/// returned (every job before it ran). Otherwise the results, in index order.
 pub(crate) async fn run_each<'a, T, E>(
     n: usize,
     concurrency: usize,
-    start: impl FnMut(usize) -> NodeFuture<'a, T, E>,
-) -> Vec<Result<T, E>> {
-    run(&vec![Vec::new(); n], concurrency, start)
-        .await
-        .into_iter()
-        .map(|outcome| match outcome {
-            Outcome::Done(t) => Ok(t),
-            Outcome::Failed(e) => Err(e),
-            Outcome::Skipped { .. } => {
-                unreachable!("a job that waits for nothing is never skipped")
+    mut start: impl FnMut(usize) -> NodeFuture<'a, T, E>,
+) -> Result<Vec<T>, E> {
+    let mut results: Vec<Option<T>> = (0..n).map(|_| None).collect();
+    let mut failed: Option<(usize, E)> = None;
+    let mut in_flight: Vec<(usize, NodeFuture<'a, T, E>)> = Vec::new();
+    let mut next = 0;
+    loop {
+        while failed.is_none() && next < n && in_flight.len() < concurrency.max(1) {
+            in_flight.push((next, start(next)));
+            next += 1;
+        }
+        if in_flight.is_empty() {
+            break;
+        }
+        let (i, result) = std::future::poll_fn(|cx| {
+            for k in 0..in_flight.len() {
+                if let Poll::Ready(r) = in_flight[k].1.as_mut().poll(cx) {
+                    let (i, _) = in_flight.swap_remove(k);
+                    return Poll::Ready((i, r));
+                }
             }
+            Poll::Pending
         })
-        .collect()
+        .await;
+        match result {
+            Ok(value) => results[i] = Some(value),
+            Err(e) if failed.as_ref().is_none_or(|(at, _)| i < *at) => failed = Some((i, e)),
+            Err(_) => {}
+        }
+    }
+    match failed {
+        Some((_, e)) => Err(e),
+        None => Ok(results.into_iter().flatten().collect()),
+    }
 }
 
 /// Runs every node; `waits_for[i]` lists what node `i` starts after. The node futures call
@@ -309,6 +332,52 @@ mod tests {
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
+
+    #[tokio::test]
+    async fn independent_jobs_keep_the_bound_and_their_order() {
+        let running = AtomicUsize::new(0);
+        let peak = AtomicUsize::new(0);
+        let results = run_each(10, 3, |i| {
+            let (running, peak) = (&running, &peak);
+            Box::pin(async move {
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                peak.fetch_max(now, Ordering::SeqCst);
+                // Later jobs end sooner: the results still come back in index order.
+                tokio::time::sleep(Duration::from_millis(10 - i as u64)).await;
+                running.fetch_sub(1, Ordering::SeqCst);
+                Ok::<usize, ()>(i)
+            })
+        })
+        .await;
+        assert_eq!(results, Ok((0..10).collect::<Vec<_>>()));
+        assert_eq!(peak.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn after_a_failure_no_job_starts_and_the_first_failure_in_order_is_returned() {
+        let started = Mutex::new(Vec::new());
+        let result = run_each(10, 3, |i| {
+            let started = &started;
+            Box::pin(async move {
+                started.lock().unwrap().push(i);
+                match i {
+                    // Job 2 fails first; job 1, in flight, fails after it.
+                    1 => {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        Err(format!("job {i}"))
+                    }
+                    2 => Err(format!("job {i}")),
+                    _ => {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                        Ok(i)
+                    }
+                }
+            })
+        })
+        .await;
+        assert_eq!(result, Err("job 1".to_owned()));
+        assert_eq!(started.into_inner().unwrap(), [0, 1, 2]);
+    }
 
     #[tokio::test]
     async fn nodes_wait_for_their_dependencies_and_respect_the_bound() {

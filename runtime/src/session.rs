@@ -336,7 +336,8 @@ impl Session {
             }
         }
         // Fingerprints (a Worker's modules collected or built) and refresh reads go out
-        // `concurrency` at a time, in stack order, the first failure in that order reported.
+        // `concurrency` at a time, in stack order; after a failure no more start, and the first
+        // failure in that order is reported.
         let recorded = outputs::from_state(&state);
         let empty = Default::default();
         let concurrency = self.options.concurrency.max(1);
@@ -369,11 +370,9 @@ impl Session {
                     .map_err(Error::provider(&resource.id, resource.kind()))
             }) as NodeFuture<'_, Option<String>, Error>
         })
-        .await;
+        .await?;
         for (resource, fingerprint) in resources.iter().zip(fingerprints) {
-            inputs
-                .fingerprints
-                .insert(resource.id.clone(), fingerprint?);
+            inputs.fingerprints.insert(resource.id.clone(), fingerprint);
         }
         if self.options.refresh {
             let existing: Vec<_> = state
@@ -390,10 +389,10 @@ impl Session {
                         .map_err(Error::provider(&record.id, record.kind))
                 }) as NodeFuture<'_, Option<Output>, Error>
             })
-            .await;
+            .await?;
             let mut live = std::collections::BTreeMap::new();
             for ((record, _), read) in existing.iter().zip(reads) {
-                live.insert(record.id.clone(), read?);
+                live.insert(record.id.clone(), read);
             }
             inputs.live = Some(live);
         }

@@ -345,9 +345,14 @@ async fn refresh_reads_go_out_concurrency_at_a_time() {
             .collect(),
     );
     env.session(s.clone()).deploy().await.unwrap();
+    // Answers 50 ms late, so that each round of four ends before the next starts.
+    env.emulator.set_faults(athanor_emulator::Faults {
+        latency: std::time::Duration::from_millis(50),
+        ..Default::default()
+    });
     env.emulator.reset_stats();
     let plan = env
-        .session_with(s, |o| o.refresh(true).concurrency(4))
+        .session_with(s.clone(), |o| o.refresh(true).concurrency(4))
         .plan()
         .await
         .unwrap();
@@ -356,6 +361,29 @@ async fn refresh_reads_go_out_concurrency_at_a_time() {
     assert_eq!(stats.total, 12, "{:?}", stats.by_route);
     // Four at a time: three rounds (one more when the slots drift apart), not twelve.
     assert!(stats.round_trips <= 4, "{} round trips", stats.round_trips);
+
+    // A refused read ends the refresh: the reads in flight finish, no more start.
+    let mut config = athanor_test_support::client_config(&env.emulator);
+    config.auth = athanor_cloudflare::Auth::Token(secrecy::SecretString::from("nope".to_owned()));
+    let refused: Arc<dyn Provider> = Arc::new(athanor_cloudflare::CloudflareProvider::new(
+        athanor_cloudflare::Client::connect(config).await.unwrap(),
+    ));
+    env.emulator.reset_stats();
+    let options = SessionOptions::new("test")
+        .state_dir(env.state_dir())
+        .refresh(true)
+        .concurrency(4);
+    let err = Session::new(s, refused, options).plan().await.unwrap_err();
+    let report = err.report();
+    assert!(
+        report.contains("`n0`") && report.contains("403"),
+        "{report}"
+    );
+    assert!(
+        env.emulator.stats().total <= 4,
+        "{:?}",
+        env.emulator.stats()
+    );
 }
 
 #[tokio::test]
