@@ -73,6 +73,20 @@ impl<'p> CredentialsGate<'p> {
         }
     }
 
+    /// `err`, the failure that ended a run of `what`, or, once the check found the credentials
+    /// wrong, the one error that says so.
+    pub(crate) fn explain(&self, what: &'static str, err: Error) -> Error {
+        match self.problem() {
+            Some(problem) if is_refusal(&err) => Error::CredentialsRefused {
+                what,
+                count: 1,
+                example: err.report(),
+                problem: Some(problem.to_owned()),
+            },
+            _ => err,
+        }
+    }
+
     /// What the check found wrong, if it was asked and found something.
     fn problem(&self) -> Option<&str> {
         self.verdict.get().and_then(|v| v.as_deref())

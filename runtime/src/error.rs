@@ -228,11 +228,11 @@ pub enum Error {
     /// Cloudflare refused the run's credentials (HTTP 401 or 403): one message, rather than one
     /// per resource, saying what to fix.
     #[error(
-        "{what}: Cloudflare refused the credentials ({count} requests refused, e.g. {example}); {}",
+        "{what}: Cloudflare refused the credentials ({count} refused, e.g. {example}); {}",
         .problem.as_deref().unwrap_or("check CLOUDFLARE_API_TOKEN (or CLOUDFLARE_API_KEY with CLOUDFLARE_EMAIL): that it is active and has the permissions these resources need; and check CLOUDFLARE_ACCOUNT_ID")
     )]
     CredentialsRefused {
-        /// The run: `deploy` or `destroy`.
+        /// The run: `deploy`, `destroy` or `refresh` (a plan's reads).
         what: &'static str,
         /// How many resources were refused.
         count: usize,

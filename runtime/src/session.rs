@@ -16,6 +16,7 @@ use athanor_core::provider::Desired;
 use athanor_core::{Output, Provider, Stack};
 
 use crate::apply::{self, Context};
+use crate::credentials_gate::CredentialsGate;
 use crate::destroy::{self, DestroyReport};
 use crate::error::{Error, Result};
 use crate::outputs::{self, Outputs};
@@ -380,16 +381,18 @@ impl Session {
                 .values()
                 .filter_map(|record| Some((record, record.existing()?)))
                 .collect();
+            let gate = CredentialsGate::new(self.provider.as_ref());
             let reads = schedule::run_each(existing.len(), concurrency, |i| {
                 let (record, existing) = existing[i];
-                Box::pin(async move {
+                Box::pin(gate.run(async move {
                     self.provider
                         .read(existing)
                         .await
                         .map_err(Error::provider(&record.id, record.kind))
-                }) as NodeFuture<'_, Option<Output>, Error>
+                })) as NodeFuture<'_, Option<Output>, Error>
             })
-            .await?;
+            .await
+            .map_err(|e| gate.explain("refresh", e))?;
             let mut live = std::collections::BTreeMap::new();
             for ((record, _), read) in existing.iter().zip(reads) {
                 live.insert(record.id.clone(), read);

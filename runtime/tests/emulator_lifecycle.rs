@@ -362,7 +362,8 @@ async fn refresh_reads_go_out_concurrency_at_a_time() {
     // Four at a time: three rounds (one more when the slots drift apart), not twelve.
     assert!(stats.round_trips <= 4, "{} round trips", stats.round_trips);
 
-    // A refused read ends the refresh: the reads in flight finish, no more start.
+    // A refused read ends the refresh, with one message naming the variable to fix: the reads
+    // in flight finish, the check of the credentials goes out, no more reads start.
     let mut config = athanor_test_support::client_config(&env.emulator);
     config.auth = athanor_cloudflare::Auth::Token(secrecy::SecretString::from("nope".to_owned()));
     let refused: Arc<dyn Provider> = Arc::new(athanor_cloudflare::CloudflareProvider::new(
@@ -376,11 +377,21 @@ async fn refresh_reads_go_out_concurrency_at_a_time() {
     let err = Session::new(s, refused, options).plan().await.unwrap_err();
     let report = err.report();
     assert!(
-        report.contains("`n0`") && report.contains("403"),
+        report.contains("`n0`") && report.contains("CLOUDFLARE_API_TOKEN"),
         "{report}"
     );
     assert!(
-        env.emulator.stats().total <= 4,
+        matches!(
+            err,
+            Error::CredentialsRefused {
+                problem: Some(_),
+                ..
+            }
+        ),
+        "{report}"
+    );
+    assert!(
+        env.emulator.stats().total <= 4 + 2,
         "{:?}",
         env.emulator.stats()
     );
