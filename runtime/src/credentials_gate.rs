@@ -1,7 +1,7 @@
 //! Stopping a run whose credentials Cloudflare refuses, with one message naming what to fix.
 //!
 //! A wrong token or account id fails every request the same way. At the first refusal (HTTP 401
-//! or 403) of a deploy or destroy, the gate asks the provider, once, what is wrong with the
+//! or 403) of a deploy, a destroy or a plan's refresh reads, the gate asks the provider, once, what is wrong with the
 //! credentials ([`Provider::check_credentials`]); once the answer names a problem, the run's
 //! resources that have not started fail at once, unsent, and the run ends with one
 //! [`Error::CredentialsRefused`] that carries the answer. A run with good credentials sends
