@@ -155,9 +155,13 @@ impl Provider for CloudflareProvider {
     ) -> BoxFuture<'a, Result<Option<String>, ProviderError>> {
         Box::pin(async move {
             match &desired.resource.props {
-                Props::Worker(p) => Ok(Some(
-                    worker::collect_modules(desired, p).await?.content_hash(),
-                )),
+                Props::Worker(p) => {
+                    let modules = worker::collect_modules(desired, p).await?;
+                    let hash = modules.content_hash();
+                    // The deploy uploads what was hashed, and collects nothing again.
+                    desired.memo.keep(&desired.resource.id, modules);
+                    Ok(Some(hash))
+                }
                 Props::D1Database(p) => d1_database::fingerprint(desired, p),
                 _ => Ok(None),
             }

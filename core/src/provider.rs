@@ -45,6 +45,48 @@ pub struct Desired<'a> {
     pub resumed: bool,
     /// Where the lines a long step prints go (a Rust Worker's build), as they come.
     pub log: &'a dyn StepLog,
+    /// What the provider kept of this run's earlier steps: the modules a Worker's fingerprint
+    /// collected, for its deploy to upload.
+    pub memo: &'a RunMemo,
+}
+
+/// What a provider computed for a resource in one step of a run, kept for a later step of the
+/// same run: the modules a Worker's fingerprint collected are the ones its deploy uploads, so
+/// they are collected (or built) once per deploy, and what goes up is what was hashed. The
+/// engine makes one per plan or deploy and drops it at the end, so nothing outlives the run;
+/// a caller with no earlier step passes an empty one.
+#[derive(Default)]
+pub struct RunMemo {
+    kept: std::sync::Mutex<BTreeMap<String, Prepared>>,
+}
+
+impl RunMemo {
+    /// Keeps `value` for resource `id`, in place of what was kept for it.
+    pub fn keep<T: Any + Send + Sync>(&self, id: &str, value: T) {
+        self.kept
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.to_owned(), Prepared::new(value));
+    }
+
+    /// Takes what was kept for resource `id`, if it is a `T`.
+    pub fn take<T: Any>(&self, id: &str) -> Option<T> {
+        let kept = self
+            .kept
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id)?;
+        kept.take()
+    }
+}
+
+impl std::fmt::Debug for RunMemo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
+        f.debug_struct("RunMemo")
+            .field("resources", &kept.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 /// Receives the lines a provider's long step prints for one resource (cargo's output while a

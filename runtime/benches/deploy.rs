@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use athanor_cloudflare::{Client, CloudflareProvider};
 use athanor_core::binding::{Binding, BindingValue};
 use athanor_core::output::{KvNamespaceOutput, WorkerOutput};
-use athanor_core::provider::Desired;
+use athanor_core::provider::{Desired, RunMemo};
 use athanor_core::stack::{KvNamespace, Worker};
 use athanor_core::{Output, Provider, Resource, ResourceRef, Stack};
 use athanor_emulator::{Config, Emulator, Faults, RateLimit};
@@ -286,6 +286,7 @@ async fn plan_bench() -> Duration {
             adopt: false,
             resumed: false,
             log: &athanor_core::provider::NoLog,
+            memo: &RunMemo::default(),
         };
         let fingerprint = provider.fingerprint(&desired).await.unwrap();
         records.push(Record {

@@ -15,7 +15,7 @@ use std::sync::Mutex;
 
 use secrecy::SecretString;
 
-use athanor_core::provider::{Applying, Desired, Prepared};
+use athanor_core::provider::{Applying, Desired, Prepared, RunMemo};
 use athanor_core::{Output, Provider, Resource, Stack};
 
 use crate::credentials_gate::CredentialsGate;
@@ -47,6 +47,9 @@ pub(crate) struct Context<'a> {
     pub concurrency: usize,
     /// Who hears about progress.
     pub observer: &'a dyn Observer,
+    /// What the provider kept of the plan's steps (a Worker's modules, collected for its
+    /// fingerprint).
+    pub memo: &'a RunMemo,
 }
 
 static NO_SECRETS: BTreeMap<String, SecretString> = BTreeMap::new();
@@ -195,6 +198,7 @@ async fn read_ahead(ctx: &Context<'_>, resource: &Resource, step: &Step) -> Resu
         adopt: step.adopt,
         resumed: step.resumed,
         log: &ObservedLog(ctx.observer),
+        memo: ctx.memo,
     };
     let existing = match step.action {
         Action::Update => ctx
@@ -304,6 +308,7 @@ async fn apply_one(
         adopt: step.adopt,
         resumed: step.resumed,
         log: &ObservedLog(ctx.observer),
+        memo: ctx.memo,
     };
     let run = Run {
         ctx,

@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use athanor_core::provider::{Desired, Existing, NoLog};
+use athanor_core::provider::{Desired, Existing, NoLog, RunMemo};
 use athanor_core::{Kind, Output, Props, Provider, Resource};
 
 use crate::apply::{remove_record, report, write_record};
@@ -236,7 +236,7 @@ async fn look_up(
         .iter()
         .filter_map(|d| Some((d.clone(), recorded.get(d)?.clone())))
         .collect();
-    let no_secrets = BTreeMap::new();
+    let (no_secrets, memo) = (BTreeMap::new(), RunMemo::default());
     let desired = Desired {
         resource: &resource,
         name: &this.name,
@@ -248,6 +248,7 @@ async fn look_up(
         adopt: false,
         resumed: true,
         log: &NoLog,
+        memo: &memo,
     };
     let found = ctx
         .provider

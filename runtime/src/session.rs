@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-use athanor_core::provider::Desired;
+use athanor_core::provider::{Desired, RunMemo};
 use athanor_core::{Output, Provider, Stack};
 
 use crate::apply::{self, Context};
@@ -120,6 +120,8 @@ struct Prepared {
     /// A header to write before the first secret's digest (none was in state).
     new_header: Option<SecretsHeader>,
     plan: Plan,
+    /// What the provider kept while planning, for the deploy (a Worker's modules).
+    memo: RunMemo,
 }
 
 impl Session {
@@ -192,6 +194,7 @@ impl Session {
                 secrets: &prepared.secrets,
                 concurrency: self.options.concurrency,
                 observer: self.observer.as_ref(),
+                memo: &prepared.memo,
             };
             let outputs = apply::apply(&ctx, &prepared.plan).await?;
             Ok((prepared.plan, outputs))
@@ -342,9 +345,11 @@ impl Session {
         let recorded = outputs::from_state(&state);
         let empty = Default::default();
         let concurrency = self.options.concurrency.max(1);
+        let memo = RunMemo::default();
         let resources = &self.stack.resources;
         let fingerprints = schedule::run_each(resources.len(), concurrency, |i| {
-            let (resource, recorded, secrets, empty) = (&resources[i], &recorded, &secrets, &empty);
+            let (resource, recorded, secrets, empty, memo) =
+                (&resources[i], &recorded, &secrets, &empty, &memo);
             Box::pin(async move {
                 let deps: std::collections::BTreeMap<String, Output> = resource
                     .dependencies()
@@ -364,6 +369,7 @@ impl Session {
                     adopt: resource.adopt,
                     resumed: false,
                     log: &log,
+                    memo,
                 };
                 self.provider
                     .fingerprint(&desired)
@@ -405,6 +411,7 @@ impl Session {
             secrets,
             new_header,
             plan,
+            memo,
         })
     }
 }

@@ -107,6 +107,15 @@ pub(crate) fn is_ours(tags: &[String], app: &str, stage: &str, id: &str) -> bool
         .all(|t| tags.contains(t))
 }
 
+/// The Worker's modules: those its fingerprint collected earlier in the run (kept in
+/// [`Desired::memo`]), else collected now.
+async fn modules_of(d: &Desired<'_>, p: &Worker) -> Result<WorkerModules, ProviderError> {
+    match d.memo.take::<WorkerModules>(&d.resource.id) {
+        Some(modules) => Ok(modules),
+        None => collect_modules(d, p).await,
+    }
+}
+
 /// Collects (or, for a Rust Worker, builds) the Worker's modules off the async threads, handing
 /// the lines a build prints to the step log as they come.
 pub(crate) async fn collect_modules(
@@ -549,7 +558,7 @@ pub(crate) async fn read_ahead(
         }
         Ok(())
     };
-    let (modules, settings, ()) = tokio::try_join!(collect_modules(d, p), settings, subdomain)?;
+    let (modules, settings, ()) = tokio::try_join!(modules_of(d, p), settings, subdomain)?;
     Ok(Prepared::new(ReadAhead { modules, settings }))
 }
 
@@ -758,7 +767,7 @@ async fn resolve(
     let path = script_path(client, d.name, namespace.as_deref());
     let (modules, read) = match ahead {
         Some(ahead) => (ahead.modules, ahead.settings),
-        None => (collect_modules(d, p).await?, None),
+        None => (modules_of(d, p).await?, None),
     };
     let bound = bound_classes(d.name, p, d.deps);
     let mut tags = ownership_tags(d.app, d.stage, id);

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use athanor_cloudflare::{Auth, Client, ClientConfig, CloudflareProvider, RetryPolicy};
 use athanor_core::output::{DurableObjectNamespaceOutput, WorkerOutput};
-use athanor_core::provider::{Desired, Existing};
+use athanor_core::provider::{Desired, Existing, RunMemo};
 use athanor_core::{Output, Props, Resource};
 use athanor_emulator::{Config, Emulator, Stats};
 use secrecy::SecretString;
@@ -127,6 +127,8 @@ pub struct Decl {
     pub secrets: BTreeMap<String, SecretString>,
     pub adopt: bool,
     pub resumed: bool,
+    /// What the provider keeps between steps, as the engine keeps it for one run.
+    pub memo: RunMemo,
 }
 
 impl Decl {
@@ -141,6 +143,7 @@ impl Decl {
             secrets: BTreeMap::new(),
             adopt: false,
             resumed: false,
+            memo: RunMemo::default(),
         }
     }
 
@@ -184,6 +187,7 @@ impl Decl {
             adopt: self.adopt,
             resumed: self.resumed,
             log: &athanor_core::provider::NoLog,
+            memo: &self.memo,
         }
     }
 

@@ -609,3 +609,54 @@ async fn too_many_classes_for_the_tag_budget_fail_before_any_change() {
     // Only the reads ahead (the script's settings) went out.
     assert_eq!(fx.stats().mutating, 0);
 }
+
+#[tokio::test]
+async fn a_deploy_uploads_the_modules_its_plan_fingerprinted_collected_once() {
+    let fx = start().await;
+    let root = fx.dir.path().join("app");
+    write(
+        &root,
+        "worker.js",
+        "export default { fetch() { return new Response('one'); } };\n",
+    );
+    let p = &fx.provider;
+    let worker = || Worker {
+        code: athanor_core::stack::WorkerCode::Entrypoint("worker.js".into()),
+        compatibility_date: Some("2025-01-01".into()),
+        ..Worker::default()
+    };
+    let decl = Decl::new("api", "memo-api", worker()).root(&root);
+    let planned = p.fingerprint(&decl.desired()).await.unwrap().unwrap();
+
+    // The file changes between the plan and the upload: what goes up is what the plan hashed
+    // (state records that hash, so the next plan sees the change and uploads it).
+    write(
+        &root,
+        "worker.js",
+        "export default { fetch() { return new Response('two'); } };\n",
+    );
+    let Output::Worker(uploaded) = p.create(&decl.desired()).await.unwrap() else {
+        panic!("a Worker's output")
+    };
+    assert_eq!(uploaded.content_hash, planned);
+
+    // The file as it is now hashes differently; a declaration with nothing kept from a plan
+    // collects the modules as they are now.
+    let planned_again = Decl::new("api", "memo-api", worker()).root(&root);
+    let now = p
+        .fingerprint(&planned_again.desired())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(now, planned);
+    let unplanned = Decl::new("api", "memo-api", worker()).root(&root);
+    let recorded = Output::Worker(uploaded);
+    let Output::Worker(updated) = p
+        .update(&unplanned.desired(), unplanned.existing(&recorded))
+        .await
+        .unwrap()
+    else {
+        panic!("a Worker's output")
+    };
+    assert_eq!(updated.content_hash, now);
+}
