@@ -715,7 +715,7 @@ pub(crate) fn kind_def(name: &str) -> Option<&'static KindDef> {
 }
 
 /// The binding types Cloudflare knows, for `keep_bindings`; the emulator refuses an upload with
-/// any other (`emulator/src/scripts/upload.rs`, kept in step by hand).
+/// any other (`emulator/src/scripts/upload.rs`; a test checks that it knows each of these).
 pub(crate) const BINDING_TYPES: &[&str] = &[
     "plain_text",
     "secret_text",
@@ -759,6 +759,22 @@ mod tests {
         doc.lines()
             .map(|l| l.trim_start_matches("//! "))
             .find(|l| l.starts_with(&start))
+    }
+
+    #[test]
+    fn the_emulator_accepts_every_binding_type_keep_bindings_allows() {
+        // The emulator depends on no athanor crate, so its sources are read: each type is one it
+        // models (`scripts/model.rs`) or keeps as it came (`scripts/upload.rs`).
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../emulator/src/scripts");
+        let emulator = ["model.rs", "upload.rs"]
+            .map(|f| std::fs::read_to_string(format!("{root}/{f}")).unwrap())
+            .concat();
+        for ty in BINDING_TYPES {
+            assert!(
+                emulator.contains(&format!("\"{ty}\"")),
+                "the emulator does not know the binding type `{ty}`: add it to OTHER_BINDING_TYPES in emulator/src/scripts/upload.rs, or model it"
+            );
+        }
     }
 
     #[test]

@@ -448,7 +448,8 @@ fn apply_migrations(
 /// binding table: the sdk's `WorkersBindingKind*` types and wrangler's `WorkerMetadataBinding`).
 /// Cloudflare adds types over time: one missing here is refused locally until it is added, here
 /// and in `keep_bindings`' list in `macros-core/src/kinds.rs` (the emulator depends on no
-/// athanor crate, so the two lists are kept in step by hand).
+/// athanor crate, so macros-core's test `the_emulator_accepts_every_binding_type_keep_bindings_allows`
+/// reads this file to keep the two in step).
 const OTHER_BINDING_TYPES: &[&str] = &[
     "version_metadata",
     "assets",
