@@ -183,23 +183,36 @@ impl Place<'_> {
     }
 }
 
-/// A resource's reads ahead: [`Provider::prepare`] with what is known before its dependencies
-/// exist.
-async fn read_ahead(ctx: &Context<'_>, resource: &Resource, step: &Step) -> Result<Prepared> {
-    static NO_DEPS: BTreeMap<String, Output> = BTreeMap::new();
-    let desired = Desired {
+/// What the provider is asked for `resource` at `step`, with the outputs `deps` of its
+/// dependencies known so far.
+fn desired<'a>(
+    ctx: &'a Context<'_>,
+    resource: &'a Resource,
+    step: &'a Step,
+    deps: &'a BTreeMap<String, Output>,
+    log: &'a ObservedLog<'_>,
+) -> Desired<'a> {
+    Desired {
         resource,
         name: &step.name,
         app: &ctx.stack.app,
         stage: ctx.stage,
         root: &ctx.stack.root,
-        deps: &NO_DEPS,
+        deps,
         secrets: ctx.secrets.get(&resource.id).unwrap_or(&NO_SECRETS),
         adopt: step.adopt,
         resumed: step.resumed,
-        log: &ObservedLog(ctx.observer),
+        log,
         memo: ctx.memo,
-    };
+    }
+}
+
+/// A resource's reads ahead: [`Provider::prepare`] with what is known before its dependencies
+/// exist.
+async fn read_ahead(ctx: &Context<'_>, resource: &Resource, step: &Step) -> Result<Prepared> {
+    static NO_DEPS: BTreeMap<String, Output> = BTreeMap::new();
+    let log = ObservedLog(ctx.observer);
+    let desired = desired(ctx, resource, step, &NO_DEPS, &log);
     let existing = match step.action {
         Action::Update => ctx
             .state
@@ -296,20 +309,8 @@ async fn apply_one(
         .iter()
         .map(|(id, o)| (id.clone(), dependency_digest(o)))
         .collect();
-    let secrets = ctx.secrets.get(&resource.id).unwrap_or(&NO_SECRETS);
-    let desired = Desired {
-        resource,
-        name: &step.name,
-        app: &ctx.stack.app,
-        stage: ctx.stage,
-        root: &ctx.stack.root,
-        deps: &deps,
-        secrets,
-        adopt: step.adopt,
-        resumed: step.resumed,
-        log: &ObservedLog(ctx.observer),
-        memo: ctx.memo,
-    };
+    let log = ObservedLog(ctx.observer);
+    let desired = desired(ctx, resource, step, &deps, &log);
     let run = Run {
         ctx,
         resource,
